@@ -1,0 +1,864 @@
+#!/usr/bin/env python3
+"""alerts2afterglow: turn OSSEC / Wazuh alerts into link graphs.
+
+Reads alerts from the OSSEC MySQL database (every schema generation OSSEC and
+Wazuh shipped) and writes one ``source,description,location`` line per unique
+triple, ready for AfterGlow and Graphviz::
+
+    alerts2afterglow --exclude-alerts=3302,3303 --time-interval="1 hour" \\
+        | afterglow.pl -c ossec.properties | circo -Tgif -o alerts.gif
+
+The module reads top to bottom: constants and record types, then the
+options, the sources (database), the transforms, the output writers and last
+``main()``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import contextlib
+import csv
+import ipaddress
+import logging
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NamedTuple, TextIO
+
+import pymysql
+import pymysql.cursors
+
+__version__ = "1.0.0"
+
+PROG = "alerts2afterglow"
+
+EXIT_OK = 0
+EXIT_FAILURE = 1  # runtime failure: database, DNS budget, I/O
+EXIT_USAGE = 2  # bad flag or value, as argparse itself uses
+
+# Defaults of the Perl original, kept so that existing cron lines work unchanged.
+DEFAULT_DBHOST = "127.0.0.1"
+DEFAULT_DBPORT = 3306
+DEFAULT_DBNAME = "ossec"
+DEFAULT_DBUSER = "ossec"
+DEFAULT_INTERVAL = "30 minute"
+DEFAULT_CONNECT_TIMEOUT = 10.0  # seconds; a cron job must never hang on a dead server
+
+# What OSSEC writes where an alert has no source address or no user.
+NO_ADDRESS = frozenset({"", "0", "(null)", "(none)", "0.0.0.0", "::"})
+NO_USER = frozenset({"", "(none)", "(null)"})
+
+INTERVAL_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+
+log = logging.getLogger(PROG)
+
+
+# ---------------------------------------------------------------------------
+# Errors and records
+# ---------------------------------------------------------------------------
+
+
+class Failure(Exception):
+    """A runtime failure reported as one line on stderr, exit status 1."""
+
+    exit_code = EXIT_FAILURE
+
+
+class UsageError(Failure):
+    """A bad option value found after argparse (cross-option checks), exit 2."""
+
+    exit_code = EXIT_USAGE
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert, or ``count`` identical alerts as the database groups them.
+
+    ``src_ip`` and ``user`` are already decoded: ``None`` when OSSEC recorded
+    no usable value.
+    """
+
+    rule_id: int
+    description: str
+    location: str
+    src_ip: str | None = None
+    user: str | None = None
+    level: int | None = None
+    count: int = 1
+
+
+class Triple(NamedTuple):
+    """One line of output: who, what, where."""
+
+    source: str
+    description: str
+    location: str
+
+
+@dataclass(slots=True)
+class Stats:
+    """Counters reported by --debug and written to the log file."""
+
+    alerts: int = 0
+    no_source: int = 0
+    triples: int = 0
+
+    def report(self) -> None:
+        log.debug(
+            "alerts read: %d, skipped for no source: %d, triples written: %d, duplicates: %d",
+            self.alerts,
+            self.no_source,
+            self.triples,
+            max(self.alerts - self.no_source - self.triples, 0),
+        )
+
+
+# ---------------------------------------------------------------------------
+# Options
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Alerts with ``start <= timestamp < end`` (UNIX seconds); both None: no window."""
+
+    start: int | None
+    end: int | None
+
+    def describe(self) -> str:
+        if self.start is None or self.end is None:
+            return "all alerts (no time window)"
+        return f"{_both_zones(self.start)} to {_both_zones(self.end)} (end excluded)"
+
+
+def _both_zones(epoch: int) -> str:
+    utc = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    local = datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+    return f"{utc} ({local})"
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseTarget:
+    """Where and how to connect; the password is never logged."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+    connect_timeout: float
+
+    def describe(self) -> str:
+        return f"{self.user}@{self.host}:{self.port}/{self.database}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a run needs, validated; travels to sources, transforms and writers."""
+
+    window: Window
+    excluded_rules: tuple[int, ...] = ()
+    use_user: bool = False
+    show_duplicate: bool = False
+    count: bool = False
+    plain_csv: bool = False
+    output: str | None = None
+    database: DatabaseTarget | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_interval(text: str) -> int:
+    """Parse ``N unit`` / ``N units`` (any case) into seconds.
+
+    >>> parse_interval("30 minute"), parse_interval("1 Hours"), parse_interval("2week")
+    (1800, 3600, 1209600)
+    """
+    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]+?)s?\s*", text)
+    unit = match.group(2).lower() if match else ""
+    if not match or unit not in INTERVAL_UNITS or int(match.group(1)) == 0:
+        raise argparse.ArgumentTypeError(
+            f"invalid interval {text!r}: expected 'N unit' with N > 0 and unit one of "
+            "second, minute, hour, day, week (e.g. '30 minute', '2 hours')"
+        )
+    return int(match.group(1)) * INTERVAL_UNITS[unit]
+
+
+def parse_time(text: str) -> int:
+    """Parse a UNIX epoch, ``yyyy/mm/dd hh:mm:ss`` or ISO 8601 into epoch seconds.
+
+    Times without a zone are local time, as the Perl original read them.
+
+    >>> parse_time("1700000000"), parse_time("2023-11-14T22:13:20Z")
+    (1700000000, 1700000000)
+    """
+    value = text.strip()
+    if re.fullmatch(r"\d+", value):
+        return int(value)
+    try:
+        moment = datetime.strptime(value, "%Y/%m/%d %H:%M:%S")
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"invalid time {text!r}: expected a UNIX epoch, 'yyyy/mm/dd hh:mm:ss' "
+                "or ISO 8601 (e.g. 2026-11-27T10:00:00+01:00)"
+            ) from None
+    return int(moment.timestamp())
+
+
+def parse_rule_ids(text: str) -> tuple[int, ...]:
+    """Parse ``id1[,id2,...]`` into rule IDs.
+
+    >>> parse_rule_ids("3302, 3303,")
+    (3302, 3303)
+    """
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts or not all(re.fullmatch(r"\d{1,8}", part) for part in parts):
+        raise argparse.ArgumentTypeError(
+            f"invalid rule ID list {text!r}: expected numbers separated by commas (e.g. 3302,3303)"
+        )
+    return tuple(int(part) for part in parts)
+
+
+def resolve_window(args: argparse.Namespace, now: int) -> Window:
+    """Turn --all, --time-interval, --start-time and --end-time into one window."""
+    if args.all:
+        if args.time_interval or args.start_time is not None or args.end_time is not None:
+            raise UsageError("--all cannot be combined with --time-interval, --start-time or --end-time")
+        return Window(None, None)
+    if args.time_interval and (args.start_time is not None or args.end_time is not None):
+        raise UsageError("--time-interval cannot be combined with --start-time or --end-time")
+    if args.start_time is None:
+        if args.end_time is not None:
+            raise UsageError("--end-time needs --start-time")
+        seconds = parse_interval(args.time_interval or DEFAULT_INTERVAL)
+        return Window(now - seconds, now + 1)  # up to and including the current second
+    start = args.start_time
+    end = args.end_time if args.end_time is not None else now + 1
+    if start > now:
+        raise UsageError(f"--start-time {_both_zones(start)} is in the future")
+    if start >= end:
+        raise UsageError("--start-time must be before --end-time")
+    return Window(start, end)
+
+
+def read_option_files(defaults_file: str | None) -> dict[str, str]:
+    """Read ``[client]`` (then ``[alerts2afterglow]``) like the mysql client does.
+
+    With --defaults-file only that file is read and it must exist; otherwise
+    ``~/.my.cnf`` is read when present.
+    """
+    if defaults_file is not None:
+        paths = [defaults_file]
+        try:
+            with open(defaults_file, encoding="utf-8"):
+                pass
+        except OSError as err:
+            raise Failure(f"cannot read --defaults-file {defaults_file}: {err.strerror}") from None
+    else:
+        paths = [os.path.expanduser("~/.my.cnf")]
+    parser = configparser.ConfigParser(
+        allow_no_value=True, strict=False, interpolation=None, comment_prefixes=("#", ";", "!")
+    )
+    try:
+        parser.read(paths, encoding="utf-8")
+    except configparser.Error as err:
+        raise Failure(f"cannot parse MySQL option file: {err.message.splitlines()[0]}") from None
+    values: dict[str, str] = {}
+    for section in ("client", PROG):
+        if parser.has_section(section):
+            for key, value in parser.items(section):
+                if value is not None:
+                    values[key.replace("-", "_")] = _unquote(value.strip())
+    return values
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+def resolve_database(args: argparse.Namespace) -> DatabaseTarget:
+    """Command line first, then the option file, then MYSQL_PWD / the defaults."""
+    options = read_option_files(args.defaults_file)
+    password = args.dbpass
+    if password is None:
+        password = options.get("password")
+    if password is None:
+        password = os.environ.get("MYSQL_PWD")
+    if password is None:
+        raise UsageError(
+            "no database password: give --dbpass, set MYSQL_PWD, or put password= in the "
+            "[client] section of ~/.my.cnf or of a --defaults-file"
+        )
+    port_text = args.dbport if args.dbport is not None else options.get("port", DEFAULT_DBPORT)
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise UsageError(f"invalid port {port_text!r} in the MySQL option file") from None
+    return DatabaseTarget(
+        host=args.dbhost or options.get("host") or DEFAULT_DBHOST,
+        port=port,
+        user=args.dbuser or options.get("user") or DEFAULT_DBUSER,
+        password=password,
+        database=args.dbname or options.get("database") or DEFAULT_DBNAME,
+        connect_timeout=args.connect_timeout,
+    )
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a number of seconds > 0")
+    return value
+
+
+def port_number(text: str) -> int:
+    if not re.fullmatch(r"\d{1,5}", text) or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: expected 1-65535")
+    return int(text)
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32, width=100)
+
+
+EPILOG = """\
+examples:
+  # the classic pipeline, from cron every 30 minutes (password in ~/.my.cnf)
+  alerts2afterglow --exclude-alerts=3302,3303 --time-interval="30 minute" \\
+      | afterglow.pl -c ossec.properties | circo -Tgif -o alerts.gif
+
+  # an incident window, one line per alert, with the alert count per triple
+  alerts2afterglow --start-time="2026/11/27 22:00:00" --end-time="2026/11/28 06:00:00" --count
+
+  # users instead of addresses where an alert has no source IP
+  MYSQL_PWD=secret alerts2afterglow --use-user --time-interval="1 day" --output=alerts.csv
+
+exit status: 0 success (an empty window included), 1 runtime failure
+(database, I/O), 2 usage error.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, GNU style: --flag=value and --flag value both work."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Export OSSEC/Wazuh alerts as source,description,location CSV for AfterGlow.",
+        epilog=EPILOG,
+        formatter_class=_HelpFormatter,
+        allow_abbrev=False,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+
+    db = parser.add_argument_group("database")
+    db.add_argument("--dbhost", metavar="HOST", help=f"MySQL server (default: {DEFAULT_DBHOST})")
+    db.add_argument("--dbport", metavar="PORT", type=port_number, help=f"MySQL port (default: {DEFAULT_DBPORT})")
+    db.add_argument("--dbname", metavar="NAME", help=f"OSSEC database (default: {DEFAULT_DBNAME})")
+    db.add_argument("--dbuser", metavar="USER", help=f"database user (default: {DEFAULT_DBUSER})")
+    db.add_argument(
+        "--dbpass",
+        metavar="PASSWORD",
+        help="database password (default: MYSQL_PWD, or password= in the option file; visible to ps when given here)",
+    )
+    db.add_argument(
+        "--defaults-file",
+        metavar="FILE",
+        help="read [client] options (user, password, host, port, database) from FILE only "
+        "(default: ~/.my.cnf when present)",
+    )
+    db.add_argument(
+        "--connect-timeout",
+        metavar="SECONDS",
+        type=positive_float,
+        default=DEFAULT_CONNECT_TIMEOUT,
+        help="give up connecting after SECONDS (default: %(default)s)",
+    )
+
+    sel = parser.add_argument_group("selection")
+    sel.add_argument(
+        "--time-interval",
+        metavar="'N UNIT'",
+        help=f"alerts of the last N second(s), minute(s), hour(s), day(s) or week(s) (default: '{DEFAULT_INTERVAL}')",
+    )
+    sel.add_argument(
+        "--start-time",
+        metavar="TIME",
+        type=parse_time,
+        help="alerts from TIME on: UNIX epoch, 'yyyy/mm/dd hh:mm:ss' (local) or ISO 8601",
+    )
+    sel.add_argument("--end-time", metavar="TIME", type=parse_time, help="alerts before TIME (default: now)")
+    sel.add_argument("--all", action="store_true", help="no time window: every alert")
+    sel.add_argument(
+        "--exclude-alerts",
+        metavar="ID[,ID...]",
+        type=parse_rule_ids,
+        action="append",
+        default=[],
+        help="leave out alerts of these OSSEC rule IDs (repeatable)",
+    )
+    sel.add_argument(
+        "--use-user",
+        action="store_true",
+        help="use the alert's user as the source where it has no source IP",
+    )
+
+    out = parser.add_argument_group("output")
+    out.add_argument(
+        "--show-duplicate",
+        action="store_true",
+        help="one line per alert, in time order, instead of unique triples",
+    )
+    out.add_argument("--count", action="store_true", help="add a 4th column: alerts behind each line")
+    out.add_argument(
+        "--plain-csv",
+        action="store_true",
+        help="RFC 4180 CSV in UTF-8 with every value unchanged, for consumers other than "
+        "AfterGlow (default: AfterGlow-safe ASCII)",
+    )
+    out.add_argument(
+        "--output",
+        metavar="FILE",
+        help="write to FILE atomically (temporary file, then rename) (default: stdout)",
+    )
+    out.add_argument("--do-reverse", action="store_true", help=argparse.SUPPRESS)
+
+    diag = parser.add_argument_group("diagnostics")
+    diag.add_argument("--debug", action="store_true", help="explain the run on stderr")
+    diag.add_argument(
+        "--logfile",
+        metavar="FILE",
+        help="append timestamped diagnostics, warnings and errors to FILE",
+    )
+    return parser
+
+
+def build_settings(args: argparse.Namespace, now: int) -> Settings:
+    """Validate what argparse cannot check alone and gather it in one object."""
+    return Settings(
+        window=resolve_window(args, now),
+        excluded_rules=tuple(sorted({rule for group in args.exclude_alerts for rule in group})),
+        use_user=args.use_user,
+        show_duplicate=args.show_duplicate,
+        count=args.count,
+        plain_csv=args.plain_csv,
+        output=args.output if args.output != "-" else None,
+        database=resolve_database(args),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Sources: the OSSEC MySQL database
+# ---------------------------------------------------------------------------
+
+REQUIRED_TABLES = ("alert", "location", "signature")
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """What this database looks like, read once from information_schema."""
+
+    generation: str
+    integer_ips: bool
+    level_expr: str  # SQL for the alert level: alert.level (2.9+) or signature.level
+    user_join: str  # extra JOIN that brings the user, or ""
+    user_expr: str  # SQL for the user, or NULL
+
+
+def connect(target: DatabaseTarget) -> pymysql.connections.Connection:
+    """Open the connection; failures become one clear line."""
+    try:
+        return pymysql.connect(
+            host=target.host,
+            port=target.port,
+            user=target.user,
+            password=target.password,
+            database=target.database,
+            charset="utf8mb4",
+            connect_timeout=target.connect_timeout,
+            autocommit=True,
+        )
+    except pymysql.MySQLError as err:
+        raise Failure(f"cannot connect to MySQL {target.describe()}: {mysql_message(err)}") from None
+
+
+def mysql_message(err: pymysql.MySQLError) -> str:
+    """The server's or driver's own text, without the error-number tuple."""
+    if len(err.args) >= 2:
+        return str(err.args[1]).splitlines()[0]
+    return str(err) or type(err).__name__
+
+
+def detect_schema(conn: pymysql.connections.Connection, use_user: bool) -> Schema:
+    """Tell the OSSEC schema generation from column types, once per run."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (%s, %s, %s, %s)",
+            (*REQUIRED_TABLES, "data"),
+        )
+        columns: dict[str, dict[str, str]] = {}
+        for table, column, data_type in cur.fetchall():
+            columns.setdefault(table.lower(), {})[column.lower()] = data_type.lower()
+    missing = [table for table in REQUIRED_TABLES if table not in columns]
+    if missing:
+        raise Failure(
+            f"database {conn.db.decode() if isinstance(conn.db, bytes) else conn.db} is not an "
+            f"OSSEC database: missing table(s) {', '.join(missing)}"
+        )
+    alert = columns["alert"]
+    integer_ips = alert.get("src_ip", "int") in {"int", "bigint", "mediumint", "integer"}
+    has_level = "level" in alert
+    if "user" in alert:
+        user_join, user_expr = "", "a.user"
+    elif "data" in columns:
+        user_join = " LEFT JOIN data d ON d.id = a.id AND d.server_id = a.server_id"
+        user_expr = "d.user"
+    else:
+        user_join, user_expr = "", "NULL"
+        if use_user:
+            raise Failure("--use-user: this database keeps no user (neither alert.user nor a data table)")
+    generation = (
+        "OSSEC 2.6-2.8 (integer IPs, users in data)"
+        if integer_ips and not has_level
+        else ("OSSEC 2.9+/Wazuh (text IPs, level and user in alert)")
+    )
+    return Schema(
+        generation=generation,
+        integer_ips=integer_ips,
+        level_expr="a.level" if has_level else "s.level",
+        user_join=user_join if use_user else "",
+        user_expr=user_expr if use_user else "NULL",
+    )
+
+
+def where_clause(settings: Settings) -> tuple[str, list[Any]]:
+    """The filters every query shares, as SQL with placeholders and its parameters."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    if settings.window.start is not None:
+        conditions.append("a.timestamp >= %s AND a.timestamp < %s")
+        params += [settings.window.start, settings.window.end]
+    if settings.excluded_rules:
+        conditions.append(f"a.rule_id NOT IN ({', '.join(['%s'] * len(settings.excluded_rules))})")
+        params += settings.excluded_rules
+    return (" WHERE " + " AND ".join(conditions) if conditions else ""), params
+
+
+def build_query(schema: Schema, settings: Settings) -> tuple[str, list[Any]]:
+    """The one query of a run: grouped by the server, or one row per alert.
+
+    Grouping happens before the joins, so location and signature are looked up
+    once per group rather than once per alert.
+    """
+    where, params = where_clause(settings)
+    if settings.show_duplicate:
+        sql = (
+            "SELECT a.rule_id, s.description,"
+            " COALESCE(l.name, CONCAT('(unknown location ', a.location_id, ')')),"
+            f" a.src_ip, {schema.user_expr}, {schema.level_expr}, 1 FROM alert a{schema.user_join}"
+            " LEFT JOIN location l ON l.id = a.location_id AND l.server_id = a.server_id"
+            " LEFT JOIN signature s ON s.rule_id = a.rule_id"
+            f"{where} ORDER BY a.timestamp, a.server_id, a.id"
+        )
+        return sql, params
+    has_alert_level = schema.level_expr == "a.level"
+    sql = (
+        "SELECT g.rule_id, s.description, COALESCE(l.name, CONCAT('(unknown location ', g.location_id, ')')),"
+        f" g.src_ip, g.user, {'g.level' if has_alert_level else 's.level'}, g.n FROM ("
+        f"SELECT a.rule_id, a.server_id, a.location_id, a.src_ip, {schema.user_expr} AS user,"
+        f" {'MAX(a.level)' if has_alert_level else 'NULL'} AS level, COUNT(*) AS n"
+        f" FROM alert a{schema.user_join}{where}"
+        " GROUP BY a.rule_id, a.server_id, a.location_id, a.src_ip, user) g"
+        " LEFT JOIN location l ON l.id = g.location_id AND l.server_id = g.server_id"
+        " LEFT JOIN signature s ON s.rule_id = g.rule_id"
+    )
+    return sql, params
+
+
+def read_database(conn: pymysql.connections.Connection, settings: Settings) -> Iterator[Alert]:
+    """Stream alerts (or groups of alerts) from an open OSSEC database."""
+    schema = detect_schema(conn, settings.use_user)
+    log.debug("schema: %s", schema.generation)
+    sql, params = build_query(schema, settings)
+    log.debug("SQL: %s", sql)
+    log.debug("SQL parameters: %s", params)
+    cursor = conn.cursor(pymysql.cursors.SSCursor)
+    try:
+        cursor.execute(sql, params)
+        for rule_id, description, location, src_ip, user, level, count in cursor:
+            yield Alert(
+                rule_id=rule_id,
+                description=description if description is not None else f"Rule {rule_id}",
+                location=location,
+                src_ip=decode_ip(src_ip),
+                user=clean_user(user),
+                level=level,
+                count=count,
+            )
+    finally:
+        cursor.close()
+
+
+# ---------------------------------------------------------------------------
+# Transforms: pure functions, no I/O
+# ---------------------------------------------------------------------------
+
+
+def decode_ip(raw: int | str | bytes | None) -> str | None:
+    """Decode a source IP as any OSSEC or Wazuh generation stored it.
+
+    Integers (OSSEC 2.6-2.8, Wazuh <= 4.3 as decimal text) become dotted quads;
+    text is kept as stored; the forms meaning "no address" become None.
+
+    >>> decode_ip(3232235777), decode_ip("3232235777"), decode_ip("2001:db8::1")
+    ('192.168.1.1', '192.168.1.1', '2001:db8::1')
+    >>> decode_ip(0), decode_ip("(null)"), decode_ip(" "), decode_ip("::")
+    (None, None, None, None)
+    """
+    if raw is None:
+        return None
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    if isinstance(raw, str):
+        raw = raw.strip()
+        if raw in NO_ADDRESS:
+            return None
+        if not raw.isdigit():
+            return raw
+        raw = int(raw)
+    if 0 < raw < 2**32:
+        return str(ipaddress.IPv4Address(raw))
+    return None
+
+
+def clean_user(raw: str | bytes | None) -> str | None:
+    """The alert's user, or None for the values OSSEC writes when there is none."""
+    if raw is None:
+        return None
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    user = raw.strip()
+    return None if user in NO_USER else user
+
+
+def source_of(alert: Alert, use_user: bool) -> str | None:
+    """The graph's source node: the IP, else (with --use-user) the user."""
+    if alert.src_ip is not None:
+        return alert.src_ip
+    return alert.user if use_user else None
+
+
+def to_triples(alerts: Iterable[Alert], use_user: bool, stats: Stats) -> Iterator[tuple[Triple, int]]:
+    """Map alerts to (triple, count), counting and dropping those without a source."""
+    for alert in alerts:
+        stats.alerts += alert.count
+        source = source_of(alert, use_user)
+        if source is None:
+            stats.no_source += alert.count
+            continue
+        yield Triple(source, alert.description, alert.location), alert.count
+
+
+def group_triples(pairs: Iterable[tuple[Triple, int]]) -> list[tuple[Triple, int]]:
+    """Merge equal triples, adding their counts; sorted so output can be diffed."""
+    totals: dict[Triple, int] = {}
+    for triple, count in pairs:
+        totals[triple] = totals.get(triple, 0) + count
+    return sorted(totals.items())
+
+
+# ---------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def afterglow_safe(value: str) -> str:
+    r"""Make a value survive AfterGlow's Text::CSV (binary off) and its unescaped DOT.
+
+    Control characters become a space; backslashes are doubled and non-ASCII
+    characters written as ``\uXXXX`` so nothing is lost; ``"`` becomes ``'``.
+
+    >>> afterglow_safe('Caf\u00e9 "x"\nC:\\')
+    "Caf\\u00e9 'x' C:\\\\"
+    """
+    value = _CONTROL.sub(" ", value).replace("\\", "\\\\").replace('"', "'")
+    if value.isascii():
+        return value
+    return "".join(ch if ch.isascii() else _unicode_escape(ch) for ch in value)
+
+
+def _unicode_escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def write_csv(rows: Iterable[tuple[Triple, int]], out: TextIO, settings: Settings) -> int:
+    """Write CSV lines (with a count column under --count); returns the line count."""
+    writer = csv.writer(out, lineterminator="\n")
+    clean = (lambda value: value) if settings.plain_csv else afterglow_safe
+    written = 0
+    for triple, count in rows:
+        fields: list[str | int] = [clean(value) for value in triple]
+        if settings.count:
+            fields.append(count)
+        writer.writerow(fields)
+        written += 1
+    return written
+
+
+class AtomicOutput:
+    """A file that appears under its name only once completely written."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        directory = os.path.dirname(os.path.abspath(path))
+        try:
+            fd, self.tmp_path = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
+        except OSError as err:
+            raise Failure(f"cannot write --output {path}: {err.strerror}") from None
+        self.stream: TextIO = os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="")
+
+    def commit(self) -> None:
+        umask = os.umask(0)
+        os.umask(umask)
+        try:
+            self.stream.flush()
+            os.fsync(self.stream.fileno())
+            self.stream.close()
+            os.chmod(self.tmp_path, 0o666 & ~umask)
+            os.replace(self.tmp_path, self.path)
+        except OSError as err:
+            self.discard()
+            raise Failure(f"cannot write --output {self.path}: {err.strerror}") from None
+
+    def discard(self) -> None:
+        self.stream.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.tmp_path)
+
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+
+
+class _StderrFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{PROG}: {record.levelname.lower()}: {record.getMessage()}"
+
+
+def setup_logging(debug: bool, logfile: str | None) -> list[logging.Handler]:
+    """stderr gets warnings (everything under --debug); the log file gets everything."""
+    log.setLevel(logging.DEBUG)
+    log.propagate = False
+    handlers: list[logging.Handler] = []
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setLevel(logging.DEBUG if debug else logging.WARNING)
+    stderr.setFormatter(_StderrFormatter())
+    handlers.append(stderr)
+    if logfile:
+        try:
+            handler = logging.FileHandler(logfile, encoding="utf-8")
+        except OSError as err:
+            raise Failure(f"cannot open --logfile {logfile}: {err.strerror}") from None
+        handler.setFormatter(logging.Formatter("%(asctime)s " + PROG + "[%(process)d] %(levelname)s: %(message)s"))
+        handlers.append(handler)
+    for handler in handlers:
+        log.addHandler(handler)
+    return handlers
+
+
+def run(settings: Settings, out: TextIO) -> Stats:
+    """Read, transform and write; returns the run's statistics."""
+    stats = Stats()
+    assert settings.database is not None
+    log.debug("server: %s", settings.database.describe())
+    log.debug("time window: %s", settings.window.describe())
+    if settings.excluded_rules:
+        log.debug("excluded rule IDs: %s", ",".join(map(str, settings.excluded_rules)))
+    conn = connect(settings.database)
+    try:
+        pairs = to_triples(read_database(conn, settings), settings.use_user, stats)
+        rows = pairs if settings.show_duplicate else group_triples(pairs)
+        stats.triples = write_csv(rows, out, settings)
+    except pymysql.MySQLError as err:
+        raise Failure(f"database error on {settings.database.describe()}: {mysql_message(err)}") from None
+    finally:
+        conn.close()
+    return stats
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    out = stdout if stdout is not None else sys.stdout
+    handlers: list[logging.Handler] = []
+    target: AtomicOutput | None = None
+    try:
+        handlers = setup_logging(args.debug, args.logfile)
+        settings = build_settings(args, int(time.time()))
+        if out is None:
+            raise Failure("standard output is closed")
+        if settings.output:
+            target = AtomicOutput(settings.output)
+            out = target.stream
+        elif hasattr(out, "reconfigure"):
+            out.reconfigure(encoding="utf-8", errors="surrogateescape")
+        stats = run(settings, out)
+        if target:
+            target.commit()
+            target = None
+        else:
+            out.flush()
+        stats.report()
+        return EXIT_OK
+    except BrokenPipeError:
+        # The reader (| head) is gone: stop quietly, and keep Python from
+        # complaining again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except Failure as err:
+        if isinstance(err, UsageError):
+            parser.print_usage(sys.stderr)
+        _report_error(str(err), handlers, args.debug)
+        return err.exit_code
+    except OSError as err:
+        _report_error(f"{err.strerror or err}" + (f": {err.filename}" if err.filename else ""), handlers, args.debug)
+        return EXIT_FAILURE
+    finally:
+        if target:
+            target.discard()
+        for handler in handlers:
+            log.removeHandler(handler)
+            handler.close()
+
+
+def _report_error(message: str, handlers: list[logging.Handler], debug: bool) -> None:
+    if handlers:
+        log.error(message, exc_info=debug)
+    else:
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
