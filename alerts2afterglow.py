@@ -26,6 +26,7 @@ import re
 import sys
 import tempfile
 import time
+import typing
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -238,7 +239,7 @@ def resolve_window(args: argparse.Namespace, now: int) -> Window:
     if args.start_time is None:
         if args.end_time is not None:
             raise UsageError("--end-time needs --start-time")
-        seconds = parse_interval(args.time_interval or DEFAULT_INTERVAL)
+        seconds = args.time_interval or parse_interval(DEFAULT_INTERVAL)
         return Window(now - seconds, now + 1)  # up to and including the current second
     start = args.start_time
     end = args.end_time if args.end_time is not None else now + 1
@@ -330,6 +331,13 @@ def port_number(text: str) -> int:
     return int(text)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, like every other error of ours."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=32, width=100)
@@ -354,7 +362,7 @@ exit status: 0 success (an empty window included), 1 runtime failure
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line, GNU style: --flag=value and --flag value both work."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Export OSSEC/Wazuh alerts as source,description,location CSV for AfterGlow.",
         epilog=EPILOG,
@@ -391,6 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument(
         "--time-interval",
         metavar="'N UNIT'",
+        type=parse_interval,
         help=f"alerts of the last N second(s), minute(s), hour(s), day(s) or week(s) (default: '{DEFAULT_INTERVAL}')",
     )
     sel.add_argument(
@@ -595,21 +604,22 @@ def read_database(conn: pymysql.connections.Connection, settings: Settings) -> I
     sql, params = build_query(schema, settings)
     log.debug("SQL: %s", sql)
     log.debug("SQL parameters: %s", params)
+    # An unbuffered cursor streams rows as the server sends them. It is not
+    # closed when the reader stops early (| head): closing would drain every
+    # remaining row; closing the connection ends the query instead.
     cursor = conn.cursor(pymysql.cursors.SSCursor)
-    try:
-        cursor.execute(sql, params)
-        for rule_id, description, location, src_ip, user, level, count in cursor:
-            yield Alert(
-                rule_id=rule_id,
-                description=description if description is not None else f"Rule {rule_id}",
-                location=location,
-                src_ip=decode_ip(src_ip),
-                user=clean_user(user),
-                level=level,
-                count=count,
-            )
-    finally:
-        cursor.close()
+    cursor.execute(sql, params)
+    for rule_id, description, location, src_ip, user, level, count in cursor:
+        yield Alert(
+            rule_id=rule_id,
+            description=description if description is not None else f"Rule {rule_id}",
+            location=location,
+            src_ip=decode_ip(src_ip),
+            user=clean_user(user),
+            level=level,
+            count=count,
+        )
+    cursor.close()
 
 
 # ---------------------------------------------------------------------------
@@ -793,9 +803,10 @@ def run(settings: Settings, out: TextIO) -> Stats:
         log.debug("excluded rule IDs: %s", ",".join(map(str, settings.excluded_rules)))
     conn = connect(settings.database)
     try:
-        pairs = to_triples(read_database(conn, settings), settings.use_user, stats)
-        rows = pairs if settings.show_duplicate else group_triples(pairs)
-        stats.triples = write_csv(rows, out, settings)
+        with contextlib.closing(read_database(conn, settings)) as alerts:
+            pairs = to_triples(alerts, settings.use_user, stats)
+            rows = pairs if settings.show_duplicate else group_triples(pairs)
+            stats.triples = write_csv(rows, out, settings)
     except pymysql.MySQLError as err:
         raise Failure(f"database error on {settings.database.describe()}: {mysql_message(err)}") from None
     finally:
@@ -838,8 +849,6 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
     except Failure as err:
-        if isinstance(err, UsageError):
-            parser.print_usage(sys.stderr)
         _report_error(str(err), handlers, args.debug)
         return err.exit_code
     except OSError as err:

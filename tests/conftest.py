@@ -14,8 +14,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import alerts2afterglow  # noqa: E402
-import ossecdb  # noqa: E402
+import ossecdb
+
+import alerts2afterglow
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT_DIR / "alerts2afterglow.py"
@@ -82,7 +83,13 @@ class OssecDatabase:
 
     @property
     def args(self) -> list[str]:
-        return [f"--dbhost={ossecdb.HOST}", f"--dbport={ossecdb.PORT}", "--dbuser=root", "--dbpass=", f"--dbname={self.name}"]
+        return [
+            f"--dbhost={ossecdb.HOST}",
+            f"--dbport={ossecdb.PORT}",
+            "--dbuser=root",
+            "--dbpass=",
+            f"--dbname={self.name}",
+        ]
 
 
 @pytest.fixture(params=ossecdb.LAYOUTS, ids=lambda layout: f"ossec{layout}")

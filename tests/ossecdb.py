@@ -164,7 +164,8 @@ def insert_alerts(
                 # Location ids restart per server, as on managers that share a database.
                 next_id = 1 + sum(1 for server, _ in locations if server == row.server_id)
                 cur.execute(
-                    "INSERT INTO location (id, server_id, name) VALUES (%s, %s, %s)", (next_id, row.server_id, row.location)
+                    "INSERT INTO location (id, server_id, name) VALUES (%s, %s, %s)",
+                    (next_id, row.server_id, row.location),
                 )
                 locations[key] = next_id
             ip = ip_for_layout(row.src_ip, layout)

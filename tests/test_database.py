@@ -6,7 +6,6 @@ import csv
 import io
 import time
 
-import pytest
 from ossecdb import Row
 
 T0 = 1764237600  # 2025-11-27 10:00:00 UTC
@@ -148,10 +147,14 @@ def test_time_formats_are_equivalent(ossec, cli):
     iso = cli(*ossec.args, "--start-time=2025-11-27T10:00:01Z", "--end-time=2025-11-27T11:00:03+01:00")
     epoch = cli(*ossec.args, f"--start-time={T0 + 1}", f"--end-time={T0 + 3}")
     assert iso.code == epoch.code == 0
-    assert iso.lines == epoch.lines == [
-        f"192.0.2.1,SSHD authentication failed.,{WEB1}",
-        f"192.0.2.2,SSHD authentication failed.,{WEB1}",
-    ]
+    assert (
+        iso.lines
+        == epoch.lines
+        == [
+            f"192.0.2.1,SSHD authentication failed.,{WEB1}",
+            f"192.0.2.2,SSHD authentication failed.,{WEB1}",
+        ]
+    )
 
 
 def test_perl_style_local_time(ossec, cli, monkeypatch):
@@ -168,9 +171,7 @@ def test_perl_style_local_time(ossec, cli, monkeypatch):
 
 def test_default_window_is_the_last_30_minutes(ossec, cli):
     now = int(time.time())
-    ossec.insert(
-        [Row(5716, now - 60, WEB1, "192.0.2.1"), Row(5716, now - 31 * 60, WEB1, "192.0.2.2")], SIGNATURES
-    )
+    ossec.insert([Row(5716, now - 60, WEB1, "192.0.2.1"), Row(5716, now - 31 * 60, WEB1, "192.0.2.2")], SIGNATURES)
     assert cli(*ossec.args).lines == [f"192.0.2.1,SSHD authentication failed.,{WEB1}"]
     wider = cli(*ossec.args, "--time-interval=1 Hours")
     assert [line.split(",")[0] for line in wider.lines] == ["192.0.2.1", "192.0.2.2"]

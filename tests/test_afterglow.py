@@ -1,0 +1,91 @@
+"""The default CSV survives AfterGlow's own parser, and ossec.properties is valid AfterGlow input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from conftest import ROOT_DIR
+from ossecdb import Row
+
+PERL = ROOT_DIR / "tests" / "perl"
+T0 = 1764237600
+WINDOW = ["--start-time", str(T0), "--end-time", str(T0 + 1000)]
+
+HOSTILE = {
+    1001: "Login failed, user unknown",
+    1002: 'Query "DROP TABLE" seen',
+    1003: "multi\nline\tdescription\r",
+    1004: "Accès refusé – 認証失敗 🔒",
+    1005: "path C:\\Windows\\ ends in \\",
+}
+
+
+def afterglow_parse(text: str) -> list[list]:
+    proc = subprocess.run(
+        ["perl", str(PERL / "afterglow_csv.pl")], input=text, capture_output=True, text=True, check=True
+    )
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("ossec", ["2.9"], indirect=True)
+def test_default_output_parses_with_afterglows_text_csv(ossec, cli):
+    ossec.insert(
+        [Row(rule, T0 + rule - 1000, "(web1) 10.0.0.2->C:\\logs\\a,b.log", "192.0.2.1") for rule in HOSTILE],
+        {rule: (5, text) for rule, text in HOSTILE.items()},
+    )
+    result = cli(*ossec.args, *WINDOW, "--count")
+    assert result.code == 0, result.err
+    records = afterglow_parse(result.out)
+    location = "(web1) 10.0.0.2->C:\\\\logs\\\\a,b.log"
+    assert records == [
+        [1, "192.0.2.1", "Acc\\u00e8s refus\\u00e9 \\u2013 \\u8a8d\\u8a3c\\u5931\\u6557 \\U0001f512", location, "1"],
+        [1, "192.0.2.1", "Login failed, user unknown", location, "1"],
+        [1, "192.0.2.1", "Query 'DROP TABLE' seen", location, "1"],
+        [1, "192.0.2.1", "multi line description ", location, "1"],
+        [1, "192.0.2.1", "path C:\\\\Windows\\\\ ends in \\\\", location, "1"],
+    ]
+    assert '"' not in "".join(field for record in records for field in record[1:])
+
+
+@pytest.mark.parametrize("ossec", ["2.9"], indirect=True)
+def test_plain_csv_is_what_afterglow_would_choke_on(ossec, cli):
+    ossec.insert([Row(1004, T0, "host->syscheck", "192.0.2.1")], {1004: (5, HOSTILE[1004])})
+    plain = cli(*ossec.args, *WINDOW, "--plain-csv")
+    assert plain.out == f"192.0.2.1,{HOSTILE[1004]},host->syscheck\n"
+    assert afterglow_parse(plain.out) == [[0]]
+
+
+def property_colors(lines: list[str]) -> dict:
+    proc = subprocess.run(
+        ["perl", str(PERL / "afterglow_properties.pl"), str(ROOT_DIR / "ossec.properties")],
+        input="".join(line + "\n" for line in lines),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(proc.stdout)
+
+
+def test_ossec_properties_is_accepted_by_afterglow():
+    sources = ["10.1.2.3", "172.20.0.1", "192.168.1.9", "203.0.113.5", "172.32.0.1", "2001:db8::5", "fd00::1", "alice"]
+    lines = [f"{source},SSHD authentication failed.,(web1) 10.0.0.2->/var/log/auth.log,3" for source in sources]
+    lines.append("203.0.113.5,Integrity checksum changed.,ossec-server->syscheck")
+    result = property_colors(lines)
+    assert result["errors"] == []
+    assert result["shapes"] == {"event": "box"}
+    assert [colors["source"] for colors in result["colors"]] == [
+        "palegreen",
+        "palegreen",
+        "palegreen",
+        "red",
+        "red",
+        "orchid",
+        "palegreen",
+        "gold",
+        "red",
+    ]
+    assert {colors["event"] for colors in result["colors"]} == {"lightblue"}
+    assert {colors["edge"] for colors in result["colors"]} == {"gray50"}
+    assert [colors["target"] for colors in result["colors"]] == ["orange"] * 8 + ["yellow"]

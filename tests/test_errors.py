@@ -1,0 +1,280 @@
+"""Every failure is one line on stderr with exit 1 (runtime) or 2 (usage); never a traceback."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import ossecdb
+import pytest
+from conftest import SCRIPT
+from ossecdb import Row
+
+T0 = 1764237600
+WEB1 = "(web1) 10.0.0.2->/var/log/auth.log"
+WINDOW = ["--start-time", str(T0), "--end-time", str(T0 + 1000)]
+
+
+def one_error_line(err: str) -> str:
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("alerts2afterglow: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--time-interval=30 fortnight"], "invalid interval '30 fortnight'"),
+        (["--time-interval=0 minute"], "invalid interval '0 minute'"),
+        (["--exclude-alerts=3302;drop table"], "invalid rule ID list '3302;drop table'"),
+        (["--start-time=yesterday"], "invalid time 'yesterday'"),
+        (["--dbport=99999"], "invalid port '99999'"),
+        (["--start-time=4102444800"], "is in the future"),
+        (["--start-time=2000", "--end-time=1000"], "--start-time must be before --end-time"),
+        (["--start-time=2000", "--end-time=2000"], "--start-time must be before --end-time"),
+        (["--time-interval=1 hour", "--start-time=1000"], "--time-interval cannot be combined"),
+        (["--end-time=1000"], "--end-time needs --start-time"),
+        (["--all", "--time-interval=1 hour"], "--all cannot be combined"),
+    ],
+)
+def test_usage_errors_exit_2(cli, argv, message):
+    result = cli("--dbpass=x", *argv)
+    assert result.code == 2
+    assert message in one_error_line(result.err)
+    assert result.out == ""
+
+
+def test_thirty_minutes_plural_is_accepted(ossec, cli):
+    # The Perl original rejected its own documented default "30 minutes".
+    assert cli(*ossec.args, "--time-interval=30 minutes").code == 0
+
+
+def test_no_password_is_a_clear_error(cli):
+    result = cli("--dbname=ossec")
+    assert result.code == 2
+    assert "no database password: give --dbpass, set MYSQL_PWD" in one_error_line(result.err)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_unreachable_server(cli):
+    port = free_port()
+    result = cli(f"--dbport={port}", "--dbpass=x")
+    assert result.code == 1
+    assert f"cannot connect to MySQL ossec@127.0.0.1:{port}/ossec: " in one_error_line(result.err)
+
+
+def test_unknown_database(cli, mariadb):
+    name = f"a2ag_missing_{uuid.uuid4().hex[:8]}"
+    result = cli("--dbuser=root", "--dbpass=", f"--dbname={name}")
+    assert result.code == 1
+    assert f"Unknown database '{name}'" in one_error_line(result.err)
+
+
+def test_missing_tables_are_named(cli, scratch_db):
+    conn = ossecdb.root_connection(scratch_db)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE location (id INT)")
+    conn.close()
+    result = cli("--dbuser=root", "--dbpass=", f"--dbname={scratch_db}")
+    assert result.code == 1
+    line = one_error_line(result.err)
+    assert f"database {scratch_db} is not an OSSEC database: missing table(s) alert, signature" in line
+
+
+@pytest.fixture
+def password_user(ossec):
+    """A throw-away MariaDB account with a password, allowed to read this test's database only."""
+    user, password = f"a2ag_{uuid.uuid4().hex[:8]}", "S3cret,pw#1"
+    with ossec.conn.cursor() as cur:
+        cur.execute("CREATE USER %s@'127.0.0.1' IDENTIFIED BY %s", (user, password))
+        cur.execute(f"GRANT SELECT ON `{ossec.name}`.* TO %s@'127.0.0.1'", (user,))
+    ossec.insert([Row(5716, T0, WEB1, "192.0.2.1")])
+    yield user, password
+    with ossec.conn.cursor() as cur:
+        cur.execute("DROP USER %s@'127.0.0.1'", (user,))
+
+
+def test_wrong_password(cli, ossec, password_user):
+    user, _ = password_user
+    result = cli(f"--dbuser={user}", "--dbpass=wrong", f"--dbname={ossec.name}")
+    assert result.code == 1
+    assert f"Access denied for user '{user}'@" in one_error_line(result.err)
+
+
+def test_password_sources_and_precedence(cli, ossec, password_user, tmp_path, isolated_home, monkeypatch):
+    user, password = password_user
+    base = [f"--dbuser={user}", f"--dbname={ossec.name}", *WINDOW]
+    expected = ["192.0.2.1,Rule 5716,(web1) 10.0.0.2->/var/log/auth.log"]
+
+    monkeypatch.setenv("MYSQL_PWD", password)
+    assert cli(*base).lines == expected
+    monkeypatch.setenv("MYSQL_PWD", "wrong")
+    assert cli(*base).code == 1
+
+    # ~/.my.cnf [client] beats MYSQL_PWD, and may give the user and database too.
+    (isolated_home / ".my.cnf").write_text(
+        f'[client]\nuser = {user}\npassword = "{password}"\ndatabase={ossec.name}\n# a comment\nno-beep\n'
+    )
+    assert cli(*WINDOW).lines == expected
+    # The command line beats the option file.
+    assert cli(*WINDOW, "--dbpass=wrong").code == 1
+
+    # --defaults-file replaces ~/.my.cnf.
+    other = tmp_path / "ossec.cnf"
+    other.write_text(f"[client]\npassword={password}\n")
+    assert cli(*base, f"--defaults-file={other}").lines == expected
+    missing = cli(*base, f"--defaults-file={tmp_path / 'nope.cnf'}")
+    assert missing.code == 1
+    assert "cannot read --defaults-file" in one_error_line(missing.err)
+
+
+def test_debug_never_shows_the_password(cli, ossec, password_user):
+    user, password = password_user
+    result = cli(f"--dbuser={user}", f"--dbpass={password}", f"--dbname={ossec.name}", *WINDOW, "--debug")
+    assert result.code == 0
+    assert f"server: {user}@127.0.0.1:3306/{ossec.name}" in result.err
+    assert password not in result.err
+
+
+def test_unwritable_output_and_logfile(cli, ossec, tmp_path):
+    out = cli(*ossec.args, f"--output={tmp_path}/no/such/dir/alerts.csv")
+    assert out.code == 1
+    assert "cannot write --output" in one_error_line(out.err)
+    logfile = cli(*ossec.args, f"--logfile={tmp_path}/no/such/dir/a2ag.log")
+    assert logfile.code == 1
+    assert "cannot open --logfile" in one_error_line(logfile.err)
+
+
+def test_output_is_replaced_atomically_and_kept_on_failure(cli, ossec, tmp_path):
+    ossec.insert([Row(5716, T0, WEB1, "192.0.2.1")])
+    target = tmp_path / "alerts.csv"
+    target.write_text("old content\n")
+    assert cli(*ossec.args, *WINDOW, f"--output={target}").code == 0
+    assert target.read_text() == f"192.0.2.1,Rule 5716,{WEB1}\n"
+    assert oct(target.stat().st_mode & 0o777) == oct(0o666 & ~current_umask())
+
+    failed = cli(*ossec.args, *WINDOW, "--dbport", str(free_port()), f"--output={target}")
+    assert failed.code == 1
+    assert target.read_text() == f"192.0.2.1,Rule 5716,{WEB1}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alerts.csv"], "no temporary file left behind"
+
+    # An empty window is a success and writes an empty file: the graph is empty.
+    assert cli(*ossec.args, "--start-time=1000", "--end-time=2000", f"--output={target}").code == 0
+    assert target.read_text() == ""
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_logfile_appends_timestamped_lines(cli, ossec, tmp_path):
+    ossec.insert([Row(5716, T0, WEB1, "192.0.2.1")])
+    logfile = tmp_path / "a2ag.log"
+    assert cli(*ossec.args, *WINDOW, f"--logfile={logfile}").err == ""
+    cli(*ossec.args, "--dbport", str(free_port()), f"--logfile={logfile}")
+    lines = logfile.read_text().splitlines()
+    stamp = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} alerts2afterglow\[\d+\] "
+    assert all(re.match(stamp, line) for line in lines), lines
+    assert any("DEBUG: schema: OSSEC" in line for line in lines)
+    assert any("DEBUG: alerts read: 1, skipped for no source: 0, triples written: 1" in line for line in lines)
+    assert re.search(stamp + "ERROR: cannot connect to MySQL", lines[-1])
+
+
+def run_script(*argv: str, **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SCRIPT), *argv], capture_output=True, text=True, timeout=60, **kwargs)
+
+
+def fill(ossec, count: int) -> None:
+    """Many alerts at once, set-based."""
+    ossec.insert([Row(5716, T0, WEB1, "192.0.2.1")])
+    with ossec.conn.cursor() as cur:
+        columns = "server_id, rule_id, timestamp, location_id, src_ip"
+        extra = ", user, full_log" if ossec.layout == "2.9" else ""
+        cur.execute(
+            f"INSERT INTO alert ({columns}{extra}) SELECT server_id, rule_id, timestamp + s.seq % 900, location_id,"
+            f" src_ip{extra} FROM alert, seq_1_to_{count} s"
+        )
+
+
+def test_closed_pipe_ends_quietly(ossec):
+    fill(ossec, 20000)
+    cmd = f"{sys.executable} {SCRIPT} {' '.join(ossec.args)} --all --show-duplicate | head -n 1"
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, timeout=60)
+    assert proc.stdout == f"192.0.2.1,Rule 5716,{WEB1}\n"
+    assert proc.stderr == ""
+    assert proc.returncode == 0
+
+
+def test_closed_stdout_is_an_error(ossec):
+    proc = subprocess.run(
+        ["bash", "-c", f"{sys.executable} {SCRIPT} {' '.join(ossec.args)} --all >&-"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "standard output is closed" in one_error_line(proc.stderr)
+
+
+def test_connection_lost_mid_query(ossec):
+    ossec.insert([Row(5716, T0, WEB1, "192.0.2.1")])
+    locker = ossecdb.root_connection(ossec.name)
+    with locker.cursor() as cur:
+        cur.execute("LOCK TABLES alert WRITE")
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), *ossec.args, "--all"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        victim = None
+        deadline = time.monotonic() + 20
+        while victim is None and time.monotonic() < deadline:
+            with ossec.conn.cursor() as cur:
+                cur.execute(
+                    "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND ID <> CONNECTION_ID()"
+                    " AND ID <> %s AND INFO LIKE %s",
+                    (ossec.name, locker.thread_id(), "SELECT g.rule_id%"),
+                )
+                row = cur.fetchone()
+            victim = row[0] if row else None
+            time.sleep(0.05)
+        assert victim is not None, "the export's query never showed up"
+        with ossec.conn.cursor() as cur:
+            cur.execute("KILL %s", (victim,))
+        out, err = proc.communicate(timeout=30)
+    finally:
+        locker.close()
+        proc.kill()
+    assert proc.returncode == 1
+    assert out == ""
+    assert "database error on root@127.0.0.1:3306/" in one_error_line(err)
+    assert "Lost connection" in err
+
+
+def test_help_reads_like_a_man_page():
+    proc = run_script("--help")
+    assert proc.returncode == 0
+    for text in ("--dbhost HOST", "(default: 127.0.0.1)", "(default: 3306)", "(default: '30 minute')", "examples:"):
+        assert text in proc.stdout
+    version = run_script("--version")
+    assert re.fullmatch(r"alerts2afterglow \d+\.\d+\.\d+\n", version.stdout)
+
+
+def test_installed_console_command():
+    """pyproject.toml installs the `alerts2afterglow` command (pip install -e '.[test]')."""
+    proc = subprocess.run(["alerts2afterglow", "--version"], capture_output=True, text=True, timeout=30)
+    assert proc.stdout == f"alerts2afterglow {__import__('alerts2afterglow').__version__}\n"
