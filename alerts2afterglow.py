@@ -19,7 +19,9 @@ import argparse
 import configparser
 import contextlib
 import csv
+import gzip
 import ipaddress
+import json
 import logging
 import os
 import re
@@ -28,7 +30,7 @@ import tempfile
 import time
 import typing
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TextIO
 
@@ -91,6 +93,7 @@ class Alert:
     src_ip: str | None = None
     user: str | None = None
     level: int | None = None
+    timestamp: int | None = None
     count: int = 1
 
 
@@ -171,7 +174,8 @@ class Settings:
     plain_csv: bool = False
     output: str | None = None
     database: DatabaseTarget | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    alerts_logs: tuple[str, ...] = ()
+    alerts_jsons: tuple[str, ...] = ()
 
 
 def parse_interval(text: str) -> int:
@@ -311,7 +315,7 @@ def resolve_database(args: argparse.Namespace) -> DatabaseTarget:
         user=args.dbuser or options.get("user") or DEFAULT_DBUSER,
         password=password,
         database=args.dbname or options.get("database") or DEFAULT_DBNAME,
-        connect_timeout=args.connect_timeout,
+        connect_timeout=args.connect_timeout or DEFAULT_CONNECT_TIMEOUT,
     )
 
 
@@ -371,7 +375,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
 
-    db = parser.add_argument_group("database")
+    files = parser.add_argument_group("alert files (instead of the database)")
+    files.add_argument(
+        "--alerts-log",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="read OSSEC/Wazuh alerts.log; repeatable, - for stdin, .gz read as gzip",
+    )
+    files.add_argument(
+        "--alerts-json",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="read OSSEC/Wazuh alerts.json (one object a line); repeatable, - for stdin, .gz read as gzip",
+    )
+
+    db = parser.add_argument_group("database (the default source)")
     db.add_argument("--dbhost", metavar="HOST", help=f"MySQL server (default: {DEFAULT_DBHOST})")
     db.add_argument("--dbport", metavar="PORT", type=port_number, help=f"MySQL port (default: {DEFAULT_DBPORT})")
     db.add_argument("--dbname", metavar="NAME", help=f"OSSEC database (default: {DEFAULT_DBNAME})")
@@ -391,8 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--connect-timeout",
         metavar="SECONDS",
         type=positive_float,
-        default=DEFAULT_CONNECT_TIMEOUT,
-        help="give up connecting after SECONDS (default: %(default)s)",
+        help=f"give up connecting after SECONDS (default: {DEFAULT_CONNECT_TIMEOUT:g})",
     )
 
     sel = parser.add_argument_group("selection")
@@ -454,8 +473,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DATABASE_FLAGS = ("dbhost", "dbport", "dbname", "dbuser", "dbpass", "defaults_file", "connect_timeout")
+
+
+def check_file_sources(args: argparse.Namespace) -> None:
+    """File sources exclude database flags, and stdin can be read only once."""
+    given = [f"--{name.replace('_', '-')}" for name in DATABASE_FLAGS if getattr(args, name) is not None]
+    if given:
+        raise UsageError(f"{', '.join(given)} cannot be combined with --alerts-log or --alerts-json")
+    if (args.alerts_log + args.alerts_json).count("-") > 1:
+        raise UsageError("standard input (-) can be read only once")
+
+
 def build_settings(args: argparse.Namespace, now: int) -> Settings:
     """Validate what argparse cannot check alone and gather it in one object."""
+    files = bool(args.alerts_log or args.alerts_json)
+    if files:
+        check_file_sources(args)
     return Settings(
         window=resolve_window(args, now),
         excluded_rules=tuple(sorted({rule for group in args.exclude_alerts for rule in group})),
@@ -464,7 +498,9 @@ def build_settings(args: argparse.Namespace, now: int) -> Settings:
         count=args.count,
         plain_csv=args.plain_csv,
         output=args.output if args.output != "-" else None,
-        database=resolve_database(args),
+        database=None if files else resolve_database(args),
+        alerts_logs=tuple(args.alerts_log),
+        alerts_jsons=tuple(args.alerts_json),
     )
 
 
@@ -623,6 +659,236 @@ def read_database(conn: pymysql.connections.Connection, settings: Settings) -> I
 
 
 # ---------------------------------------------------------------------------
+# Sources: alerts.log and alerts.json
+# ---------------------------------------------------------------------------
+
+ALERT_HEADER = "** Alert "
+# "** Alert 1764237601.12345: mail  - syslog,sshd," -> the epoch
+_HEADER_RE = re.compile(r"\*\* Alert (\d+)(?:\.\d+)?:")
+# "2026 Nov 27 10:00:01 (web1) 10.0.0.2->/var/log/auth.log": 20 characters of date, a space, the location
+_DATE_RE = re.compile(r"\d{4} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ")
+_RULE_RE = re.compile(r"Rule: (\d+) \(level (\d+)\) -> '(.*)'\s*$")
+# The optional lines that follow "Rule:", in the order OSSEC writes them.
+_ALERT_FIELDS = ("Src IP: ", "Src Location: ", "Src Port: ", "Dst IP: ", "Dst Location: ", "Dst Port: ", "User: ")
+_JSON_LOCAL_TIME = "%Y %b %d %H:%M:%S"  # OSSEC 3.x "timestamp": "2019 Mar 01 10:00:00"
+
+
+@dataclass(slots=True)
+class FileCounters:
+    """What a file held that could not become an alert; warned about once per file."""
+
+    malformed: int = 0
+    not_json: int = 0
+    no_time: int = 0
+
+    def warn(self, name: str) -> None:
+        if self.malformed:
+            log.warning("%s: skipped %d malformed or truncated alert(s)", name, self.malformed)
+        if self.not_json:
+            log.warning("%s: skipped %d line(s) that are not JSON", name, self.not_json)
+        if self.no_time:
+            log.warning(
+                "%s: skipped %d alert(s) without a time, outside any time window (use --all)", name, self.no_time
+            )
+
+
+def _open_text(path: str) -> TextIO:
+    if path == "-":
+        return open(sys.stdin.fileno(), encoding="utf-8", errors="surrogateescape", closefd=False)
+    if path.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8", errors="surrogateescape")
+    return open(path, encoding="utf-8", errors="surrogateescape")
+
+
+@contextlib.contextmanager
+def open_alert_file(path: str) -> Iterator[TextIO]:
+    """Open a file, stdin (-) or a .gz archive as text; bytes that are not UTF-8 survive."""
+    try:
+        stream = _open_text(path)
+    except OSError as err:
+        raise Failure(f"cannot read {path}: {err.strerror}") from None
+    try:
+        yield stream
+    except EOFError:
+        log.warning("%s: the compressed file ends early; the alerts before the cut were read", path)
+    except gzip.BadGzipFile as err:
+        raise Failure(f"cannot read {path}: {err}") from None
+    except OSError as err:
+        raise Failure(f"cannot read {path}: {err.strerror or err}") from None
+    finally:
+        stream.close()
+
+
+def split_log_alerts(lines: Iterable[str], counters: FileCounters) -> Iterator[list[str]]:
+    """Group alerts.log lines into alerts, each from one "** Alert " line to the next.
+
+    Blank lines do not end an alert (Wazuh writes some inside one). Text before
+    the first header (a file that starts mid-alert) counts as one malformed alert.
+    """
+    block: list[str] | None = None
+    fragment = False
+    for line in lines:
+        if line.startswith(ALERT_HEADER):
+            if block:
+                yield block
+            block = [line]
+        elif block is not None:
+            block.append(line)
+        elif not fragment and line.strip():
+            fragment = True
+            counters.malformed += 1
+    if block:
+        yield block
+
+
+def parse_log_alert(block: list[str]) -> Alert | None:
+    """One alerts.log alert, or None when it is malformed or cut short."""
+    header = _HEADER_RE.match(block[0])
+    if header is None or len(block) < 3 or not _DATE_RE.match(block[1]):
+        return None
+    for index in range(2, len(block)):  # Wazuh may write label lines before "Rule:"
+        rule = _RULE_RE.match(block[index])
+        if rule:
+            break
+    else:
+        return None
+    src_ip = user = None
+    for line in block[index + 1 :]:
+        if line.startswith("Src IP: "):
+            src_ip = decode_ip(line[8:])
+        elif line.startswith("User: "):
+            user = clean_user(line[6:])
+        elif not line.startswith(_ALERT_FIELDS):
+            break
+    return Alert(
+        rule_id=int(rule.group(1)),
+        description=rule.group(3),
+        location=block[1][21:].rstrip("\r\n"),
+        src_ip=src_ip,
+        user=user,
+        level=int(rule.group(2)),
+        timestamp=int(header.group(1)),
+    )
+
+
+def read_alerts_log(path: str) -> Iterator[Alert]:
+    """Stream the alerts of one alerts.log (OSSEC 2.x-3.x, Wazuh)."""
+    counters = FileCounters()
+    with open_alert_file(path) as stream:
+        for block in split_log_alerts(stream, counters):
+            alert = parse_log_alert(block)
+            if alert is None:
+                counters.malformed += 1
+            else:
+                yield alert
+    counters.warn(path)
+
+
+def json_location(obj: dict[str, Any]) -> str | None:
+    """The location as alerts.log writes it, rebuilt where the JSON leaves out the agent.
+
+    >>> json_location({"location": "/var/log/auth.log", "agent": {"id": "001", "name": "web1", "ip": "10.0.0.2"}})
+    '(web1) 10.0.0.2->/var/log/auth.log'
+    >>> json_location({"location": "syscheck", "agent": {"id": "000", "name": "manager"}})
+    'manager->syscheck'
+    """
+    location = obj.get("location")
+    if not isinstance(location, str):
+        return None
+    if location.startswith("(") or "->" in location:
+        return location
+    agent = obj.get("agent")
+    if isinstance(agent, dict):
+        name, ip, agent_id = agent.get("name"), agent.get("ip"), agent.get("id")
+    else:
+        name, ip, agent_id = obj.get("agent_name"), obj.get("agentip"), None
+    if not isinstance(name, str) or not name:
+        return location
+    if agent_id == "000" or not ip:
+        return f"{name}->{location}"
+    return f"({name}) {ip}->{location}"
+
+
+def json_time(obj: dict[str, Any]) -> int | None:
+    """The alert time from "id" (epoch.offset), "TimeStamp" (ms) or "timestamp" (text)."""
+    alert_id = obj.get("id")
+    if isinstance(alert_id, str):
+        match = re.match(r"(\d{9,})\.\d+$", alert_id)
+        if match:
+            return int(match.group(1))
+    millis = obj.get("TimeStamp")
+    if isinstance(millis, int | float):
+        return int(millis // 1000)
+    text = obj.get("timestamp")
+    if isinstance(text, str):
+        with contextlib.suppress(ValueError):
+            return int(datetime.strptime(text, _JSON_LOCAL_TIME).timestamp())
+        with contextlib.suppress(ValueError):
+            return int(datetime.fromisoformat(text).timestamp())
+    return None
+
+
+def parse_json_alert(obj: Any) -> Alert | None:
+    """One alerts.json object of any OSSEC (2.9, 3.x) or Wazuh version, or None."""
+    rule = obj.get("rule") if isinstance(obj, dict) else None
+    if not isinstance(rule, dict):
+        return None
+    try:
+        rule_id = int(rule.get("id", rule.get("sidid")))
+        level = int(rule["level"]) if "level" in rule else None
+    except (TypeError, ValueError):
+        return None
+    location = json_location(obj)
+    if location is None:
+        return None
+    data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+    description = rule.get("description", rule.get("comment"))
+    users = (data.get("dstuser"), data.get("srcuser"), obj.get("dstuser"), obj.get("srcuser"))
+    return Alert(
+        rule_id=rule_id,
+        description=description if isinstance(description, str) else f"Rule {rule_id}",
+        location=location,
+        src_ip=decode_ip(_json_text(data.get("srcip", obj.get("srcip")))),
+        user=next((user for user in map(clean_user, map(_json_text, users)) if user), None),
+        level=level,
+        timestamp=json_time(obj),
+    )
+
+
+def _json_text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def read_alerts_json(path: str, window: Window) -> Iterator[Alert]:
+    """Stream the alerts of one alerts.json, one object a line."""
+    counters = FileCounters()
+    with open_alert_file(path) as stream:
+        for line in stream:
+            if not line.strip():
+                continue
+            try:
+                alert = parse_json_alert(json.loads(line))
+            except ValueError:
+                counters.not_json += 1
+                continue
+            if alert is None:
+                counters.malformed += 1
+            elif alert.timestamp is None and window.start is not None:
+                counters.no_time += 1
+            else:
+                yield alert
+    counters.warn(path)
+
+
+def read_alert_files(settings: Settings) -> Iterator[Alert]:
+    """Every alert of every --alerts-log, then every --alerts-json, in file order."""
+    for path in settings.alerts_logs:
+        yield from read_alerts_log(path)
+    for path in settings.alerts_jsons:
+        yield from read_alerts_json(path, settings.window)
+
+
+# ---------------------------------------------------------------------------
 # Transforms: pure functions, no I/O
 # ---------------------------------------------------------------------------
 
@@ -662,6 +928,18 @@ def clean_user(raw: str | bytes | None) -> str | None:
         raw = raw.decode("utf-8", "replace")
     user = raw.strip()
     return None if user in NO_USER else user
+
+
+def select_alerts(alerts: Iterable[Alert], settings: Settings) -> Iterator[Alert]:
+    """Apply the time window and rule exclusions (the database does this in SQL)."""
+    start, end = settings.window.start, settings.window.end
+    excluded = frozenset(settings.excluded_rules)
+    for alert in alerts:
+        if alert.rule_id in excluded:
+            continue
+        if start is not None and alert.timestamp is not None and not start <= alert.timestamp < end:  # type: ignore[operator]
+            continue
+        yield alert
 
 
 def source_of(alert: Alert, use_user: bool) -> str | None:
@@ -793,24 +1071,35 @@ def setup_logging(debug: bool, logfile: str | None) -> list[logging.Handler]:
     return handlers
 
 
-def run(settings: Settings, out: TextIO) -> Stats:
-    """Read, transform and write; returns the run's statistics."""
-    stats = Stats()
-    assert settings.database is not None
+@contextlib.contextmanager
+def open_source(settings: Settings) -> Iterator[Iterator[Alert]]:
+    """The run's alerts: from the files, or from the database over one connection."""
+    if settings.database is None:
+        log.debug("sources: %s", ", ".join(settings.alerts_logs + settings.alerts_jsons))
+        yield select_alerts(read_alert_files(settings), settings)
+        return
     log.debug("server: %s", settings.database.describe())
-    log.debug("time window: %s", settings.window.describe())
-    if settings.excluded_rules:
-        log.debug("excluded rule IDs: %s", ",".join(map(str, settings.excluded_rules)))
     conn = connect(settings.database)
+    alerts = read_database(conn, settings)
     try:
-        with contextlib.closing(read_database(conn, settings)) as alerts:
-            pairs = to_triples(alerts, settings.use_user, stats)
-            rows = pairs if settings.show_duplicate else group_triples(pairs)
-            stats.triples = write_csv(rows, out, settings)
+        yield alerts
     except pymysql.MySQLError as err:
         raise Failure(f"database error on {settings.database.describe()}: {mysql_message(err)}") from None
     finally:
+        alerts.close()
         conn.close()
+
+
+def run(settings: Settings, out: TextIO) -> Stats:
+    """Read, transform and write; returns the run's statistics."""
+    stats = Stats()
+    log.debug("time window: %s", settings.window.describe())
+    if settings.excluded_rules:
+        log.debug("excluded rule IDs: %s", ",".join(map(str, settings.excluded_rules)))
+    with open_source(settings) as alerts:
+        pairs = to_triples(alerts, settings.use_user, stats)
+        rows = pairs if settings.show_duplicate else group_triples(pairs)
+        stats.triples = write_csv(rows, out, settings)
     return stats
 
 

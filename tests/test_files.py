@@ -1,0 +1,326 @@
+"""alerts.log and alerts.json as sources: every OSSEC/Wazuh variation, gzip, stdin, broken files."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import ROOT_DIR, SCRIPT
+from ossecdb import Row
+
+EXAMPLES = ROOT_DIR / "examples"
+LOG = str(EXAMPLES / "alerts.log")
+JSON = str(EXAMPLES / "alerts.json")
+
+
+def load_examples_module():
+    spec = importlib.util.spec_from_file_location("make_examples", EXAMPLES / "make_examples.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["make_examples"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+make_examples = load_examples_module()
+
+
+def test_examples_are_what_the_generator_writes():
+    day = make_examples.build_day()
+    assert (EXAMPLES / "alerts.log").read_text() == "".join(map(make_examples.log_entry, day))
+    assert (EXAMPLES / "alerts.json").read_text() == "".join(map(make_examples.json_entry, day))
+
+
+@pytest.mark.parametrize("ossec", ["2.9"], indirect=True)
+@pytest.mark.parametrize("flags", [[], ["--use-user"], ["--show-duplicate", "--use-user"]], ids=str)
+def test_same_alerts_same_triples_from_log_json_and_database(ossec, cli, flags):
+    day = make_examples.build_day()
+    ossec.insert(
+        [
+            Row(a.rule_id, a.epoch, a.location, a.src_ip, user=a.user or "", level=a.level, full_log=a.full_log)
+            for a in day
+        ],
+        {a.rule_id: (a.level, a.description) for a in day},
+    )
+    args = ["--all", "--count", *flags]
+    from_db = cli(*ossec.args, *args)
+    from_log = cli(f"--alerts-log={LOG}", *args)
+    from_json = cli(f"--alerts-json={JSON}", *args)
+    assert from_db.code == from_log.code == from_json.code == 0
+    assert from_log.err == from_json.err == ""
+    assert from_log.out == from_json.out == from_db.out
+    with_source = [a for a in day if a.src_ip or ("--use-user" in flags and a.user)]
+    if "--show-duplicate" in flags:
+        assert len(from_log.lines) == len(with_source)
+    else:
+        assert sum(int(line.rsplit(",", 1)[1]) for line in from_log.lines) == len(with_source)
+
+
+def test_example_triples(cli):
+    result = cli(f"--alerts-log={LOG}", "--all", "--count")
+    assert (
+        "2001:db8:85a3::8a2e:370:7334,SQL injection attempt.,(web2) 10.0.0.3->/var/log/apache2/access.log,2"
+        in result.lines
+    )
+    assert "203.0.113.45,sshd: authentication failed.,(wazuh-agent1) 10.0.0.5->/var/log/secure,2" in result.lines
+    assert not any("syscheck" in line or "rootcheck" in line for line in result.lines), "no source IP there"
+
+
+HEADER = "** Alert {epoch}.{offset}:{mail} - syslog,sshd,"
+
+
+def alert_text(epoch: int, location: str, rule: str, *rest: str, mail: bool = False) -> str:
+    date = time.strftime("%Y %b %d %H:%M:%S", time.gmtime(epoch))
+    lines = [HEADER.format(epoch=epoch, offset=epoch % 977, mail=" mail " if mail else ""), f"{date} {location}", rule]
+    return "\n".join([*lines, *rest]) + "\n\n"
+
+
+T0 = 1764237600
+AUTH = "(web1) 10.0.0.2->/var/log/auth.log"
+
+
+def write(tmp_path, name: str, text: str | bytes):
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return str(path)
+
+
+def test_log_variations(tmp_path, cli):
+    text = (
+        # OSSEC before 2.6: Src IP and User always printed, (none) when empty.
+        alert_text(
+            T0,
+            "ossec->/var/log/messages",
+            "Rule: 1002 (level 2) -> 'Unknown problem somewhere in the system.'",
+            "Src IP: (none)",
+            "User: (none)",
+            "kernel: oops",
+        )
+        # "mail" flag in the header, quotes inside the description.
+        + alert_text(
+            T0 + 1,
+            AUTH,
+            "Rule: 5503 (level 5) -> 'User 'root' login failed.'",
+            "Src IP: 192.0.2.1",
+            "User: root",
+            "sshd: failed",
+            mail=True,
+        )
+        # Wazuh 4: labels before Rule, dynamic fields after the log, blank lines inside the alert.
+        + alert_text(
+            T0 + 2,
+            "(wz1) any->/var/log/secure",
+            "aws.region: eu-west-1",
+            "Rule: 5760 (level 5) -> 'sshd: authentication failed.'",
+            "Src IP: 192.0.2.2",
+            "Src Port: 22",
+            "User: root",
+            "sshd[1]: Failed password",
+            "",
+            "Previous output:",
+            "sshd[0]: Failed password",
+            "",
+            "srcip: 192.0.2.2",
+        )
+        # A log line that looks like an alert field must not be taken for one.
+        + alert_text(
+            T0 + 3,
+            "ossec->/var/log/secure",
+            "Rule: 5402 (level 3) -> 'Successful sudo to ROOT executed.'",
+            "User: alice",
+            "sudo: alice : COMMAND=/bin/sh",
+            "Src IP: 10.66.66.66",
+        )
+    )
+    path = write(tmp_path, "alerts.log", text)
+    result = cli(f"--alerts-log={path}", "--all", "--use-user", "--count")
+    assert result.code == 0, result.err
+    assert result.err == ""
+    assert result.lines == [
+        f"192.0.2.1,User 'root' login failed.,{AUTH},1",
+        "192.0.2.2,sshd: authentication failed.,(wz1) any->/var/log/secure,1",
+        "alice,Successful sudo to ROOT executed.,ossec->/var/log/secure,1",
+    ]
+
+
+def test_truncated_and_malformed_alerts_are_counted_and_skipped(tmp_path, cli):
+    good = alert_text(T0, AUTH, "Rule: 5716 (level 5) -> 'SSHD authentication failed.'", "Src IP: 192.0.2.1", "log")
+    text = (
+        "ssh2\n\n"  # the tail of an alert cut by rotation
+        + good
+        + "** Alert 1764237601.123: - syslog,\n2025 Nov 27 10:00:01 (web1) 10.0.0.2->/var/log/auth.log\nRule: banana\n\n"
+        + good.replace("192.0.2.1", "192.0.2.2")
+        + "** Alert 1764237700.999: - syslog,sshd,\n2025 Nov 27 10:0"  # cut mid-write
+    )
+    path = write(tmp_path, "alerts.log", text)
+    result = cli(f"--alerts-log={path}", "--all")
+    assert result.code == 0
+    assert result.lines == [
+        f"192.0.2.1,SSHD authentication failed.,{AUTH}",
+        f"192.0.2.2,SSHD authentication failed.,{AUTH}",
+    ]
+    assert result.err == f"alerts2afterglow: warning: {path}: skipped 3 malformed or truncated alert(s)\n"
+
+
+def test_non_utf8_bytes_survive(tmp_path, cli):
+    raw = alert_text(T0, "ossec->/var/log/caf\udce9.log", "Rule: 1 (level 5) -> 'r\udcff'", "Src IP: 192.0.2.1", "x")
+    path = write(tmp_path, "alerts.log", raw.encode("utf-8", "surrogateescape"))
+    safe = cli(f"--alerts-log={path}", "--all")
+    assert safe.lines == ["192.0.2.1,r\\udcff,ossec->/var/log/caf\\udce9.log"]
+    plain = subprocess.run(
+        [sys.executable, str(SCRIPT), f"--alerts-log={path}", "--all", "--plain-csv"], capture_output=True, check=True
+    )
+    assert plain.stdout == b"192.0.2.1,r\xff,ossec->/var/log/caf\xe9.log\n"
+
+
+def test_gzip_and_truncated_gzip(tmp_path, cli):
+    data = (EXAMPLES / "alerts.log").read_bytes()
+    whole = tmp_path / "ossec-alerts-27.log.gz"
+    whole.write_bytes(gzip.compress(data))
+    expected = cli(f"--alerts-log={LOG}", "--all").out
+    assert cli(f"--alerts-log={whole}", "--all").out == expected
+
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(whole.read_bytes()[: len(whole.read_bytes()) // 2])
+    result = cli(f"--alerts-log={cut}", "--all", "--show-duplicate")
+    assert result.code == 0
+    assert 0 < len(result.lines) < len(cli(f"--alerts-log={LOG}", "--all", "--show-duplicate").lines)
+    assert "the compressed file ends early" in result.err
+
+    bogus = write(tmp_path, "bogus.log.gz", b"this is not gzip\n")
+    bad = cli(f"--alerts-log={bogus}", "--all")
+    assert bad.code == 1
+    assert bad.err.startswith(f"alerts2afterglow: error: cannot read {bogus}: Not a gzipped file")
+
+
+def test_stdin(tmp_path):
+    data = (EXAMPLES / "alerts.json").read_text()
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--alerts-json=-", "--all"], input=data, capture_output=True, text=True
+    )
+    reference = subprocess.run(
+        [sys.executable, str(SCRIPT), f"--alerts-json={JSON}", "--all"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0
+    assert proc.stdout == reference.stdout != ""
+
+
+def test_time_window_uses_header_epochs(tmp_path, cli):
+    text = "".join(
+        alert_text(T0 + i, AUTH, "Rule: 5716 (level 5) -> 'SSHD authentication failed.'", f"Src IP: 192.0.2.{i}", "l")
+        for i in range(5)
+    )
+    path = write(tmp_path, "alerts.log", text)
+    result = cli(f"--alerts-log={path}", f"--start-time={T0 + 1}", f"--end-time={T0 + 3}", "--show-duplicate")
+    assert [line.split(",")[0] for line in result.lines] == ["192.0.2.1", "192.0.2.2"]
+    # The default window is the last 30 minutes: these alerts are older.
+    assert cli(f"--alerts-log={path}").out == ""
+
+
+def json_lines(*objects) -> str:
+    return "".join(obj if isinstance(obj, str) else json.dumps(obj) + "\n" for obj in objects)
+
+
+def test_json_generations(tmp_path, cli, monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    ossec29 = {
+        "rule": {"level": 5, "comment": "SSHD authentication failed.", "sidid": 5716},
+        "srcip": "192.0.2.9",
+        "dstuser": "root",
+        "location": AUTH,
+    }
+    ossec3 = {
+        "rule": {"level": 6, "comment": "SQL injection attempt.", "sidid": 31103},
+        "id": f"{T0}.11",
+        "TimeStamp": T0 * 1000,
+        "srcip": "192.0.2.3",
+        "location": "(web2) 10.0.0.3->/var/log/httpd/access_log",
+        "agent_name": "web2",
+        "agentip": "10.0.0.3",
+    }
+    ossec3_text_time = {
+        "rule": {"level": 3, "comment": "Login session opened.", "sidid": 5501},
+        "timestamp": "2025 Nov 27 10:00:05",
+        "location": "ossec->/var/log/secure",
+        "dstuser": "bob",
+    }
+    wazuh = {
+        "timestamp": "2025-11-27T11:00:07.123+0100",
+        "rule": {"level": 5, "description": "sshd: authentication failed.", "id": "5760"},
+        "agent": {"id": "004", "name": "wz1", "ip": "10.0.0.5"},
+        "data": {"srcuser": "carol"},
+        "location": "/var/log/secure",
+    }
+    wazuh_manager = {
+        "timestamp": "2025-11-27T10:00:08.000+0000",
+        "rule": {"level": 7, "description": "Integrity checksum changed.", "id": "550"},
+        "agent": {"id": "000", "name": "wazuh-manager"},
+        "location": "syscheck",
+        "data": {"srcip": "2001:db8::7"},
+    }
+    path = write(
+        tmp_path,
+        "alerts.json",
+        json_lines(ossec29, ossec3, ossec3_text_time, "not json at all\n", wazuh, wazuh_manager, {"no": "rule"}, "\n"),
+    )
+    window = [f"--start-time={T0}", f"--end-time={T0 + 60}"]
+    try:
+        result = cli(f"--alerts-json={path}", *window, "--use-user", "--count")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert result.code == 0
+    assert result.lines == [
+        "192.0.2.3,SQL injection attempt.,(web2) 10.0.0.3->/var/log/httpd/access_log,1",
+        "2001:db8::7,Integrity checksum changed.,wazuh-manager->syscheck,1",
+        "bob,Login session opened.,ossec->/var/log/secure,1",
+        "carol,sshd: authentication failed.,(wz1) 10.0.0.5->/var/log/secure,1",
+    ]
+    assert result.err.splitlines() == [
+        f"alerts2afterglow: warning: {path}: skipped 1 malformed or truncated alert(s)",
+        f"alerts2afterglow: warning: {path}: skipped 1 line(s) that are not JSON",
+        f"alerts2afterglow: warning: {path}: skipped 1 alert(s) without a time, outside any time window (use --all)",
+    ]
+    everything = cli(f"--alerts-json={path}", "--all")
+    assert f"192.0.2.9,SSHD authentication failed.,{AUTH}" in everything.lines
+
+
+def test_filters_and_outputs_work_over_files(tmp_path, cli):
+    out = tmp_path / "graph.csv"
+    result = cli(
+        f"--alerts-log={LOG}", "--all", "--exclude-alerts=5716,5710,5712,31101,31103,31104,31106", f"--output={out}"
+    )
+    assert result.code == 0
+    assert out.read_text().splitlines() == [
+        "198.51.100.23,sshd: authentication failed.,(wazuh-agent1) 10.0.0.5->/var/log/secure",
+        "198.51.100.99,Multiple web server 400 error codes from same source ip.,(web2) 10.0.0.3->/var/log/apache2/access.log",
+        "203.0.113.45,sshd: authentication failed.,(wazuh-agent1) 10.0.0.5->/var/log/secure",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([f"--alerts-log={LOG}", "--dbhost=db"], "--dbhost cannot be combined with --alerts-log or --alerts-json"),
+        ([f"--alerts-json={JSON}", "--dbpass=x", "--dbname=o"], "--dbname, --dbpass cannot be combined"),
+        (["--alerts-log=-", "--alerts-json=-"], "standard input (-) can be read only once"),
+    ],
+)
+def test_file_usage_errors(cli, argv, message):
+    result = cli(*argv)
+    assert result.code == 2
+    assert message in result.err
+
+
+def test_missing_file(cli, tmp_path):
+    result = cli(f"--alerts-log={tmp_path}/nope.log", "--all")
+    assert result.code == 1
+    assert result.err == f"alerts2afterglow: error: cannot read {tmp_path}/nope.log: No such file or directory\n"
