@@ -16,6 +16,7 @@ options, the sources (database), the transforms, the output writers and last
 from __future__ import annotations
 
 import argparse
+import codecs
 import configparser
 import contextlib
 import csv
@@ -29,10 +30,11 @@ import sys
 import tempfile
 import time
 import typing
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, TextIO
+from typing import Any, BinaryIO, NamedTuple, TextIO
 
 import pymysql
 import pymysql.cursors
@@ -79,12 +81,11 @@ class UsageError(Failure):
     exit_code = EXIT_USAGE
 
 
-@dataclass(frozen=True, slots=True)
-class Alert:
+class Alert(NamedTuple):
     """One alert, or ``count`` identical alerts as the database groups them.
 
     ``src_ip`` and ``user`` are already decoded: ``None`` when OSSEC recorded
-    no usable value.
+    no usable value. (A NamedTuple: files yield hundreds of thousands a second.)
     """
 
     rule_id: int
@@ -134,6 +135,9 @@ class Window:
 
     start: int | None
     end: int | None
+
+    def contains(self, epoch: int) -> bool:
+        return self.start is None or self.end is None or self.start <= epoch < self.end
 
     def describe(self) -> str:
         if self.start is None or self.end is None:
@@ -662,14 +666,23 @@ def read_database(conn: pymysql.connections.Connection, settings: Settings) -> I
 # Sources: alerts.log and alerts.json
 # ---------------------------------------------------------------------------
 
-ALERT_HEADER = "** Alert "
-# "** Alert 1764237601.12345: mail  - syslog,sshd," -> the epoch
-_HEADER_RE = re.compile(r"\*\* Alert (\d+)(?:\.\d+)?:")
-# "2026 Nov 27 10:00:01 (web1) 10.0.0.2->/var/log/auth.log": 20 characters of date, a space, the location
-_DATE_RE = re.compile(r"\d{4} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ")
-_RULE_RE = re.compile(r"Rule: (\d+) \(level (\d+)\) -> '(.*)'\s*$")
-# The optional lines that follow "Rule:", in the order OSSEC writes them.
-_ALERT_FIELDS = ("Src IP: ", "Src Location: ", "Src Port: ", "Dst IP: ", "Dst Location: ", "Dst Port: ", "User: ")
+_ALERT_SPLIT = "\n** Alert "  # an alert starts on a line of its own with this
+_CHUNK = 1 << 20  # bytes read at a time
+# The rest of an alert after "\n** Alert <epoch>": the 20-character date and the location,
+# any Wazuh label lines, the Rule line, then the optional lines in OSSEC's order, of which
+# "Src IP:" and "User:" are kept. Groups: location, rule id, level, description, src ip, user.
+_LOG_ALERT_BODY = (
+    r"[^\n]*\n"
+    r"\d{4} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ([^\n]*)\n"
+    r"(?:(?!\*\* Alert |Rule: )[^\n]*\n)*?"
+    r"Rule: (\d+) \(level (\d+)\) -> '([^\n]*)'[ \t\r]*\n"
+    r"(?:Src IP: ([^\n]*)\n)?"
+    r"(?:(?:Src Location|Src Port|Dst IP|Dst Location|Dst Port): [^\n]*\n)*"
+    r"(?:User: ([^\n]*)\n)?"
+)
+_LOG_HEADER_RE = re.compile(r"\n\*\* Alert (\d+)")
+_LOG_ALERT_RE = re.compile(r"\n\*\* Alert (\d+)" + _LOG_ALERT_BODY)  # with the epoch
+_LOG_KEY_RE = re.compile(r"\n\*\* Alert \d+" + _LOG_ALERT_BODY)  # without: alerts that group together
 _JSON_LOCAL_TIME = "%Y %b %d %H:%M:%S"  # OSSEC 3.x "timestamp": "2019 Mar 01 10:00:00"
 
 
@@ -692,95 +705,137 @@ class FileCounters:
             )
 
 
-def _open_text(path: str) -> TextIO:
+def _open_binary(path: str) -> BinaryIO:
     if path == "-":
-        return open(sys.stdin.fileno(), encoding="utf-8", errors="surrogateescape", closefd=False)
+        return open(sys.stdin.fileno(), "rb", closefd=False)
     if path.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", errors="surrogateescape")
-    return open(path, encoding="utf-8", errors="surrogateescape")
+        return gzip.open(path, "rb")
+    return open(path, "rb")
 
 
-@contextlib.contextmanager
-def open_alert_file(path: str) -> Iterator[TextIO]:
-    """Open a file, stdin (-) or a .gz archive as text; bytes that are not UTF-8 survive."""
+def read_text_chunks(path: str) -> Iterator[str]:
+    """A file, stdin (-) or a .gz archive as large pieces of text.
+
+    Bytes that are not UTF-8 survive as surrogates (and go out unchanged with
+    --plain-csv). An archive cut short yields what came before the cut.
+    """
     try:
-        stream = _open_text(path)
+        raw = _open_binary(path)
     except OSError as err:
         raise Failure(f"cannot read {path}: {err.strerror}") from None
-    try:
-        yield stream
-    except EOFError:
-        log.warning("%s: the compressed file ends early; the alerts before the cut were read", path)
-    except gzip.BadGzipFile as err:
-        raise Failure(f"cannot read {path}: {err}") from None
-    except OSError as err:
-        raise Failure(f"cannot read {path}: {err.strerror or err}") from None
-    finally:
-        stream.close()
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    with raw:
+        try:
+            while block := raw.read1(_CHUNK):  # type: ignore[attr-defined]
+                yield decoder.decode(block)
+        except EOFError:
+            log.warning("%s: the compressed file ends early; the alerts before the cut were read", path)
+        except gzip.BadGzipFile as err:
+            raise Failure(f"cannot read {path}: {err}") from None
+        except OSError as err:
+            raise Failure(f"cannot read {path}: {err.strerror or err}") from None
+    if tail := decoder.decode(b"", final=True):
+        yield tail
 
 
-def split_log_alerts(lines: Iterable[str], counters: FileCounters) -> Iterator[list[str]]:
-    """Group alerts.log lines into alerts, each from one "** Alert " line to the next.
+def split_lines(chunks: Iterable[str]) -> Iterator[str]:
+    """Lines (without their newline) from pieces of text."""
+    pending = ""
+    for chunk in chunks:
+        lines = (pending + chunk).split("\n")
+        pending = lines.pop()
+        yield from lines
+    if pending:
+        yield pending
 
-    Blank lines do not end an alert (Wazuh writes some inside one). Text before
-    the first header (a file that starts mid-alert) counts as one malformed alert.
+
+def split_log_text(chunks: Iterable[str], counters: FileCounters) -> Iterator[str]:
+    """Cut alerts.log text into pieces that each hold whole alerts.
+
+    Every piece starts with "\\n** Alert ". An alert ends where the next
+    header begins, not at a blank line (Wazuh writes some inside one). Text
+    before the first header (a file that starts mid-alert) and a last alert cut
+    mid-line (a live file) count as malformed.
     """
-    block: list[str] | None = None
-    fragment = False
-    for line in lines:
-        if line.startswith(ALERT_HEADER):
-            if block:
-                yield block
-            block = [line]
-        elif block is not None:
-            block.append(line)
-        elif not fragment and line.strip():
-            fragment = True
-            counters.malformed += 1
-    if block:
-        yield block
-
-
-def parse_log_alert(block: list[str]) -> Alert | None:
-    """One alerts.log alert, or None when it is malformed or cut short."""
-    header = _HEADER_RE.match(block[0])
-    if header is None or len(block) < 3 or not _DATE_RE.match(block[1]):
-        return None
-    for index in range(2, len(block)):  # Wazuh may write label lines before "Rule:"
-        rule = _RULE_RE.match(block[index])
-        if rule:
-            break
+    pending = "\n"  # so that a header on the very first line looks like any other
+    lead = True  # still before the first header
+    for chunk in chunks:
+        text = pending + chunk
+        if lead:
+            first = text.find(_ALERT_SPLIT)
+            if first == -1:
+                pending = text if len(text) < _CHUNK else "\n" + text[-len(_ALERT_SPLIT) :]
+                continue
+            lead = False
+            counters.malformed += bool(text[:first].strip())
+            text = text[first:]
+        cut = text.rfind(_ALERT_SPLIT)
+        if cut > 0:
+            yield text[:cut]
+        pending = text[cut:]
+    if lead:
+        counters.malformed += bool(pending.strip())
+    elif pending.endswith("\n"):
+        yield pending
     else:
-        return None
-    src_ip = user = None
-    for line in block[index + 1 :]:
-        if line.startswith("Src IP: "):
-            src_ip = decode_ip(line[8:])
-        elif line.startswith("User: "):
-            user = clean_user(line[6:])
-        elif not line.startswith(_ALERT_FIELDS):
-            break
+        counters.malformed += 1
+
+
+def log_alert(groups: Sequence[str], timestamp: int | None = None, count: int = 1) -> Alert:
+    """An Alert from the groups of _LOG_ALERT_BODY."""
+    location, rule_id, level, description, src_ip, user = groups
     return Alert(
-        rule_id=int(rule.group(1)),
-        description=rule.group(3),
-        location=block[1][21:].rstrip("\r\n"),
-        src_ip=src_ip,
-        user=user,
-        level=int(rule.group(2)),
-        timestamp=int(header.group(1)),
+        rule_id=int(rule_id),
+        description=description,
+        location=location,
+        src_ip=decode_ip(src_ip) if src_ip else None,
+        user=clean_user(user) if user else None,
+        level=int(level),
+        timestamp=timestamp,
+        count=count,
     )
 
 
-def read_alerts_log(path: str) -> Iterator[Alert]:
-    """Stream the alerts of one alerts.log (OSSEC 2.x-3.x, Wazuh)."""
+def parse_log_text(text: str, window: Window, counters: FileCounters) -> Iterator[Alert]:
+    """Every alert of a piece of alerts.log, one by one and in order (for --show-duplicate)."""
+    start, end = window.start, window.end
+    found = 0
+    for match in _LOG_ALERT_RE.finditer(text):
+        found += 1
+        epoch = int(match.group(1))
+        if start is None or start <= epoch < end:  # type: ignore[operator]
+            yield log_alert(match.groups()[1:], epoch)
+    counters.malformed += text.count(_ALERT_SPLIT) - found
+
+
+def group_log_text(text: str, window: Window, counters: FileCounters) -> Iterator[Alert]:
+    """The alerts of a piece of alerts.log, equal ones merged into one Alert with a count.
+
+    The regular expression engine finds and groups the alerts; Python only sees
+    each distinct one. The time window is checked per alert only for a piece
+    that straddles one of its edges.
+    """
+    epochs = [int(epoch) for epoch in _LOG_HEADER_RE.findall(text)]
+    start, end = window.start, window.end
+    if start is not None and epochs and (max(epochs) < start or min(epochs) >= end):  # type: ignore[operator]
+        return
+    if start is None or not epochs or (min(epochs) >= start and max(epochs) < end):  # type: ignore[operator]
+        keys = _LOG_KEY_RE.findall(text)
+        counters.malformed += len(epochs) - len(keys)
+    else:
+        matches = _LOG_ALERT_RE.findall(text)
+        counters.malformed += len(epochs) - len(matches)
+        keys = [match[1:] for match in matches if start <= int(match[0]) < end]  # type: ignore[operator]
+    for key, count in Counter(keys).items():
+        yield log_alert(key, count=count)
+
+
+def read_alerts_log(path: str, window: Window, one_by_one: bool) -> Iterator[Alert]:
+    """Stream the alerts of one alerts.log (OSSEC 2.x-3.x, Wazuh) inside the time window."""
     counters = FileCounters()
-    with open_alert_file(path) as stream:
-        for block in split_log_alerts(stream, counters):
-            alert = parse_log_alert(block)
-            if alert is None:
-                counters.malformed += 1
-            else:
-                yield alert
+    parse = parse_log_text if one_by_one else group_log_text
+    for text in split_log_text(read_text_chunks(path), counters):
+        yield from parse(text, window, counters)
     counters.warn(path)
 
 
@@ -862,28 +917,27 @@ def _json_text(value: Any) -> str | None:
 def read_alerts_json(path: str, window: Window) -> Iterator[Alert]:
     """Stream the alerts of one alerts.json, one object a line."""
     counters = FileCounters()
-    with open_alert_file(path) as stream:
-        for line in stream:
-            if not line.strip():
-                continue
-            try:
-                alert = parse_json_alert(json.loads(line))
-            except ValueError:
-                counters.not_json += 1
-                continue
-            if alert is None:
-                counters.malformed += 1
-            elif alert.timestamp is None and window.start is not None:
-                counters.no_time += 1
-            else:
-                yield alert
+    for line in split_lines(read_text_chunks(path)):
+        if not line.strip():
+            continue
+        try:
+            alert = parse_json_alert(json.loads(line))
+        except ValueError:
+            counters.not_json += 1
+            continue
+        if alert is None:
+            counters.malformed += 1
+        elif alert.timestamp is None and window.start is not None:
+            counters.no_time += 1
+        elif alert.timestamp is None or window.contains(alert.timestamp):
+            yield alert
     counters.warn(path)
 
 
 def read_alert_files(settings: Settings) -> Iterator[Alert]:
-    """Every alert of every --alerts-log, then every --alerts-json, in file order."""
+    """Every alert in the window of every --alerts-log, then every --alerts-json, in file order."""
     for path in settings.alerts_logs:
-        yield from read_alerts_log(path)
+        yield from read_alerts_log(path, settings.window, settings.show_duplicate)
     for path in settings.alerts_jsons:
         yield from read_alerts_json(path, settings.window)
 
@@ -931,15 +985,11 @@ def clean_user(raw: str | bytes | None) -> str | None:
 
 
 def select_alerts(alerts: Iterable[Alert], settings: Settings) -> Iterator[Alert]:
-    """Apply the time window and rule exclusions (the database does this in SQL)."""
-    start, end = settings.window.start, settings.window.end
+    """Apply the rule exclusions to file alerts (the database does this in SQL)."""
     excluded = frozenset(settings.excluded_rules)
     for alert in alerts:
-        if alert.rule_id in excluded:
-            continue
-        if start is not None and alert.timestamp is not None and not start <= alert.timestamp < end:  # type: ignore[operator]
-            continue
-        yield alert
+        if alert.rule_id not in excluded:
+            yield alert
 
 
 def source_of(alert: Alert, use_user: bool) -> str | None:

@@ -88,7 +88,9 @@ def build_day() -> list[Example]:
             rule_id=5716 if exists else 5710,
             level=5,
             description="SSHD authentication failed." if exists else "Attempt to login using a non-existent user",
-            groups="syslog,sshd,authentication_failed," if exists else "syslog,sshd,invalid_login,authentication_failed,",
+            groups="syslog,sshd,authentication_failed,"
+            if exists
+            else "syslog,sshd,invalid_login,authentication_failed,",
             log="/var/log/auth.log",
             agent=WEB1,
             full_log=(
@@ -116,12 +118,22 @@ def build_day() -> list[Example]:
     # 09:00-09:40: web attacks on web2, one of them over IPv6.
     t = DAY + 9 * 3600
     requests = [
-        (31101, 5, "Web server 400 error code.", "web,accesslog,attack,", "GET /wp-login.php HTTP/1.1\" 404"),
-        (31103, 6, "SQL injection attempt.", "web,accesslog,attack,sql_injection,",
-         "GET /item.php?id=1%27%20UNION%20SELECT%20password%20FROM%20users-- HTTP/1.1\" 200"),
-        (31104, 6, "Common web attack.", "web,accesslog,attack,", "GET /../../../../etc/passwd HTTP/1.1\" 400"),
-        (31106, 6, "A web attack returned code 200 (success).", "web,accesslog,attack,",
-         "GET /search.php?q=<script>alert(1)</script> HTTP/1.1\" 200"),
+        (31101, 5, "Web server 400 error code.", "web,accesslog,attack,", 'GET /wp-login.php HTTP/1.1" 404'),
+        (
+            31103,
+            6,
+            "SQL injection attempt.",
+            "web,accesslog,attack,sql_injection,",
+            'GET /item.php?id=1%27%20UNION%20SELECT%20password%20FROM%20users-- HTTP/1.1" 200',
+        ),
+        (31104, 6, "Common web attack.", "web,accesslog,attack,", 'GET /../../../../etc/passwd HTTP/1.1" 400'),
+        (
+            31106,
+            6,
+            "A web attack returned code 200 (success).",
+            "web,accesslog,attack,",
+            'GET /search.php?q=<script>alert(1)</script> HTTP/1.1" 200',
+        ),
     ]
     web_sources = ["198.51.100.99", "2001:db8:85a3::8a2e:370:7334", "203.0.113.45"]
     for i in range(24):
@@ -136,7 +148,7 @@ def build_day() -> list[Example]:
             groups=groups,
             log="/var/log/apache2/access.log",
             agent=WEB2,
-            full_log=f"{ip} - - [{stamp(t, '%d/%b/%Y:%H:%M:%S +0000')}] \"{request} 512 \"-\" \"Mozilla/5.0\"",
+            full_log=f'{ip} - - [{stamp(t, "%d/%b/%Y:%H:%M:%S +0000")}] "{request} 512 "-" "Mozilla/5.0"',
             src_ip=ip,
         )
     add(
@@ -147,19 +159,37 @@ def build_day() -> list[Example]:
         groups="web,accesslog,web_scan,recon,",
         log="/var/log/apache2/access.log",
         agent=WEB2,
-        full_log=f"198.51.100.99 - - [{stamp(t + 5, '%d/%b/%Y:%H:%M:%S +0000')}] \"GET /admin/ HTTP/1.1\" 404 209",
+        full_log=f'198.51.100.99 - - [{stamp(t + 5, "%d/%b/%Y:%H:%M:%S +0000")}] "GET /admin/ HTTP/1.1" 404 209',
         src_ip="198.51.100.99",
     )
 
     # 11:30: an administrator on the manager itself.
     for minute, (rule_id, level, description, groups, line, user) in enumerate(
         [
-            (5501, 3, "Login session opened.", "pam,syslog,authentication_success,",
-             "sshd[901]: pam_unix(sshd:session): session opened for user alice by (uid=0)", "alice"),
-            (5402, 3, "Successful sudo to ROOT executed.", "syslog,sudo,",
-             "sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/apt-get upgrade", "alice"),
-            (5502, 3, "Login session closed.", "pam,syslog,",
-             "sshd[901]: pam_unix(sshd:session): session closed for user alice", "alice"),
+            (
+                5501,
+                3,
+                "Login session opened.",
+                "pam,syslog,authentication_success,",
+                "sshd[901]: pam_unix(sshd:session): session opened for user alice by (uid=0)",
+                "alice",
+            ),
+            (
+                5402,
+                3,
+                "Successful sudo to ROOT executed.",
+                "syslog,sudo,",
+                "sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/apt-get upgrade",
+                "alice",
+            ),
+            (
+                5502,
+                3,
+                "Login session closed.",
+                "pam,syslog,",
+                "sshd[901]: pam_unix(sshd:session): session closed for user alice",
+                "alice",
+            ),
         ]
     ):
         when = DAY + 11 * 3600 + 1800 + 60 * minute
@@ -288,12 +318,22 @@ def json_entry(alert: Example) -> str:
                 "id": str(alert.rule_id),
                 "groups": alert.groups.rstrip(",").split(","),
             },
-            "agent": {"id": agent.agent_id, "name": agent.name, "ip": agent.ip} if agent else {"id": "000", "name": MANAGER},
+            "agent": {"id": agent.agent_id, "name": agent.name, "ip": agent.ip}
+            if agent
+            else {"id": "000", "name": MANAGER},
             "manager": {"name": MANAGER},
             "id": f"{alert.epoch}.{alert.offset}",
             "full_log": full_log,
             "decoder": {"name": "sshd" if alert.src_ip else "syscheck_integrity_changed"},
-            "data": {k: v for k, v in (("srcip", alert.src_ip), ("srcport", str(alert.src_port) if alert.src_port else None), ("dstuser", alert.user)) if v},
+            "data": {
+                k: v
+                for k, v in (
+                    ("srcip", alert.src_ip),
+                    ("srcport", str(alert.src_port) if alert.src_port else None),
+                    ("dstuser", alert.user),
+                )
+                if v
+            },
             "location": alert.log,
         }
     else:
