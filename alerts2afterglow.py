@@ -17,25 +17,31 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import concurrent.futures
 import configparser
 import contextlib
 import csv
 import gzip
 import ipaddress
+import itertools
 import json
 import logging
 import os
 import re
 import sys
 import tempfile
+import threading
 import time
 import typing
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, NamedTuple, TextIO
 
+import dns.exception
+import dns.nameserver
+import dns.resolver
 import pymysql
 import pymysql.cursors
 
@@ -54,6 +60,9 @@ DEFAULT_DBNAME = "ossec"
 DEFAULT_DBUSER = "ossec"
 DEFAULT_INTERVAL = "30 minute"
 DEFAULT_CONNECT_TIMEOUT = 10.0  # seconds; a cron job must never hang on a dead server
+DEFAULT_DNS_WORKERS = 64  # PTR lookups in flight at once
+DEFAULT_DNS_TIMEOUT = 3.0  # seconds for one lookup
+DEFAULT_DNS_BUDGET = 60.0  # seconds for all lookups of a run
 
 # What OSSEC writes where an alert has no source address or no user.
 NO_ADDRESS = frozenset({"", "0", "(null)", "(none)", "0.0.0.0", "::"})
@@ -113,6 +122,7 @@ class Stats:
     alerts: int = 0
     no_source: int = 0
     triples: int = 0
+    dns_unresolved: int = 0  # addresses left as IPs because --dns-budget ran out
 
     def report(self) -> None:
         log.debug(
@@ -180,6 +190,7 @@ class Settings:
     database: DatabaseTarget | None = None
     alerts_logs: tuple[str, ...] = ()
     alerts_jsons: tuple[str, ...] = ()
+    dns: DnsSettings | None = None  # set with --do-reverse
 
 
 def parse_interval(text: str) -> int:
@@ -333,6 +344,12 @@ def positive_float(text: str) -> float:
     return value
 
 
+def positive_int(text: str) -> int:
+    if not re.fullmatch(r"\d{1,6}", text) or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a whole number > 0")
+    return int(text)
+
+
 def port_number(text: str) -> int:
     if not re.fullmatch(r"\d{1,5}", text) or not 0 < int(text) < 65536:
         raise argparse.ArgumentTypeError(f"invalid port {text!r}: expected 1-65535")
@@ -465,7 +482,37 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write to FILE atomically (temporary file, then rename) (default: stdout)",
     )
-    out.add_argument("--do-reverse", action="store_true", help=argparse.SUPPRESS)
+
+    rdns = parser.add_argument_group("reverse DNS")
+    rdns.add_argument("--do-reverse", action="store_true", help="replace source IPs by their host names (PTR)")
+    rdns.add_argument(
+        "--nameserver",
+        metavar="IP[:PORT]",
+        type=parse_nameserver,
+        action="append",
+        help="ask this DNS server; repeatable (default: the servers of /etc/resolv.conf)",
+    )
+    rdns.add_argument(
+        "--dns-timeout",
+        metavar="SECONDS",
+        type=positive_float,
+        default=DEFAULT_DNS_TIMEOUT,
+        help="give up one lookup after SECONDS (default: %(default)g)",
+    )
+    rdns.add_argument(
+        "--dns-budget",
+        metavar="SECONDS",
+        type=positive_float,
+        default=DEFAULT_DNS_BUDGET,
+        help="stop looking up after SECONDS in all; the rest keep their IP, exit status 1 (default: %(default)g)",
+    )
+    rdns.add_argument(
+        "--dns-workers",
+        metavar="N",
+        type=positive_int,
+        default=DEFAULT_DNS_WORKERS,
+        help="lookups in flight at once (default: %(default)s)",
+    )
 
     diag = parser.add_argument_group("diagnostics")
     diag.add_argument("--debug", action="store_true", help="explain the run on stderr")
@@ -505,6 +552,20 @@ def build_settings(args: argparse.Namespace, now: int) -> Settings:
         database=None if files else resolve_database(args),
         alerts_logs=tuple(args.alerts_log),
         alerts_jsons=tuple(args.alerts_json),
+        dns=dns_settings(args),
+    )
+
+
+def dns_settings(args: argparse.Namespace) -> DnsSettings | None:
+    if not args.do_reverse:
+        if args.nameserver:
+            raise UsageError("--nameserver needs --do-reverse")
+        return None
+    return DnsSettings(
+        nameservers=tuple(args.nameserver) if args.nameserver else None,
+        timeout=args.dns_timeout,
+        budget=args.dns_budget,
+        workers=args.dns_workers,
     )
 
 
@@ -943,6 +1004,161 @@ def read_alert_files(settings: Settings) -> Iterator[Alert]:
 
 
 # ---------------------------------------------------------------------------
+# Reverse DNS (--do-reverse)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DnsSettings:
+    """How --do-reverse resolves: the servers (None: /etc/resolv.conf) and its bounds."""
+
+    nameservers: tuple[tuple[str, int], ...] | None
+    timeout: float
+    budget: float
+    workers: int
+
+
+@dataclass(slots=True)
+class DnsStats:
+    lookups: int = 0
+    answered: int = 0
+    failed: Counter[str] = field(default_factory=Counter)
+    unresolved: int = 0  # left as IPs because the budget was spent
+    seconds: float = 0.0
+
+    def report(self) -> None:
+        failures = ", ".join(f"{kind} {count}" for kind, count in sorted(self.failed.items())) or "none"
+        log.debug(
+            "reverse DNS: %d lookups, %d answered, failed: %s, not tried (budget spent): %d, %.2f s",
+            self.lookups,
+            self.answered,
+            failures,
+            self.unresolved,
+            self.seconds,
+        )
+
+
+def parse_nameserver(text: str) -> tuple[str, int]:
+    """``IP``, ``IP:PORT`` or ``[IPv6]:PORT`` into (address, port).
+
+    >>> parse_nameserver("127.0.0.1:5353"), parse_nameserver("::1"), parse_nameserver("[::1]:53")
+    (('127.0.0.1', 5353), ('::1', 53), ('::1', 53))
+    """
+    match = re.fullmatch(r"\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?|([^:]+)(?::(\d{1,5}))?|([0-9a-fA-F:.]+)", text.strip())
+    address = port = None
+    if match:
+        address = match.group(1) or match.group(3) or match.group(5)
+        port = match.group(2) or match.group(4)
+    try:
+        ipaddress.ip_address(address or "")
+    except ValueError:
+        address = None
+    if address is None or (port is not None and not 0 < int(port) < 65536):
+        raise argparse.ArgumentTypeError(f"invalid name server {text!r}: expected IP, IP:PORT or [IPv6]:PORT")
+    return address, int(port or 53)
+
+
+def is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+class ReverseResolver:
+    """PTR lookups with dnspython: each address once, many at a time, within a budget.
+
+    The budget starts with the first lookup; a lookup never outlives it, so a
+    run against a silent server ends in about the budget's time.
+    """
+
+    def __init__(self, settings: DnsSettings) -> None:
+        self.settings = settings
+        self.resolver = dns.resolver.Resolver(configure=settings.nameservers is None)
+        if settings.nameservers is not None:
+            self.resolver.nameservers = [dns.nameserver.Do53Nameserver(ip, port) for ip, port in settings.nameservers]
+        self.resolver.timeout = settings.timeout
+        self.resolver.lifetime = settings.timeout
+        self.names: dict[str, str | None] = {}
+        self.stats = DnsStats()
+        self.lock = threading.Lock()  # the statistics are counted from the worker threads
+        self.deadline: float | None = None
+
+    def resolve_all(self, addresses: Iterable[str]) -> None:
+        """Look up every address not yet known, concurrently."""
+        todo = sorted({ip for ip in addresses if ip not in self.names})
+        if not todo:
+            return
+        started = time.monotonic()
+        if self.deadline is None:
+            self.deadline = started + self.settings.budget
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="dns")
+        futures = {pool.submit(self._lookup, ip): ip for ip in todo}
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                ip = futures[future]
+                self.names[ip] = future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            self.stats.seconds += time.monotonic() - started
+
+    def _lookup(self, ip: str) -> str | None:
+        remaining = (self.deadline or 0.0) - time.monotonic()
+        if remaining <= 0:
+            with self.lock:
+                self.stats.unresolved += 1
+            return None
+        try:
+            answer = self.resolver.resolve_address(ip, lifetime=min(self.settings.timeout, remaining))
+        except dns.exception.DNSException as err:
+            with self.lock:
+                self.stats.lookups += 1
+                self.stats.failed[dns_failure_kind(err)] += 1
+            return None
+        with self.lock:
+            self.stats.lookups += 1
+            self.stats.answered += 1
+        return min(rr.target.to_text(omit_final_dot=True) for rr in answer)
+
+    def name(self, source: str) -> str:
+        """The host name for an address looked up before, else the source unchanged."""
+        return self.names.get(source) or source
+
+
+def dns_failure_kind(err: Exception) -> str:
+    """A short word for why a lookup failed, for --debug."""
+    if isinstance(err, dns.resolver.NXDOMAIN):
+        return "NXDOMAIN"
+    if isinstance(err, dns.resolver.NoAnswer):
+        return "no PTR"
+    if isinstance(err, dns.exception.Timeout):
+        return "timeout"
+    if isinstance(err, dns.resolver.NoNameservers):
+        text = str(err)
+        return "SERVFAIL" if "SERVFAIL" in text else "refused" if "REFUSED" in text else "no server"
+    return type(err).__name__
+
+
+def resolve_grouped(rows: Iterable[tuple[Triple, int]], resolver: ReverseResolver) -> list[tuple[Triple, int]]:
+    """Replace IP sources by their names, then merge again: two addresses may share a name."""
+    rows = list(rows)
+    resolver.resolve_all(triple.source for triple, _ in rows if is_ip(triple.source))
+    return group_triples((triple._replace(source=resolver.name(triple.source)), count) for triple, count in rows)
+
+
+def resolve_stream(
+    rows: Iterable[tuple[Triple, int]], resolver: ReverseResolver, batch: int = 10_000
+) -> Iterator[tuple[Triple, int]]:
+    """Replace IP sources by their names in one-line-per-alert output, a batch at a time."""
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, batch)):
+        resolver.resolve_all(triple.source for triple, _ in chunk if is_ip(triple.source))
+        for triple, count in chunk:
+            yield triple._replace(source=resolver.name(triple.source)), count
+
+
+# ---------------------------------------------------------------------------
 # Transforms: pure functions, no I/O
 # ---------------------------------------------------------------------------
 
@@ -1146,10 +1362,17 @@ def run(settings: Settings, out: TextIO) -> Stats:
     log.debug("time window: %s", settings.window.describe())
     if settings.excluded_rules:
         log.debug("excluded rule IDs: %s", ",".join(map(str, settings.excluded_rules)))
+    resolver = ReverseResolver(settings.dns) if settings.dns else None
     with open_source(settings) as alerts:
         pairs = to_triples(alerts, settings.use_user, stats)
-        rows = pairs if settings.show_duplicate else group_triples(pairs)
+        if settings.show_duplicate:
+            rows: Iterable[tuple[Triple, int]] = resolve_stream(pairs, resolver) if resolver else pairs
+        else:
+            rows = resolve_grouped(group_triples(pairs), resolver) if resolver else group_triples(pairs)
         stats.triples = write_csv(rows, out, settings)
+    if resolver:
+        resolver.stats.report()
+        stats.dns_unresolved = resolver.stats.unresolved
     return stats
 
 
@@ -1180,6 +1403,12 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
         else:
             out.flush()
         stats.report()
+        if stats.dns_unresolved:
+            assert settings.dns is not None
+            raise Failure(
+                f"--dns-budget of {settings.dns.budget:g} s spent: {stats.dns_unresolved} address(es) "
+                "were not looked up and keep their IP (the output is complete)"
+            )
         return EXIT_OK
     except BrokenPipeError:
         # The reader (| head) is gone: stop quietly, and keep Python from
