@@ -38,6 +38,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, NamedTuple, TextIO
+from xml.etree import ElementTree
 
 import dns.exception
 import dns.nameserver
@@ -191,6 +192,7 @@ class Settings:
     alerts_logs: tuple[str, ...] = ()
     alerts_jsons: tuple[str, ...] = ()
     dns: DnsSettings | None = None  # set with --do-reverse
+    rules_dirs: tuple[str, ...] | None = None  # None: the standard OSSEC/Wazuh directories
 
 
 def parse_interval(text: str) -> int:
@@ -434,6 +436,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive_float,
         help=f"give up connecting after SECONDS (default: {DEFAULT_CONNECT_TIMEOUT:g})",
     )
+    db.add_argument(
+        "--rules-dir",
+        metavar="DIR",
+        action="append",
+        help="read rule descriptions missing from the signature table from DIR/*.xml; repeatable "
+        f"(default: those of {', '.join(DEFAULT_RULES_DIRS)} that exist)",
+    )
 
     sel = parser.add_argument_group("selection")
     sel.add_argument(
@@ -524,7 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-DATABASE_FLAGS = ("dbhost", "dbport", "dbname", "dbuser", "dbpass", "defaults_file", "connect_timeout")
+DATABASE_FLAGS = ("dbhost", "dbport", "dbname", "dbuser", "dbpass", "defaults_file", "connect_timeout", "rules_dir")
 
 
 def check_file_sources(args: argparse.Namespace) -> None:
@@ -553,6 +562,7 @@ def build_settings(args: argparse.Namespace, now: int) -> Settings:
         alerts_logs=tuple(args.alerts_log),
         alerts_jsons=tuple(args.alerts_json),
         dns=dns_settings(args),
+        rules_dirs=tuple(args.rules_dir) if args.rules_dir else None,
     )
 
 
@@ -698,29 +708,158 @@ def build_query(schema: Schema, settings: Settings) -> tuple[str, list[Any]]:
     return sql, params
 
 
-def read_database(conn: pymysql.connections.Connection, settings: Settings) -> Iterator[Alert]:
+def read_database(
+    conn: pymysql.connections.Connection, settings: Settings, descriptions: RuleDescriptions
+) -> Iterator[Alert]:
     """Stream alerts (or groups of alerts) from an open OSSEC database."""
     schema = detect_schema(conn, settings.use_user)
     log.debug("schema: %s", schema.generation)
     sql, params = build_query(schema, settings)
     log.debug("SQL: %s", sql)
     log.debug("SQL parameters: %s", params)
-    # An unbuffered cursor streams rows as the server sends them. It is not
-    # closed when the reader stops early (| head): closing would drain every
-    # remaining row; closing the connection ends the query instead.
+    # An unbuffered cursor streams rows as the server sends them.
     cursor = conn.cursor(pymysql.cursors.SSCursor)
     cursor.execute(sql, params)
-    for rule_id, description, location, src_ip, user, level, count in cursor:
-        yield Alert(
-            rule_id=rule_id,
-            description=description if description is not None else f"Rule {rule_id}",
-            location=location,
-            src_ip=decode_ip(src_ip),
-            user=clean_user(user),
-            level=level,
-            count=count,
+    finished = False
+    try:
+        for rule_id, description, location, src_ip, user, level, count in cursor:
+            yield Alert(
+                rule_id=rule_id,
+                description=descriptions.describe(rule_id, description),
+                location=location,
+                src_ip=decode_ip(src_ip),
+                user=clean_user(user),
+                level=level,
+                count=count,
+            )
+        finished = True
+    finally:
+        if finished:
+            cursor.close()
+        else:
+            abandon_query(conn, cursor)
+
+
+def abandon_query(conn: pymysql.connections.Connection, cursor: pymysql.cursors.SSCursor) -> None:
+    """Stop an unbuffered query early (| head, an error) without reading its remaining rows.
+
+    Closing the cursor, or letting pymysql collect the result, would drain every
+    row left (millions, for --show-duplicate). pymysql has no public call for
+    this, so the result is marked finished and the connection closed instead.
+    """
+    result = getattr(cursor, "_result", None)
+    if result is not None:
+        result.unbuffered_active = False
+    conn.close()
+
+
+# ---------------------------------------------------------------------------
+# Sources: rule descriptions from the OSSEC / Wazuh rules files
+# ---------------------------------------------------------------------------
+
+# Where OSSEC and Wazuh keep the rules the manager loads, when --rules-dir is not given.
+DEFAULT_RULES_DIRS = ("/var/ossec/rules", "/var/ossec/ruleset/rules", "/var/ossec/etc/rules")
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
+def parse_rules_file(text: str) -> Iterator[tuple[int, str, bool]]:
+    """(rule id, description, overwrite) for every rule of one rules file.
+
+    A rules file is not one XML document: it holds several top-level elements
+    (``<var>`` definitions, several ``<group>``) and comments, so it is parsed
+    inside a wrapper element, as OSSEC's own reader accepts it. Several
+    ``<description>`` elements are joined in order, as OSSEC does.
+
+    >>> list(parse_rules_file('<var name="X">1</var><group name="a,"><rule id="5" level="3">'
+    ...     '<description>Rejected by access list </description><description>(code &lt;550&gt;).</description>'
+    ...     '</rule></group><!-- c --><group name="b,"><rule id="6" level="1" overwrite="yes">'
+    ...     '<description>$(srcip) seen</description></rule></group>'))
+    [(5, 'Rejected by access list (code <550>).', False), (6, '$(srcip) seen', True)]
+    """
+    # The wrapper has a line of its own, so that parse errors name the file's own line + 1.
+    root = ElementTree.fromstring(f"<rules-file>\n{_XML_DECLARATION.sub('', text, count=1)}\n</rules-file>")
+    for rule in root.iter("rule"):
+        rule_id = rule.get("id", "").strip()
+        parts = [element.text or "" for element in rule.findall("description")]
+        if rule_id.isdigit() and parts:
+            yield int(rule_id), "".join(parts).strip(), rule.get("overwrite", "").lower() == "yes"
+
+
+def load_rule_descriptions(directories: Sequence[str], explicit: bool) -> dict[int, str]:
+    """Descriptions by rule ID from every *.xml file of the directories, in order.
+
+    A later definition replaces an earlier one only with overwrite="yes", as in
+    OSSEC. A file that does not parse is named in one warning and skipped.
+    """
+    descriptions: dict[int, str] = {}
+    started = time.monotonic()
+    files = 0
+    for directory in directories:
+        try:
+            names = sorted(name for name in os.listdir(directory) if name.endswith(".xml"))
+        except OSError as err:
+            if explicit:
+                raise Failure(f"cannot read --rules-dir {directory}: {err.strerror}") from None
+            continue
+        for name in names:
+            path = os.path.join(directory, name)
+            try:
+                with open(path, encoding="utf-8", errors="replace") as stream:
+                    rules = list(parse_rules_file(stream.read()))
+            except OSError as err:
+                log.warning("rules file %s skipped: %s", path, err.strerror)
+                continue
+            except ElementTree.ParseError as err:
+                line, column = err.position
+                reason = str(err).rsplit(": line ", 1)[0]
+                log.warning("rules file %s skipped: %s: line %d, column %d", path, reason, line - 1, column)
+                continue
+            files += 1
+            for rule_id, description, overwrite in rules:
+                if overwrite or rule_id not in descriptions:
+                    descriptions[rule_id] = description
+    log.debug(
+        "rules files: %d descriptions from %d file(s) in %s (%.2f s)",
+        len(descriptions),
+        files,
+        ", ".join(directories) or "no directory",
+        time.monotonic() - started,
+    )
+    return descriptions
+
+
+class RuleDescriptions:
+    """A rule's description: the signature table's, else the rules files', else "Rule <id>".
+
+    The rules files are read only when the first rule without a signature row
+    shows up (every rule, since OSSEC 2.9 stopped filling the table).
+    """
+
+    def __init__(self, directories: Sequence[str] | None) -> None:
+        self.explicit = directories is not None
+        self.directories = list(directories) if directories is not None else list(DEFAULT_RULES_DIRS)
+        self.from_files: dict[int, str] | None = None
+        self.origin: dict[int, str] = {}  # rule id -> where its description came from
+
+    def describe(self, rule_id: int, signature: str | None) -> str:
+        if signature is not None:
+            self.origin[rule_id] = "signature table"
+            return signature
+        if self.from_files is None:
+            self.from_files = load_rule_descriptions(self.directories, self.explicit)
+        description = self.from_files.get(rule_id)
+        self.origin[rule_id] = "rules files" if description is not None else "rule ID only"
+        return description if description is not None else f"Rule {rule_id}"
+
+    def report(self) -> None:
+        counts = Counter(self.origin.values())
+        log.debug(
+            "descriptions of %d rule(s): %d from the signature table, %d from rules files, %d as 'Rule <id>'",
+            len(self.origin),
+            counts["signature table"],
+            counts["rules files"],
+            counts["rule ID only"],
         )
-    cursor.close()
 
 
 # ---------------------------------------------------------------------------
@@ -1346,14 +1485,17 @@ def open_source(settings: Settings) -> Iterator[Iterator[Alert]]:
         return
     log.debug("server: %s", settings.database.describe())
     conn = connect(settings.database)
-    alerts = read_database(conn, settings)
+    descriptions = RuleDescriptions(settings.rules_dirs)
+    alerts = read_database(conn, settings, descriptions)
     try:
         yield alerts
     except pymysql.MySQLError as err:
         raise Failure(f"database error on {settings.database.describe()}: {mysql_message(err)}") from None
     finally:
         alerts.close()
-        conn.close()
+        if conn.open:
+            conn.close()
+    descriptions.report()
 
 
 def run(settings: Settings, out: TextIO) -> Stats:

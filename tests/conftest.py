@@ -77,6 +77,7 @@ class OssecDatabase:
     name: str
     layout: str
     conn: pymysql.connections.Connection
+    rules_dir: Path
 
     def insert(self, rows: list[ossecdb.Row], signatures: dict[int, tuple[int, str]] | None = None) -> None:
         ossecdb.insert_alerts(self.conn, self.layout, rows, signatures)
@@ -89,17 +90,20 @@ class OssecDatabase:
             "--dbuser=root",
             "--dbpass=",
             f"--dbname={self.name}",
+            f"--rules-dir={self.rules_dir}",  # none of this machine's /var/ossec rules
         ]
 
 
 @pytest.fixture(params=ossecdb.LAYOUTS, ids=lambda layout: f"ossec{layout}")
-def ossec(request: pytest.FixtureRequest, mariadb: None) -> Iterator[OssecDatabase]:
-    """An empty OSSEC database in each schema generation."""
+def ossec(request: pytest.FixtureRequest, mariadb: None, tmp_path: Path) -> Iterator[OssecDatabase]:
+    """An empty OSSEC database in each schema generation (and an empty rules directory)."""
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
     with ossecdb.scratch_database() as name:
         conn = ossecdb.root_connection(name)
         ossecdb.create_schema(conn, request.param)
         try:
-            yield OssecDatabase(name, request.param, conn)
+            yield OssecDatabase(name, request.param, conn, rules_dir)
         finally:
             conn.close()
 

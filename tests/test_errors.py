@@ -160,7 +160,9 @@ def test_unwritable_output_and_logfile(cli, ossec, tmp_path):
 
 def test_output_is_replaced_atomically_and_kept_on_failure(cli, ossec, tmp_path):
     ossec.insert([Row(5716, T0, WEB1, "192.0.2.1")])
-    target = tmp_path / "alerts.csv"
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    target = out_dir / "alerts.csv"
     target.write_text("old content\n")
     assert cli(*ossec.args, *WINDOW, f"--output={target}").code == 0
     assert target.read_text() == f"192.0.2.1,Rule 5716,{WEB1}\n"
@@ -169,7 +171,7 @@ def test_output_is_replaced_atomically_and_kept_on_failure(cli, ossec, tmp_path)
     failed = cli(*ossec.args, *WINDOW, "--dbport", str(free_port()), f"--output={target}")
     assert failed.code == 1
     assert target.read_text() == f"192.0.2.1,Rule 5716,{WEB1}\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["alerts.csv"], "no temporary file left behind"
+    assert sorted(p.name for p in out_dir.iterdir()) == ["alerts.csv"], "no temporary file left behind"
 
     # An empty window is a success and writes an empty file: the graph is empty.
     assert cli(*ossec.args, "--start-time=1000", "--end-time=2000", f"--output={target}").code == 0
