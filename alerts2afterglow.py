@@ -21,6 +21,7 @@ import concurrent.futures
 import configparser
 import contextlib
 import csv
+import fnmatch
 import gzip
 import ipaddress
 import itertools
@@ -34,7 +35,7 @@ import threading
 import time
 import typing
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, NamedTuple, TextIO
@@ -124,11 +125,18 @@ class Stats:
     no_source: int = 0
     triples: int = 0
     dns_unresolved: int = 0  # addresses left as IPs because --dns-budget ran out
+    unknown_level: int = 0  # alerts kept by --min-level because their level is unknown
+    removed: Counter[str] = field(default_factory=Counter)  # alerts removed, by filter
 
     def report(self) -> None:
+        for flag, count in self.removed.items():
+            log.debug("%s removed %d alert(s)", flag, count)
+        if self.unknown_level:
+            log.debug("--min-level kept %d alert(s) of unknown level", self.unknown_level)
         log.debug(
-            "alerts read: %d, skipped for no source: %d, triples written: %d, duplicates: %d",
-            self.alerts,
+            "alerts read: %d, removed by filters: %d, skipped for no source: %d, triples written: %d, duplicates: %d",
+            self.alerts + self.removed.total(),
+            self.removed.total(),
             self.no_source,
             self.triples,
             max(self.alerts - self.no_source - self.triples, 0),
@@ -162,6 +170,35 @@ def _both_zones(epoch: int) -> str:
     return f"{utc} ({local})"
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The incident-lookup filters, in the order they apply and are reported."""
+
+    excluded_rules: tuple[int, ...] = ()  # --exclude-alerts: wins over --rules
+    rules: tuple[int, ...] = ()  # --rules: keep only these
+    min_level: int | None = None  # --min-level: alerts of unknown level are kept
+    locations: tuple[str, ...] = ()  # --location: shell-style patterns, any may match
+    networks: tuple[Network, ...] = ()  # --src
+    users: tuple[str, ...] = ()  # --src-user (with --use-user)
+
+    def describe(self) -> list[str]:
+        parts = []
+        if self.excluded_rules:
+            parts.append(f"excluded rule IDs: {','.join(map(str, self.excluded_rules))}")
+        if self.rules:
+            parts.append(f"only rule IDs: {','.join(map(str, self.rules))}")
+        if self.min_level is not None:
+            parts.append(f"minimum level: {self.min_level}")
+        if self.locations:
+            parts.append(f"locations: {' | '.join(self.locations)}")
+        if self.networks or self.users:
+            parts.append(f"sources: {', '.join([*map(str, self.networks), *self.users])}")
+        return parts
+
+
 @dataclass(frozen=True, slots=True)
 class DatabaseTarget:
     """Where and how to connect; the password is never logged."""
@@ -182,7 +219,7 @@ class Settings:
     """Everything a run needs, validated; travels to sources, transforms and writers."""
 
     window: Window
-    excluded_rules: tuple[int, ...] = ()
+    filters: Filters = Filters()
     use_user: bool = False
     show_duplicate: bool = False
     count: bool = False
@@ -247,6 +284,26 @@ def parse_rule_ids(text: str) -> tuple[int, ...]:
             f"invalid rule ID list {text!r}: expected numbers separated by commas (e.g. 3302,3303)"
         )
     return tuple(int(part) for part in parts)
+
+
+def parse_network(text: str) -> Network:
+    """An IP address or CIDR network, IPv4 or IPv6.
+
+    >>> parse_network("203.0.113.0/24"), parse_network("2001:db8::1")
+    (IPv4Network('203.0.113.0/24'), IPv6Network('2001:db8::1/128'))
+    """
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid address or network {text!r}: expected IP or IP/PREFIX (e.g. 203.0.113.0/24, 2001:db8::/32)"
+        ) from None
+
+
+def parse_level(text: str) -> int:
+    if not re.fullmatch(r"\d{1,2}", text.strip()) or int(text) > 15:
+        raise argparse.ArgumentTypeError(f"invalid level {text!r}: expected an OSSEC level from 0 to 15")
+    return int(text)
 
 
 def resolve_window(args: argparse.Namespace, now: int) -> Window:
@@ -473,6 +530,45 @@ def build_parser() -> argparse.ArgumentParser:
         help="use the alert's user as the source where it has no source IP",
     )
 
+    look = parser.add_argument_group("incident lookup (each filter repeatable where it says so)")
+    look.add_argument(
+        "--src",
+        metavar="IP|CIDR",
+        type=parse_network,
+        action="append",
+        default=[],
+        help="keep alerts whose source IP is in one of these networks; repeatable, IPv4 and IPv6",
+    )
+    look.add_argument(
+        "--src-user",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="with --use-user: keep alerts whose source is one of these users; repeatable",
+    )
+    look.add_argument(
+        "--location",
+        metavar="PATTERN",
+        action="append",
+        default=[],
+        help="keep alerts whose location matches one of these shell patterns ('(web*', "
+        "'*->/var/log/auth.log'); repeatable",
+    )
+    look.add_argument(
+        "--min-level",
+        metavar="N",
+        type=parse_level,
+        help="keep alerts of OSSEC level N (0-15) and above; alerts of unknown level are kept",
+    )
+    look.add_argument(
+        "--rules",
+        metavar="ID[,ID...]",
+        type=parse_rule_ids,
+        action="append",
+        default=[],
+        help="keep only alerts of these rule IDs; repeatable (--exclude-alerts still wins)",
+    )
+
     out = parser.add_argument_group("output")
     out.add_argument(
         "--show-duplicate",
@@ -552,7 +648,7 @@ def build_settings(args: argparse.Namespace, now: int) -> Settings:
         check_file_sources(args)
     return Settings(
         window=resolve_window(args, now),
-        excluded_rules=tuple(sorted({rule for group in args.exclude_alerts for rule in group})),
+        filters=build_filters(args),
         use_user=args.use_user,
         show_duplicate=args.show_duplicate,
         count=args.count,
@@ -563,6 +659,19 @@ def build_settings(args: argparse.Namespace, now: int) -> Settings:
         alerts_jsons=tuple(args.alerts_json),
         dns=dns_settings(args),
         rules_dirs=tuple(args.rules_dir) if args.rules_dir else None,
+    )
+
+
+def build_filters(args: argparse.Namespace) -> Filters:
+    if args.src_user and not args.use_user:
+        raise UsageError("--src-user needs --use-user")
+    return Filters(
+        excluded_rules=tuple(sorted({rule for group in args.exclude_alerts for rule in group})),
+        rules=tuple(sorted({rule for group in args.rules for rule in group})),
+        min_level=args.min_level,
+        locations=tuple(dict.fromkeys(args.location)),
+        networks=tuple(dict.fromkeys(args.src)),
+        users=tuple(dict.fromkeys(args.src_user)),
     )
 
 
@@ -664,26 +773,90 @@ def detect_schema(conn: pymysql.connections.Connection, use_user: bool) -> Schem
     )
 
 
-def where_clause(settings: Settings) -> tuple[str, list[Any]]:
-    """The filters every query shares, as SQL with placeholders and its parameters."""
-    conditions: list[str] = []
-    params: list[Any] = []
-    if settings.window.start is not None:
-        conditions.append("a.timestamp >= %s AND a.timestamp < %s")
-        params += [settings.window.start, settings.window.end]
-    if settings.excluded_rules:
-        conditions.append(f"a.rule_id NOT IN ({', '.join(['%s'] * len(settings.excluded_rules))})")
-        params += settings.excluded_rules
-    return (" WHERE " + " AND ".join(conditions) if conditions else ""), params
+SqlCondition = tuple[str, str, list[Any]]  # (the flag it comes from, SQL with placeholders, parameters)
 
 
-def build_query(schema: Schema, settings: Settings) -> tuple[str, list[Any]]:
+def window_condition(window: Window) -> list[SqlCondition]:
+    if window.start is None:
+        return []
+    return [("time window", "a.timestamp >= %s AND a.timestamp < %s", [window.start, window.end])]
+
+
+def filter_conditions(schema: Schema, filters: Filters) -> list[SqlCondition]:
+    """The filters that the schema lets the database apply, in the order of Filters.
+
+    What cannot be pushed down (--src on text IPs, --src-user, a --location
+    pattern with a [class]) is applied to the rows afterwards, as for files.
+    """
+    conditions: list[SqlCondition] = []
+    if filters.excluded_rules:
+        marks = ", ".join(["%s"] * len(filters.excluded_rules))
+        conditions.append(("--exclude-alerts", f"a.rule_id NOT IN ({marks})", list(filters.excluded_rules)))
+    if filters.rules:
+        conditions.append(("--rules", f"a.rule_id IN ({', '.join(['%s'] * len(filters.rules))})", list(filters.rules)))
+    if filters.min_level is not None:
+        if schema.level_expr == "a.level":
+            sql = "(a.level >= %s OR a.level IS NULL)"
+        else:  # OSSEC 2.6-2.8: the level lives in signature; a rule without a row has no known level
+            sql = "a.rule_id NOT IN (SELECT rule_id FROM signature WHERE level < %s)"
+        conditions.append(("--min-level", sql, [filters.min_level]))
+    likes = [fnmatch_to_like(pattern) for pattern in filters.locations]
+    if likes and all(like is not None for like in likes):
+        matches = " OR ".join(["BINARY name LIKE %s ESCAPE '!'"] * len(likes))
+        sql = f"(a.location_id, a.server_id) IN (SELECT id, server_id FROM location WHERE {matches})"
+        conditions.append(("--location", sql, likes))
+    if filters.networks and not filters.users and schema.integer_ips:
+        # Rows without an address stay, to be counted as "no source" like everywhere else.
+        ranges = [(int(net[0]), int(net[-1])) for net in filters.networks if net.version == 4]
+        sql = " OR ".join(["a.src_ip IS NULL OR a.src_ip = 0", *["a.src_ip BETWEEN %s AND %s"] * len(ranges)])
+        conditions.append(("--src", f"({sql})", [bound for pair in ranges for bound in pair]))
+    return conditions
+
+
+def fnmatch_to_like(pattern: str) -> str | None:
+    """A shell pattern as a LIKE pattern with ! as escape, or None where LIKE cannot say the same.
+
+    >>> fnmatch_to_like("(web*"), fnmatch_to_like("*100%_done?"), fnmatch_to_like("*[0-9]")
+    ('(web%', '%100!%!_done_', None)
+    """
+    if "[" in pattern or not pattern.isascii():  # a [class]; or '?' would match a byte, not a character
+        return None
+    escaped = re.sub(r"([!%_])", r"!\1", pattern)
+    return escaped.replace("*", "%").replace("?", "_")
+
+
+def where_clause(conditions: Sequence[SqlCondition]) -> tuple[str, list[Any]]:
+    """WHERE ... AND ... with its parameters."""
+    if not conditions:
+        return "", []
+    return " WHERE " + " AND ".join(sql for _, sql, _ in conditions), [p for _, _, params in conditions for p in params]
+
+
+def count_removed_in_sql(
+    conn: pymysql.connections.Connection, window: list[SqlCondition], filters: list[SqlCondition]
+) -> Counter[str]:
+    """For --debug: how many alerts each pushed-down filter removed, one COUNT(*) per filter."""
+    removed: Counter[str] = Counter()
+    with conn.cursor() as cur:
+        where, params = where_clause(window)
+        cur.execute(f"SELECT COUNT(*) FROM alert a{where}", params)
+        before = cur.fetchone()[0]
+        for index, (flag, _, _) in enumerate(filters):
+            where, params = where_clause(window + filters[: index + 1])
+            cur.execute(f"SELECT COUNT(*) FROM alert a{where}", params)
+            after = cur.fetchone()[0]
+            removed[flag] += before - after
+            before = after
+    return removed
+
+
+def build_query(schema: Schema, settings: Settings, conditions: list[SqlCondition]) -> tuple[str, list[Any]]:
     """The one query of a run: grouped by the server, or one row per alert.
 
     Grouping happens before the joins, so location and signature are looked up
     once per group rather than once per alert.
     """
-    where, params = where_clause(settings)
+    where, params = where_clause(conditions)
     if settings.show_duplicate:
         sql = (
             "SELECT a.rule_id, s.description,"
@@ -709,12 +882,23 @@ def build_query(schema: Schema, settings: Settings) -> tuple[str, list[Any]]:
 
 
 def read_database(
-    conn: pymysql.connections.Connection, settings: Settings, descriptions: RuleDescriptions
+    conn: pymysql.connections.Connection,
+    settings: Settings,
+    descriptions: RuleDescriptions,
+    removed: Counter[str],
 ) -> Iterator[Alert]:
-    """Stream alerts (or groups of alerts) from an open OSSEC database."""
+    """Stream alerts (or groups of alerts) from an open OSSEC database.
+
+    The filters the schema allows are applied in SQL; under --debug, what each
+    removed is counted into ``removed``.
+    """
     schema = detect_schema(conn, settings.use_user)
     log.debug("schema: %s", schema.generation)
-    sql, params = build_query(schema, settings)
+    window = window_condition(settings.window)
+    pushed = filter_conditions(schema, settings.filters)
+    if pushed and log.isEnabledFor(logging.DEBUG):
+        removed.update(count_removed_in_sql(conn, window, pushed))
+    sql, params = build_query(schema, settings, window + pushed)
     log.debug("SQL: %s", sql)
     log.debug("SQL parameters: %s", params)
     # An unbuffered cursor streams rows as the server sends them.
@@ -1339,11 +1523,83 @@ def clean_user(raw: str | bytes | None) -> str | None:
     return None if user in NO_USER else user
 
 
-def select_alerts(alerts: Iterable[Alert], settings: Settings) -> Iterator[Alert]:
-    """Apply the rule exclusions to file alerts (the database does this in SQL)."""
-    excluded = frozenset(settings.excluded_rules)
+class LocationMatcher:
+    """Shell-pattern matching of locations, each distinct location matched once."""
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        self.patterns = patterns
+        self.seen: dict[str, bool] = {}
+
+    def __call__(self, alert: Alert) -> bool:
+        hit = self.seen.get(alert.location)
+        if hit is None:
+            hit = self.seen[alert.location] = any(fnmatch.fnmatchcase(alert.location, p) for p in self.patterns)
+        return hit
+
+
+def in_networks(address: str, networks: Sequence[Network]) -> bool:
+    """Whether an address (an IPv4-mapped IPv6 one counts as IPv4) is in any of the networks.
+
+    >>> nets = [ipaddress.ip_network("203.0.113.0/24")]
+    >>> in_networks("203.0.113.9", nets), in_networks("::ffff:203.0.113.9", nets), in_networks("web1", nets)
+    (True, True, False)
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return any(ip in net or (mapped is not None and mapped in net) for net in networks)
+
+
+def filter_steps(filters: Filters, use_user: bool) -> list[tuple[str, Callable[[Alert], bool]]]:
+    """The filters as (flag, keep-this-alert predicate), in their order."""
+    steps: list[tuple[str, Callable[[Alert], bool]]] = []
+    if filters.excluded_rules:
+        excluded = frozenset(filters.excluded_rules)
+        steps.append(("--exclude-alerts", lambda alert: alert.rule_id not in excluded))
+    if filters.rules:
+        kept = frozenset(filters.rules)
+        steps.append(("--rules", lambda alert: alert.rule_id in kept))
+    if filters.min_level is not None:
+        floor = filters.min_level
+        steps.append(("--min-level", lambda alert: alert.level is None or alert.level >= floor))
+    if filters.locations:
+        steps.append(("--location", LocationMatcher(filters.locations)))
+    if filters.networks or filters.users:
+        users = frozenset(filters.users)
+        known: dict[str, bool] = {}
+
+        def wanted_source(alert: Alert) -> bool:
+            if alert.src_ip is not None:
+                if alert.src_ip not in known:
+                    known[alert.src_ip] = in_networks(alert.src_ip, filters.networks)
+                return known[alert.src_ip]
+            if use_user and alert.user is not None:
+                return alert.user in users
+            return True  # no source at all: skipped and counted later
+
+        steps.append(("--src" if not users else "--src/--src-user", wanted_source))
+    return steps
+
+
+def select_alerts(
+    alerts: Iterable[Alert], filters: Filters, use_user: bool, removed: Counter[str], stats: Stats
+) -> Iterator[Alert]:
+    """Apply the filters, counting what each removes (those the database applied remove nothing here)."""
+    steps = filter_steps(filters, use_user)
+    if not steps:
+        yield from alerts
+        return
+    count_unknown_level = filters.min_level is not None
     for alert in alerts:
-        if alert.rule_id not in excluded:
+        for flag, keep in steps:
+            if not keep(alert):
+                removed[flag] += alert.count
+                break
+        else:
+            if count_unknown_level and alert.level is None:
+                stats.unknown_level += alert.count
             yield alert
 
 
@@ -1477,18 +1733,18 @@ def setup_logging(debug: bool, logfile: str | None) -> list[logging.Handler]:
 
 
 @contextlib.contextmanager
-def open_source(settings: Settings) -> Iterator[Iterator[Alert]]:
-    """The run's alerts: from the files, or from the database over one connection."""
+def open_source(settings: Settings, stats: Stats) -> Iterator[Iterator[Alert]]:
+    """The run's alerts, filtered: from the files, or from the database over one connection."""
     if settings.database is None:
         log.debug("sources: %s", ", ".join(settings.alerts_logs + settings.alerts_jsons))
-        yield select_alerts(read_alert_files(settings), settings)
+        yield select_alerts(read_alert_files(settings), settings.filters, settings.use_user, stats.removed, stats)
         return
     log.debug("server: %s", settings.database.describe())
     conn = connect(settings.database)
     descriptions = RuleDescriptions(settings.rules_dirs)
-    alerts = read_database(conn, settings, descriptions)
+    alerts = read_database(conn, settings, descriptions, stats.removed)
     try:
-        yield alerts
+        yield select_alerts(alerts, settings.filters, settings.use_user, stats.removed, stats)
     except pymysql.MySQLError as err:
         raise Failure(f"database error on {settings.database.describe()}: {mysql_message(err)}") from None
     finally:
@@ -1502,10 +1758,10 @@ def run(settings: Settings, out: TextIO) -> Stats:
     """Read, transform and write; returns the run's statistics."""
     stats = Stats()
     log.debug("time window: %s", settings.window.describe())
-    if settings.excluded_rules:
-        log.debug("excluded rule IDs: %s", ",".join(map(str, settings.excluded_rules)))
+    for line in settings.filters.describe():
+        log.debug("%s", line)
     resolver = ReverseResolver(settings.dns) if settings.dns else None
-    with open_source(settings) as alerts:
+    with open_source(settings, stats) as alerts:
         pairs = to_triples(alerts, settings.use_user, stats)
         if settings.show_duplicate:
             rows: Iterable[tuple[Triple, int]] = resolve_stream(pairs, resolver) if resolver else pairs

@@ -193,7 +193,10 @@ def test_logfile_appends_timestamped_lines(cli, ossec, tmp_path):
     stamp = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} alerts2afterglow\[\d+\] "
     assert all(re.match(stamp, line) for line in lines), lines
     assert any("DEBUG: schema: OSSEC" in line for line in lines)
-    assert any("DEBUG: alerts read: 1, skipped for no source: 0, triples written: 1" in line for line in lines)
+    assert any(
+        "DEBUG: alerts read: 1, removed by filters: 0, skipped for no source: 0, triples written: 1" in line
+        for line in lines
+    )
     assert re.search(stamp + "ERROR: cannot connect to MySQL", lines[-1])
 
 
