@@ -23,14 +23,19 @@ import contextlib
 import csv
 import fnmatch
 import gzip
+import io
 import ipaddress
 import itertools
 import json
 import logging
+import math
 import os
 import re
+import shutil
+import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 import typing
@@ -117,6 +122,16 @@ class Triple(NamedTuple):
     location: str
 
 
+class Tally(NamedTuple):
+    """What stands behind a triple: how many alerts, and the highest OSSEC level among them."""
+
+    count: int
+    level: int | None
+
+
+Row = tuple[Triple, Tally]
+
+
 @dataclass(slots=True)
 class Stats:
     """Counters reported by --debug and written to the log file."""
@@ -157,6 +172,12 @@ class Window:
 
     def contains(self, epoch: int) -> bool:
         return self.start is None or self.end is None or self.start <= epoch < self.end
+
+    def describe_short(self) -> str:
+        if self.start is None or self.end is None:
+            return "all alerts"
+        start, end = (datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S") for t in (self.start, self.end))
+        return f"{start} to {end} UTC"
 
     def describe(self) -> str:
         if self.start is None or self.end is None:
@@ -230,6 +251,13 @@ class Settings:
     alerts_jsons: tuple[str, ...] = ()
     dns: DnsSettings | None = None  # set with --do-reverse
     rules_dirs: tuple[str, ...] | None = None  # None: the standard OSSEC/Wazuh directories
+    format: str = "csv"
+    render: str | None = None  # a picture to draw with Graphviz
+    layout: str = "circo"
+    render_timeout: float = 300.0
+    min_count: int = 1  # drop triples seen fewer times
+    top: int | None = None  # keep only the sources with the most alerts
+    made_at: int = 0  # when the graph was made: now, or SOURCE_DATE_EPOCH for reproducible output
 
 
 def parse_interval(text: str) -> int:
@@ -587,6 +615,39 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write to FILE atomically (temporary file, then rename) (default: stdout)",
     )
+    out.add_argument(
+        "--format",
+        choices=sorted(WRITERS),
+        default="csv",
+        help="csv: lines for AfterGlow; dot: a Graphviz graph drawn by this tool (default: %(default)s)",
+    )
+    out.add_argument(
+        "--render",
+        metavar="FILE",
+        help="draw the graph into FILE with Graphviz (.png, .svg, .gif, .pdf), atomically; "
+        "then only --output gets text",
+    )
+    out.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default=DEFAULT_LAYOUT,
+        help="Graphviz layout engine for --render (default: %(default)s)",
+    )
+    out.add_argument(
+        "--render-timeout",
+        metavar="SECONDS",
+        type=positive_float,
+        default=DEFAULT_RENDER_TIMEOUT,
+        help="give up drawing after SECONDS (default: %(default)g)",
+    )
+    out.add_argument(
+        "--min-count",
+        metavar="N",
+        type=positive_int,
+        default=1,
+        help="drop triples seen fewer than N times (default: %(default)s)",
+    )
+    out.add_argument("--top", metavar="N", type=positive_int, help="keep only the N sources with the most alerts")
 
     rdns = parser.add_argument_group("reverse DNS")
     rdns.add_argument("--do-reverse", action="store_true", help="replace source IPs by their host names (PTR)")
@@ -659,7 +720,33 @@ def build_settings(args: argparse.Namespace, now: int) -> Settings:
         alerts_jsons=tuple(args.alerts_json),
         dns=dns_settings(args),
         rules_dirs=tuple(args.rules_dir) if args.rules_dir else None,
+        **graph_options(args),
     )
+
+
+def graph_options(args: argparse.Namespace) -> dict[str, Any]:
+    """--format, --render and the cuts, which need whole triples (not --show-duplicate)."""
+    if args.show_duplicate:
+        for flag, given in (
+            ("--format=dot", args.format == "dot"),
+            ("--render", args.render),
+            ("--min-count", args.min_count > 1),
+            ("--top", args.top),
+        ):
+            if given:
+                raise UsageError(f"{flag} works on grouped triples: it cannot be combined with --show-duplicate")
+    if args.render and os.path.splitext(args.render)[1].lower() not in RENDER_FORMATS:
+        raise UsageError(f"--render {args.render}: the name must end in {', '.join(RENDER_FORMATS)}")
+    made_at = os.environ.get("SOURCE_DATE_EPOCH", "")
+    return {
+        "format": args.format,
+        "render": args.render,
+        "layout": args.layout,
+        "render_timeout": args.render_timeout,
+        "min_count": args.min_count,
+        "top": args.top,
+        "made_at": int(made_at) if made_at.isdigit() else int(time.time()),
+    }
 
 
 def build_filters(args: argparse.Namespace) -> Filters:
@@ -1463,22 +1550,20 @@ def dns_failure_kind(err: Exception) -> str:
     return type(err).__name__
 
 
-def resolve_grouped(rows: Iterable[tuple[Triple, int]], resolver: ReverseResolver) -> list[tuple[Triple, int]]:
+def resolve_grouped(rows: Iterable[Row], resolver: ReverseResolver) -> list[Row]:
     """Replace IP sources by their names, then merge again: two addresses may share a name."""
     rows = list(rows)
     resolver.resolve_all(triple.source for triple, _ in rows if is_ip(triple.source))
-    return group_triples((triple._replace(source=resolver.name(triple.source)), count) for triple, count in rows)
+    return group_triples((triple._replace(source=resolver.name(triple.source)), tally) for triple, tally in rows)
 
 
-def resolve_stream(
-    rows: Iterable[tuple[Triple, int]], resolver: ReverseResolver, batch: int = 10_000
-) -> Iterator[tuple[Triple, int]]:
+def resolve_stream(rows: Iterable[Row], resolver: ReverseResolver, batch: int = 10_000) -> Iterator[Row]:
     """Replace IP sources by their names in one-line-per-alert output, a batch at a time."""
     iterator = iter(rows)
     while chunk := list(itertools.islice(iterator, batch)):
         resolver.resolve_all(triple.source for triple, _ in chunk if is_ip(triple.source))
-        for triple, count in chunk:
-            yield triple._replace(source=resolver.name(triple.source)), count
+        for triple, tally in chunk:
+            yield triple._replace(source=resolver.name(triple.source)), tally
 
 
 # ---------------------------------------------------------------------------
@@ -1610,23 +1695,57 @@ def source_of(alert: Alert, use_user: bool) -> str | None:
     return alert.user if use_user else None
 
 
-def to_triples(alerts: Iterable[Alert], use_user: bool, stats: Stats) -> Iterator[tuple[Triple, int]]:
-    """Map alerts to (triple, count), counting and dropping those without a source."""
+def to_triples(alerts: Iterable[Alert], use_user: bool, stats: Stats) -> Iterator[Row]:
+    """Map alerts to (triple, tally), counting and dropping those without a source."""
     for alert in alerts:
         stats.alerts += alert.count
         source = source_of(alert, use_user)
         if source is None:
             stats.no_source += alert.count
             continue
-        yield Triple(source, alert.description, alert.location), alert.count
+        yield Triple(source, alert.description, alert.location), Tally(alert.count, alert.level)
 
 
-def group_triples(pairs: Iterable[tuple[Triple, int]]) -> list[tuple[Triple, int]]:
-    """Merge equal triples, adding their counts; sorted so output can be diffed."""
-    totals: dict[Triple, int] = {}
-    for triple, count in pairs:
-        totals[triple] = totals.get(triple, 0) + count
+def group_triples(rows: Iterable[Row]) -> list[Row]:
+    """Merge equal triples, adding their counts and keeping the highest level; sorted so output can be diffed."""
+    totals: dict[Triple, Tally] = {}
+    for triple, tally in rows:
+        seen = totals.get(triple)
+        if seen is None:
+            totals[triple] = tally
+        else:
+            levels = [level for level in (seen.level, tally.level) if level is not None]
+            totals[triple] = Tally(seen.count + tally.count, max(levels) if levels else None)
     return sorted(totals.items())
+
+
+def cut_rows(rows: list[Row], min_count: int, top: int | None) -> list[Row]:
+    """--min-count drops rare triples; --top keeps the sources with the most alerts (ties: by name)."""
+    if min_count > 1:
+        kept = [row for row in rows if row[1].count >= min_count]
+        dropped = [row for row in rows if row[1].count < min_count]
+        log.debug(
+            "--min-count %d dropped %d triple(s), %d alert(s)",
+            min_count,
+            len(dropped),
+            sum(t.count for _, t in dropped),
+        )
+        rows = kept
+    if top is not None:
+        per_source: Counter[str] = Counter()
+        for triple, tally in rows:
+            per_source[triple.source] += tally.count
+        chosen = {source for source, _ in sorted(per_source.items(), key=lambda item: (-item[1], item[0]))[:top]}
+        dropped = [row for row in rows if row[0].source not in chosen]
+        log.debug(
+            "--top %d dropped %d source(s), %d triple(s), %d alert(s)",
+            top,
+            len(per_source) - len(chosen),
+            len(dropped),
+            sum(t.count for _, t in dropped),
+        )
+        rows = [row for row in rows if row[0].source in chosen]
+    return rows
 
 
 # ---------------------------------------------------------------------------
@@ -1656,15 +1775,15 @@ def _unicode_escape(ch: str) -> str:
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
-def write_csv(rows: Iterable[tuple[Triple, int]], out: TextIO, settings: Settings) -> int:
+def write_csv(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
     """Write CSV lines (with a count column under --count); returns the line count."""
     writer = csv.writer(out, lineterminator="\n")
     clean = (lambda value: value) if settings.plain_csv else afterglow_safe
     written = 0
-    for triple, count in rows:
+    for triple, tally in rows:
         fields: list[str | int] = [clean(value) for value in triple]
         if settings.count:
-            fields.append(count)
+            fields.append(tally.count)
         writer.writerow(fields)
         written += 1
     return written
@@ -1673,32 +1792,244 @@ def write_csv(rows: Iterable[tuple[Triple, int]], out: TextIO, settings: Setting
 class AtomicOutput:
     """A file that appears under its name only once completely written."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, flag: str = "--output") -> None:
         self.path = path
+        self.flag = flag
         directory = os.path.dirname(os.path.abspath(path))
         try:
             fd, self.tmp_path = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
         except OSError as err:
-            raise Failure(f"cannot write --output {path}: {err.strerror}") from None
+            raise Failure(f"cannot write {flag} {path}: {err.strerror}") from None
         self.stream: TextIO = os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="")
 
     def commit(self) -> None:
         umask = os.umask(0)
         os.umask(umask)
         try:
-            self.stream.flush()
-            os.fsync(self.stream.fileno())
-            self.stream.close()
+            if not self.stream.closed:
+                self.stream.flush()
+                os.fsync(self.stream.fileno())
+                self.stream.close()
             os.chmod(self.tmp_path, 0o666 & ~umask)
             os.replace(self.tmp_path, self.path)
         except OSError as err:
             self.discard()
-            raise Failure(f"cannot write --output {self.path}: {err.strerror}") from None
+            raise Failure(f"cannot write {self.flag} {self.path}: {err.strerror}") from None
 
     def discard(self) -> None:
         self.stream.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.tmp_path)
+
+
+# Graphviz output (--format=dot, --render): colours by OSSEC level, as OSSEC's own Picviz output had them.
+LEVEL_COLOURS = ((12, "#ef3b2c"), (8, "#fd8d3c"), (4, "#74c476"), (0, "#6baed6"))  # red, orange, green, blue
+UNKNOWN_LEVEL_COLOUR = "#d9d9d9"
+SOURCE_COLOURS = {
+    "private": "#b3de69",
+    "public IPv4": "#fb8072",
+    "IPv6": "#bc80bd",
+    "host name": "#fdb462",
+    "user": "#ffed6f",
+}
+LOCATION_COLOURS = {"agent": "#80b1d3", "manager": "#bebada"}
+PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "100.64.0.0/10",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
+LAYOUTS = ("circo", "dot", "neato", "fdp", "sfdp", "twopi")
+RENDER_FORMATS = {".png": "png", ".svg": "svg", ".gif": "gif", ".pdf": "pdf"}
+DEFAULT_LAYOUT = "circo"  # as in the original pipeline
+DEFAULT_RENDER_TIMEOUT = 300.0  # seconds; a huge graph must not hang a cron job
+WRAP = 32  # description labels wrap at spaces after this many characters
+
+
+def level_colour(level: int | None) -> str:
+    """The fill of a description node.
+
+    >>> level_colour(2), level_colour(5), level_colour(10), level_colour(15), level_colour(None)
+    ('#6baed6', '#74c476', '#fd8d3c', '#ef3b2c', '#d9d9d9')
+    """
+    if level is None:
+        return UNKNOWN_LEVEL_COLOUR
+    return next(colour for floor, colour in LEVEL_COLOURS if level >= floor)
+
+
+def source_kind(source: str) -> str:
+    """private, public IPv4, IPv6, host name (from --do-reverse) or user (from --use-user).
+
+    >>> [source_kind(s) for s in ("10.1.2.3", "203.0.113.5", "2001:db8::1", "fd00::1", "mail.example.org", "root")]
+    ['private', 'public IPv4', 'IPv6', 'private', 'host name', 'user']
+    """
+    try:
+        ip = ipaddress.ip_address(source)
+    except ValueError:
+        return "host name" if "." in source else "user"
+    if in_networks(source, PRIVATE_NETWORKS):
+        return "private"
+    return "IPv6" if ip.version == 6 and getattr(ip, "ipv4_mapped", None) is None else "public IPv4"
+
+
+def location_kind(location: str) -> str:
+    return "agent" if location.startswith("(") else "manager"
+
+
+def dot_text(value: str) -> str:
+    r"""Text for inside a DOT double-quoted string.
+
+    Quotes and backslashes are escaped, so Graphviz's label escapes (\N, \G,
+    \L...) stay literal text; control characters become a space; bytes that
+    were not UTF-8 become U+FFFD.
+
+    >>> dot_text('say "hi" \\N\n')
+    'say \\"hi\\" \\\\N '
+    """
+    value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return _CONTROL.sub(" ", value).replace("\\", "\\\\").replace('"', '\\"')
+
+
+def dot_label(value: str, width: int = 0) -> str:
+    """A quoted label, wrapped at spaces into centred lines when ``width`` is given."""
+    lines = textwrap.wrap(value, width, break_long_words=False, break_on_hyphens=False) if width else [value]
+    return dot_lines(lines)
+
+
+def dot_lines(lines: Sequence[str]) -> str:
+    return '"' + "\\n".join(map(dot_text, lines or [""])) + '"'
+
+
+def location_lines(location: str) -> list[str]:
+    """A location on two lines, the agent above its log: '(web1) 10.0.0.2' / '->/var/log/auth.log'."""
+    agent, arrow, log_name = location.partition("->")
+    return [agent, arrow + log_name] if arrow and agent else [location]
+
+
+def node_id(role: str, name: str) -> str:
+    """Nodes are named by role and value, so one string as source and as location stays two nodes."""
+    return f'"{role}:{dot_text(name)}"'
+
+
+def scale(count: int, largest: int) -> float:
+    """0 for a single alert, 1 for the largest count, logarithmic between."""
+    return math.log(count) / math.log(largest) if largest > 1 else 0.0
+
+
+def graph_title(settings: Settings, alerts: int, links: int) -> str:
+    if settings.database is not None:
+        source = f"database {settings.database.describe()}"
+    else:
+        source = ", ".join(settings.alerts_logs + settings.alerts_jsons)
+    made = datetime.fromtimestamp(settings.made_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"OSSEC alerts: {source}; {settings.window.describe_short()}; {alerts} alert(s), {links} link(s); "
+        f"made {made} by {PROG} {__version__}"
+    )
+
+
+def write_dot(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
+    """A Graphviz digraph, source -> description -> location, same input same bytes; returns the triple count."""
+    rows = list(rows)
+    sources: Counter[str] = Counter()
+    events: Counter[str] = Counter()
+    targets: Counter[str] = Counter()
+    levels: dict[str, int | None] = {}
+    first: Counter[tuple[str, str]] = Counter()
+    second: Counter[tuple[str, str]] = Counter()
+    for (source, description, location), tally in rows:
+        sources[source] += tally.count
+        events[description] += tally.count
+        targets[location] += tally.count
+        first[source, description] += tally.count
+        second[description, location] += tally.count
+        known = [level for level in (levels.get(description), tally.level) if level is not None]
+        levels[description] = max(known) if known else None
+    largest = max([*sources.values(), *events.values(), *targets.values(), 1])
+    total = sum(sources.values())
+    write = out.write
+    write(f"// {PROG} {__version__}: source -> alert description -> location\n")
+    write('digraph "OSSEC alerts" {\n')
+    write(
+        f"  graph [label={dot_label(graph_title(settings, total, len(first) + len(second)))}, labelloc=t,"
+        ' fontname="Helvetica", fontsize=12, overlap=false, mindist=1.5, outputorder=edgesfirst];\n'
+    )
+    write('  node [fontname="Helvetica", style=filled, penwidth=0];\n')
+    write('  edge [color="#4d4d4d80", arrowsize=0.6];\n')
+    for source, count in sorted(sources.items()):
+        kind = source_kind(source)
+        tooltip = f"{source} ({kind}): {count} alert(s)"
+        write(
+            f"  {node_id('source', source)} [label={dot_label(source)}, shape=ellipse, "
+            f'fillcolor="{SOURCE_COLOURS[kind]}", fontsize={10 + 8 * scale(count, largest):.1f}, '
+            f"tooltip={dot_label(tooltip)}];\n"
+        )
+    for description, count in sorted(events.items()):
+        level = levels[description]
+        tooltip = f"{description} (level {'unknown' if level is None else level}): {count} alert(s)"
+        write(
+            f"  {node_id('event', description)} [label={dot_label(description, WRAP)}, shape=box, "
+            f'fillcolor="{level_colour(level)}", fontsize={10 + 6 * scale(count, largest):.1f}, '
+            f"tooltip={dot_label(tooltip)}];\n"
+        )
+    for location, count in sorted(targets.items()):
+        kind = location_kind(location)
+        tooltip = f"{location} ({kind}): {count} alert(s)"
+        write(
+            f"  {node_id('target', location)} [label={dot_lines(location_lines(location))}, shape=folder, "
+            f'fillcolor="{LOCATION_COLOURS[kind]}", fontsize={10 + 8 * scale(count, largest):.1f}, '
+            f"tooltip={dot_label(tooltip)}];\n"
+        )
+    for (head_role, tail_role), edges in (("source", "event"), first), (("event", "target"), second):
+        for (head, tail), count in sorted(edges.items()):
+            write(
+                f"  {node_id(head_role, head)} -> {node_id(tail_role, tail)} "
+                f"[penwidth={1 + 5 * scale(count, largest):.2f}, tooltip={dot_label(f'{count} alert(s)')}];\n"
+            )
+    write("}\n")
+    return len(rows)
+
+
+WRITERS: dict[str, Callable[[Iterable[Row], TextIO, Settings], int]] = {"csv": write_csv, "dot": write_dot}
+
+
+def render(dot: str, path: str, layout: str, timeout: float) -> None:
+    """Draw the DOT graph into ``path`` with Graphviz, atomically; the format comes from the extension."""
+    executable = shutil.which(layout)
+    if executable is None:
+        raise Failure(
+            f"cannot render {path}: Graphviz's '{layout}' command is not installed "
+            "(Debian/Ubuntu: apt-get install graphviz)"
+        )
+    picture = AtomicOutput(path, "--render")
+    picture.stream.close()  # Graphviz writes the temporary file itself
+    try:
+        proc = subprocess.run(
+            [executable, f"-T{RENDER_FORMATS[os.path.splitext(path)[1].lower()]}", f"-o{picture.tmp_path}"],
+            input=dot.encode("utf-8"),
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        picture.discard()
+        raise Failure(
+            f"Graphviz '{layout}' did not finish within {timeout:g} s; a smaller graph (--top, --min-count) "
+            "or --layout=sfdp draws faster"
+        ) from None
+    if proc.returncode != 0:
+        picture.discard()
+        message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise Failure(f"Graphviz '{layout}' failed: {message[0] if message else f'exit status {proc.returncode}'}")
+    picture.commit()
 
 
 # ---------------------------------------------------------------------------
@@ -1764,10 +2095,20 @@ def run(settings: Settings, out: TextIO) -> Stats:
     with open_source(settings, stats) as alerts:
         pairs = to_triples(alerts, settings.use_user, stats)
         if settings.show_duplicate:
-            rows: Iterable[tuple[Triple, int]] = resolve_stream(pairs, resolver) if resolver else pairs
+            rows: Iterable[Row] = resolve_stream(pairs, resolver) if resolver else pairs
         else:
-            rows = resolve_grouped(group_triples(pairs), resolver) if resolver else group_triples(pairs)
-        stats.triples = write_csv(rows, out, settings)
+            rows = cut_rows(group_triples(pairs), settings.min_count, settings.top)
+            if resolver:
+                rows = resolve_grouped(rows, resolver)
+        if settings.render:
+            rows = list(rows)
+            graph = io.StringIO()
+            write_dot(rows, graph, settings)
+            render(graph.getvalue(), settings.render, settings.layout, settings.render_timeout)
+        if settings.render is None or settings.output is not None:
+            stats.triples = WRITERS[settings.format](rows, out, settings)
+        else:
+            stats.triples = len(rows)  # type: ignore[arg-type]
     if resolver:
         resolver.stats.report()
         stats.dns_unresolved = resolver.stats.unresolved
