@@ -461,14 +461,19 @@ examples:
   alerts2afterglow --exclude-alerts=3302,3303 --time-interval="30 minute" \\
       | afterglow.pl -c ossec.properties | circo -Tgif -o alerts.gif
 
-  # an incident window, one line per alert, with the alert count per triple
-  alerts2afterglow --start-time="2026/11/27 22:00:00" --end-time="2026/11/28 06:00:00" --count
+  # the same picture without AfterGlow, written atomically
+  alerts2afterglow --time-interval="30 minute" --top=40 --render=alerts.png
 
-  # users instead of addresses where an alert has no source IP
-  MYSQL_PWD=secret alerts2afterglow --use-user --time-interval="1 day" --output=alerts.csv
+  # an incident window: one network, levels 10 and up, with alert counts
+  alerts2afterglow --start-time="2026/11/27 22:00:00" --end-time="2026/11/28 06:00:00" \\
+      --src=203.0.113.0/24 --min-level=10 --count
+
+  # an archived day without a database, users where an alert has no IP, names for IPs
+  alerts2afterglow --alerts-log=/var/ossec/logs/alerts/2026/Nov/ossec-alerts-27.log.gz --all \\
+      --use-user --do-reverse --output=alerts.csv
 
 exit status: 0 success (an empty window included), 1 runtime failure
-(database, I/O), 2 usage error.
+(database, I/O, DNS budget spent, Graphviz), 2 usage error.
 """
 
 
@@ -476,7 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line, GNU style: --flag=value and --flag value both work."""
     parser = _Parser(
         prog=PROG,
-        description="Export OSSEC/Wazuh alerts as source,description,location CSV for AfterGlow.",
+        description="Export OSSEC/Wazuh alerts as source,description,location CSV for AfterGlow, "
+        "or draw them as a graph with Graphviz. Sources: the OSSEC MySQL database (default), "
+        "alerts.log or alerts.json.",
         epilog=EPILOG,
         formatter_class=_HelpFormatter,
         allow_abbrev=False,
