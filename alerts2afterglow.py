@@ -1971,6 +1971,8 @@ def write_dot(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
     )
     write('  node [fontname="Helvetica", style=filled, penwidth=0];\n')
     write('  edge [color="#4d4d4d80", arrowsize=0.6];\n')
+    if not rows:  # a quiet interval still gives a readable picture
+        write('  "empty" [label="no alerts", shape=plaintext, style=""];\n')
     for source, count in sorted(sources.items()):
         kind = source_kind(source)
         tooltip = f"{source} ({kind}): {count} alert(s)"

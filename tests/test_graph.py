@@ -225,3 +225,12 @@ def test_graph_usage_errors(cli, argv, message):
     result = cli(f"--alerts-log={LOG}", "--all", *argv)
     assert result.code == 2
     assert message in result.err
+
+
+def test_quiet_interval_renders_a_labelled_picture(tmp_path):
+    picture = tmp_path / "alerts.svg"
+    result = run(f"--alerts-log={LOG}", "--time-interval=1 minute", f"--render={picture}")
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
+    texts = [t.text for t in ElementTree.parse(picture).iter(f"{SVG}text")]
+    assert "no alerts" in texts
+    assert any(text.startswith("OSSEC alerts: ") and "0 alert(s)" in text for text in texts)
