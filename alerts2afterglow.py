@@ -22,6 +22,7 @@ import configparser
 import contextlib
 import csv
 import fnmatch
+import functools
 import gzip
 import io
 import ipaddress
@@ -67,6 +68,12 @@ DEFAULT_DBNAME = "ossec"
 DEFAULT_DBUSER = "ossec"
 DEFAULT_INTERVAL = "30 minute"
 DEFAULT_CONNECT_TIMEOUT = 10.0  # seconds; a cron job must never hang on a dead server
+# In-memory temporary tables for this session's GROUP BY (never lowered): with MariaDB's default
+# 16 MB, grouping a million alerts spills to disk and takes five times longer.
+SESSION_TMP_TABLE_BYTES = 256 * 1024 * 1024
+# One line per alert repeats the same alerts: caches remember this many distinct ones (emptied when full),
+# which keeps memory bounded whatever the number of alerts.
+REPEAT_CACHE_ENTRIES = 16384
 DEFAULT_DNS_WORKERS = 64  # PTR lookups in flight at once
 DEFAULT_DNS_TIMEOUT = 3.0  # seconds for one lookup
 DEFAULT_DNS_BUDGET = 60.0  # seconds for all lookups of a run
@@ -944,35 +951,70 @@ def count_removed_in_sql(
     return removed
 
 
-def build_query(schema: Schema, settings: Settings, conditions: list[SqlCondition]) -> tuple[str, list[Any]]:
-    """The one query of a run: grouped by the server, or one row per alert.
+FIELD_SEP = "\x1f"  # between the fields of a packed row (ASCII unit separator)
+ALERT_SEP = "\x1e"  # between the alerts of one second (ASCII record separator)
 
-    Grouping happens before the joins, so location and signature are looked up
-    once per group rather than once per alert.
+
+def packed_row(schema: Schema, level: str) -> str:
+    """SQL for one column holding rule, manager, location, level, address and (--use-user) user."""
+    fields = ["a.rule_id", "a.server_id", "a.location_id", f"IFNULL({level}, '')", "IFNULL(a.src_ip, '')"]
+    if schema.user_expr != "NULL":
+        fields.append(f"IFNULL({schema.user_expr}, '')")
+    return f"CONCAT_WS(CHAR(31 USING utf8mb4), {', '.join(fields)})"
+
+
+def build_query(schema: Schema, settings: Settings, conditions: list[SqlCondition]) -> tuple[str, list[Any]]:
+    """The one query of a run, as (count, packed alerts) rows.
+
+    Grouped: one row per distinct (rule, manager, location, address[, user])
+    with its count. One line per alert (--show-duplicate): one row per second,
+    its alerts in order and joined with x'1e', the server walking the
+    timestamp index. No joins: names come from the small location and
+    signature tables, read once (DatabaseNames). Few, small fields per row is
+    what makes a million alerts cheap to read with pymysql.
     """
     where, params = where_clause(conditions)
     if settings.show_duplicate:
+        level = "a.level" if schema.level_expr == "a.level" else "NULL"
         sql = (
-            "SELECT a.rule_id, s.description,"
-            " COALESCE(l.name, CONCAT('(unknown location ', a.location_id, ')')),"
-            f" a.src_ip, {schema.user_expr}, {schema.level_expr}, 1 FROM alert a{schema.user_join}"
-            " LEFT JOIN location l ON l.id = a.location_id AND l.server_id = a.server_id"
-            " LEFT JOIN signature s ON s.rule_id = a.rule_id"
-            f"{where} ORDER BY a.timestamp, a.server_id, a.id"
+            f"SELECT COUNT(*), GROUP_CONCAT({packed_row(schema, level)} ORDER BY a.server_id, a.id SEPARATOR x'1e')"
+            f" FROM alert a{schema.user_join}{where} GROUP BY a.timestamp ORDER BY a.timestamp"
         )
         return sql, params
-    has_alert_level = schema.level_expr == "a.level"
+    # Only what varies is grouped on: a constant column (no user) slows MariaDB's grouping down.
+    level = "MAX(a.level)" if schema.level_expr == "a.level" else "NULL"
+    user = f", {schema.user_expr}" if schema.user_expr != "NULL" else ""
     sql = (
-        "SELECT g.rule_id, s.description, COALESCE(l.name, CONCAT('(unknown location ', g.location_id, ')')),"
-        f" g.src_ip, g.user, {'g.level' if has_alert_level else 's.level'}, g.n FROM ("
-        f"SELECT a.rule_id, a.server_id, a.location_id, a.src_ip, {schema.user_expr} AS user,"
-        f" {'MAX(a.level)' if has_alert_level else 'NULL'} AS level, COUNT(*) AS n"
-        f" FROM alert a{schema.user_join}{where}"
-        " GROUP BY a.rule_id, a.server_id, a.location_id, a.src_ip, user) g"
-        " LEFT JOIN location l ON l.id = g.location_id AND l.server_id = g.server_id"
-        " LEFT JOIN signature s ON s.rule_id = g.rule_id"
+        f"SELECT COUNT(*), {packed_row(schema, level)} FROM alert a{schema.user_join}{where}"
+        f" GROUP BY a.rule_id, a.server_id, a.location_id, a.src_ip{user}"
     )
     return sql, params
+
+
+class DatabaseNames:
+    """Location names and signature rows, read once, to turn a packed row into an Alert."""
+
+    def __init__(self, conn: pymysql.connections.Connection, descriptions: RuleDescriptions) -> None:
+        with conn.cursor() as cur:
+            cur.execute("SELECT id, server_id, name FROM location")
+            self.locations = {(row[0], row[1]): row[2] for row in cur.fetchall()}
+            cur.execute("SELECT rule_id, level, description FROM signature")
+            self.signatures = {row[0]: (row[1], row[2]) for row in cur.fetchall()}
+        self.descriptions = descriptions
+
+    def alert(self, packed: str, count: int = 1) -> Alert:
+        rule, server, location, level, src_ip, *user = packed.split(FIELD_SEP, 5)
+        rule_id = int(rule)
+        signature_level, signature = self.signatures.get(rule_id, (None, None))
+        return Alert(
+            rule_id=rule_id,
+            description=self.descriptions.describe(rule_id, signature),
+            location=self.locations.get((int(location), int(server)), f"(unknown location {location})"),
+            src_ip=decode_ip(src_ip),
+            user=clean_user(user[0]) if user else None,
+            level=int(level) if level else signature_level,
+            count=count,
+        )
 
 
 def read_database(
@@ -992,7 +1034,17 @@ def read_database(
     pushed = filter_conditions(schema, settings.filters)
     if pushed and log.isEnabledFor(logging.DEBUG):
         removed.update(count_removed_in_sql(conn, window, pushed))
+    names = DatabaseNames(conn, descriptions)
     sql, params = build_query(schema, settings, window + pushed)
+    with conn.cursor() as cur:
+        # Grouping in memory, and a second's alerts in one GROUP_CONCAT up to the largest row the server sends.
+        session = (
+            "SET SESSION tmp_table_size = GREATEST(@@tmp_table_size, %s),"
+            " max_heap_table_size = GREATEST(@@max_heap_table_size, %s),"
+            " group_concat_max_len = @@max_allowed_packet"
+        )
+        cur.execute(session, (SESSION_TMP_TABLE_BYTES, SESSION_TMP_TABLE_BYTES))
+        log.debug("SQL: %s", cur.mogrify(session, (SESSION_TMP_TABLE_BYTES, SESSION_TMP_TABLE_BYTES)))
     log.debug("SQL: %s", sql)
     log.debug("SQL parameters: %s", params)
     # An unbuffered cursor streams rows as the server sends them.
@@ -1000,22 +1052,30 @@ def read_database(
     cursor.execute(sql, params)
     finished = False
     try:
-        for rule_id, description, location, src_ip, user, level, count in cursor:
-            yield Alert(
-                rule_id=rule_id,
-                description=descriptions.describe(rule_id, description),
-                location=location,
-                src_ip=decode_ip(src_ip),
-                user=clean_user(user),
-                level=level,
-                count=count,
-            )
+        if settings.show_duplicate:
+            yield from alerts_one_by_one(cursor, names)
+        else:
+            for count, packed in cursor:
+                yield names.alert(packed, count)
         finished = True
     finally:
         if finished:
             cursor.close()
         else:
             abandon_query(conn, cursor)
+
+
+def alerts_one_by_one(seconds: Iterable[tuple[int, str]], names: DatabaseNames) -> Iterator[Alert]:
+    """The alerts of each second, in order. They repeat: the most recent distinct ones are made once (LRU)."""
+    make = functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)(names.alert)
+    for count, packed in seconds:
+        alerts = packed.split(ALERT_SEP)
+        if len(alerts) != count:
+            raise Failure(
+                f"one second holds {count} alerts, more than the server's max_allowed_packet lets through in one row; "
+                "raise max_allowed_packet, or leave out --show-duplicate"
+            )
+        yield from map(make, alerts)
 
 
 def abandon_query(conn: pymysql.connections.Connection, cursor: pymysql.cursors.SSCursor) -> None:
@@ -1675,26 +1735,6 @@ def filter_steps(filters: Filters, use_user: bool) -> list[tuple[str, Callable[[
     return steps
 
 
-def select_alerts(
-    alerts: Iterable[Alert], filters: Filters, use_user: bool, removed: Counter[str], stats: Stats
-) -> Iterator[Alert]:
-    """Apply the filters, counting what each removes (those the database applied remove nothing here)."""
-    steps = filter_steps(filters, use_user)
-    if not steps:
-        yield from alerts
-        return
-    count_unknown_level = filters.min_level is not None
-    for alert in alerts:
-        for flag, keep in steps:
-            if not keep(alert):
-                removed[flag] += alert.count
-                break
-        else:
-            if count_unknown_level and alert.level is None:
-                stats.unknown_level += alert.count
-            yield alert
-
-
 def source_of(alert: Alert, use_user: bool) -> str | None:
     """The graph's source node: the IP, else (with --use-user) the user."""
     if alert.src_ip is not None:
@@ -1702,15 +1742,47 @@ def source_of(alert: Alert, use_user: bool) -> str | None:
     return alert.user if use_user else None
 
 
-def to_triples(alerts: Iterable[Alert], use_user: bool, stats: Stats) -> Iterator[Row]:
-    """Map alerts to (triple, tally), counting and dropping those without a source."""
-    for alert in alerts:
-        stats.alerts += alert.count
+def alert_rows(alerts: Iterable[Alert], filters: Filters, use_user: bool, stats: Stats) -> Iterator[Row]:
+    """Filter alerts and turn them into (triple, tally) rows, counting what is removed and why.
+
+    Filters the database applied in SQL remove nothing more here. Sources repeat
+    identical alerts (a brute force is one alert many times over), so what
+    becomes of each distinct alert is worked out once (a bounded LRU cache).
+    """
+    steps = filter_steps(filters, use_user)
+
+    @functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)
+    def outcome(alert: Alert) -> tuple[str | None, Row | None]:
+        for flag, keep in steps:
+            if not keep(alert):
+                return flag, None
         source = source_of(alert, use_user)
         if source is None:
-            stats.no_source += alert.count
-            continue
-        yield Triple(source, alert.description, alert.location), Tally(alert.count, alert.level)
+            return None, None
+        return None, (Triple(source, alert.description, alert.location), Tally(alert.count, alert.level))
+
+    # Counted in local variables, which a million-alert loop notices, and added up at the end.
+    kept = unknown_level = no_source = 0
+    removed: Counter[str] = Counter()
+    try:
+        for alert in alerts:
+            removed_by, row = outcome(alert)
+            if removed_by is not None:
+                removed[removed_by] += alert.count
+                continue
+            kept += alert.count
+            if alert.level is None:
+                unknown_level += alert.count
+            if row is None:
+                no_source += alert.count
+            else:
+                yield row
+    finally:
+        stats.alerts += kept
+        stats.no_source += no_source
+        stats.removed.update(removed)
+        if filters.min_level is not None:
+            stats.unknown_level += unknown_level
 
 
 def group_triples(rows: Iterable[Row]) -> list[Row]:
@@ -1783,16 +1855,35 @@ def _unicode_escape(ch: str) -> str:
 
 
 def write_csv(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
-    """Write CSV lines (with a count column under --count); returns the line count."""
-    writer = csv.writer(out, lineterminator="\n")
+    """Write CSV lines (with a count column under --count); returns the line count.
+
+    One line per alert (--show-duplicate) repeats the same few lines a million
+    times, so each distinct line is formatted once, and lines go out in batches.
+    """
     clean = (lambda value: value) if settings.plain_csv else afterglow_safe
-    written = 0
-    for triple, tally in rows:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+
+    @functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)
+    def line(triple: Triple, count: int) -> str:
         fields: list[str | int] = [clean(value) for value in triple]
         if settings.count:
-            fields.append(tally.count)
+            fields.append(count)
         writer.writerow(fields)
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    batch: list[str] = []
+    written = 0
+    for triple, tally in rows:
+        batch.append(line(triple, tally.count if settings.count else 0))
         written += 1
+        if len(batch) >= 1000:
+            out.write("".join(batch))
+            batch.clear()
+    out.write("".join(batch))
     return written
 
 
@@ -2074,17 +2165,17 @@ def setup_logging(debug: bool, logfile: str | None) -> list[logging.Handler]:
 
 @contextlib.contextmanager
 def open_source(settings: Settings, stats: Stats) -> Iterator[Iterator[Alert]]:
-    """The run's alerts, filtered: from the files, or from the database over one connection."""
+    """The run's alerts: from the files, or from the database over one connection."""
     if settings.database is None:
         log.debug("sources: %s", ", ".join(settings.alerts_logs + settings.alerts_jsons))
-        yield select_alerts(read_alert_files(settings), settings.filters, settings.use_user, stats.removed, stats)
+        yield read_alert_files(settings)
         return
     log.debug("server: %s", settings.database.describe())
     conn = connect(settings.database)
     descriptions = RuleDescriptions(settings.rules_dirs)
     alerts = read_database(conn, settings, descriptions, stats.removed)
     try:
-        yield select_alerts(alerts, settings.filters, settings.use_user, stats.removed, stats)
+        yield alerts
     except pymysql.MySQLError as err:
         raise Failure(f"database error on {settings.database.describe()}: {mysql_message(err)}") from None
     finally:
@@ -2102,7 +2193,7 @@ def run(settings: Settings, out: TextIO) -> Stats:
         log.debug("%s", line)
     resolver = ReverseResolver(settings.dns) if settings.dns else None
     with open_source(settings, stats) as alerts:
-        pairs = to_triples(alerts, settings.use_user, stats)
+        pairs = alert_rows(alerts, settings.filters, settings.use_user, stats)
         if settings.show_duplicate:
             rows: Iterable[Row] = resolve_stream(pairs, resolver) if resolver else pairs
         else:

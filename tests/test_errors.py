@@ -252,7 +252,7 @@ def test_connection_lost_mid_query(ossec):
                 cur.execute(
                     "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND ID <> CONNECTION_ID()"
                     " AND ID <> %s AND INFO LIKE %s",
-                    (ossec.name, locker.thread_id(), "SELECT g.rule_id%"),
+                    (ossec.name, locker.thread_id(), "SELECT COUNT(*), CONCAT_WS%"),
                 )
                 row = cur.fetchone()
             victim = row[0] if row else None

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""Benchmark: the database export beside the raw MySQL client, 10k to 1M alerts, both layouts.
+
+Builds OSSEC databases in MariaDB (127.0.0.1:3306, root, no password) with
+set-based inserts from MariaDB's sequence engine: a few thousand source IPs
+with a heavy tail, some hundreds of rules, a few dozen locations on two
+managers, timestamps over one day. Then, per size and layout, it times (median
+of --runs) and measures peak RSS of:
+
+* the default grouped export vs `mariadb --batch --quick -e` running the very
+  query the tool logs under --debug;
+* --show-duplicate vs `mariadb --batch --quick` dumping the same rows;
+* --count;
+
+and prints the EXPLAIN of a one-hour window. The Markdown report goes to
+stdout and bench/RESULTS.md; the databases are dropped afterwards.
+
+    python bench/bench_database.py [--sizes 10000,100000,1000000] [--runs 3] [--layouts 2.8,2.9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+import ossecdb  # noqa: E402
+
+T0 = 1764201600  # 2025-11-27 00:00:00 UTC
+SOURCES = 3000  # distinct source addresses; a few are very busy
+RULES = 300
+LOCATIONS = 40
+# A pseudo-random fraction in [0, 1) from the row number and a salt, the same on every run.
+UNIFORM = "((({seq} * {salt}) % 1000003) / 1000003)"
+
+
+def uniform(salt: int) -> str:
+    return UNIFORM.format(seq="s.seq", salt=salt)
+
+
+def build(name: str, layout: str, alerts: int) -> None:
+    """An OSSEC database of ``alerts`` alerts, filled with a handful of set-based statements."""
+    conn = ossecdb.root_connection(name)
+    ossecdb.create_schema(conn, layout)
+    with conn.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO signature (rule_id, level, description) SELECT 1000 + seq, seq % 16,"
+            f" CONCAT('Generated rule ', 1000 + seq, ': ', ELT(1 + seq % 4, 'authentication failed',"
+            f" 'web attack', 'integrity checksum changed', 'multiple failures, same source'))"
+            f" FROM seq_0_to_{RULES - 1}"
+        )
+        cur.execute(
+            f"INSERT INTO location (id, server_id, name) SELECT 1 + seq DIV 2, 1 + seq % 2,"
+            f" IF(seq % 3 = 0, CONCAT('manager', seq % 2, '->/var/log/secure'),"
+            f" CONCAT('(agent', seq, ') 10.0.', seq DIV 250, '.', seq % 250, '->/var/log/auth.log'))"
+            f" FROM seq_0_to_{LOCATIONS - 1}"
+        )
+        # Heavy tails: POW(u, 3) crowds the picks on the first addresses. Each source keeps mostly
+        # to one location and one or two rules of its own, as a brute force or a scan does, with
+        # a tail of others (up to 3 rules on 2 locations).
+        source = f"FLOOR({SOURCES} * POW({uniform(7919)}, 3))"
+        picks = (
+            "SELECT p.*, 1000 + (p.source * 13 + FLOOR(3 * POW(p.u1, 4))) % "
+            f"{RULES} AS rule_id, (p.source * 7 + FLOOR(2 * POW(p.u2, 6))) % {LOCATIONS} AS location FROM ("
+            f"SELECT s.seq, {source} AS source, {uniform(104729)} AS u1, {uniform(1299709)} AS u2,"
+            f" {T0} + FLOOR(86400 * (s.seq - 1) / {alerts}) AS timestamp,"
+            f" {uniform(15485863)} < 0.1 AS no_source"  # a tenth of the alerts carry no address
+            f" FROM seq_1_to_{alerts} s) p"
+        )
+        if layout == "2.9":
+            ip = "IF(r.no_source, NULL, CONCAT('203.', r.source DIV 65536, '.', r.source DIV 256 % 256, '.', r.source % 256))"
+            cur.execute(
+                "INSERT INTO alert (id, server_id, rule_id, level, timestamp, location_id, src_ip, user, full_log)"
+                f" SELECT r.seq, 1 + r.location % 2, r.rule_id, r.rule_id % 16, r.timestamp, 1 + r.location DIV 2,"
+                f" {ip}, IF(r.no_source, 'root', ''), 'log line' FROM ({picks}) r"
+            )
+        else:
+            cur.execute(
+                "INSERT INTO alert (id, server_id, rule_id, timestamp, location_id, src_ip)"
+                f" SELECT r.seq, 1 + r.location % 2, r.rule_id, r.timestamp, 1 + r.location DIV 2,"
+                f" IF(r.no_source, 0, 3405803776 + r.source) FROM ({picks}) r"  # 203.0.0.0 + n
+            )
+        cur.execute("ANALYZE TABLE alert, location, signature")
+        cur.fetchall()
+    conn.close()
+
+
+def measure(argv: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one run, its output written to a scratch file."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as sink:
+        proc = subprocess.Popen(argv, stdout=sink, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        errors = proc.stderr.read().decode() if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(argv)}\n{errors}")
+    return time.perf_counter() - start, usage.ru_maxrss
+
+
+def median_run(argv: list[str], runs: int) -> tuple[float, float]:
+    """Median seconds and peak RSS (MB) over the runs."""
+    results = [measure(argv) for _ in range(runs)]
+    return statistics.median(t for t, _ in results), max(rss for _, rss in results) / 1024
+
+
+def tool_command(name: str, rules_dir: str, *flags: str) -> list[str]:
+    return [
+        sys.executable,
+        str(ROOT / "alerts2afterglow.py"),
+        "--dbuser=root",
+        "--dbpass=",
+        f"--dbname={name}",
+        f"--rules-dir={rules_dir}",
+        *flags,
+    ]
+
+
+def logged_query(name: str, rules_dir: str, *flags: str) -> str:
+    """The SQL the tool runs for these flags, with its parameters filled in, as --debug shows them."""
+    proc = subprocess.run(tool_command(name, rules_dir, "--debug", *flags), capture_output=True, text=True, check=True)
+    sql = re.search(r"debug: SQL: (.*)", proc.stderr).group(1)
+    params = eval(re.search(r"debug: SQL parameters: (.*)", proc.stderr).group(1))  # a list of ints, from our own log
+    conn = ossecdb.root_connection(name)
+    with conn.cursor() as cur:
+        query = cur.mogrify(sql, params)
+    conn.close()
+    return query
+
+
+def raw_client(name: str, query: str) -> list[str]:
+    return ["mariadb", "--batch", "--quick", "--protocol=tcp", "-h127.0.0.1", "-uroot", name, "-e", query]
+
+
+def explain(name: str, rules_dir: str) -> str:
+    """EXPLAIN of the grouped query for a one-hour window, as a Markdown table."""
+    query = logged_query(name, rules_dir, f"--start-time={T0 + 3600 * 9}", f"--end-time={T0 + 3600 * 10}")
+    conn = ossecdb.root_connection(name)
+    with conn.cursor() as cur:
+        cur.execute(f"EXPLAIN {query}")
+        columns = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+    conn.close()
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="alert counts (default: %(default)s)")
+    parser.add_argument("--layouts", default="2.8,2.9", help="schema layouts (default: %(default)s)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure; medians shown (default: %(default)s)")
+    args = parser.parse_args()
+    rows: list[tuple] = []
+    explains: dict[str, str] = {}
+    rss: dict[tuple[str, int], float] = {}
+    with tempfile.TemporaryDirectory() as rules_dir:
+        for layout in args.layouts.split(","):
+            for size in map(int, args.sizes.split(",")):
+                with ossecdb.scratch_database("a2ag_bench") as name:
+                    started = time.perf_counter()
+                    build(name, layout, size)
+                    print(
+                        f"built {size:,} alerts ({layout} layout) in {time.perf_counter() - started:.1f} s",
+                        file=sys.stderr,
+                    )
+                    grouped_sql = logged_query(name, rules_dir, "--all")
+                    dump_sql = logged_query(name, rules_dir, "--all", "--show-duplicate")
+                    cases = [
+                        ("default (grouped)", tool_command(name, rules_dir, "--all"), raw_client(name, grouped_sql)),
+                        (
+                            "--show-duplicate",
+                            tool_command(name, rules_dir, "--all", "--show-duplicate"),
+                            raw_client(name, dump_sql),
+                        ),
+                        ("--count", tool_command(name, rules_dir, "--all", "--count"), raw_client(name, grouped_sql)),
+                    ]
+                    for label, ours, theirs in cases:
+                        ours_s, ours_mb = median_run(ours, args.runs)
+                        raw_s, raw_mb = median_run(theirs, args.runs)
+                        rows.append((size, layout, label, ours_s, raw_s, ours_s / raw_s, ours_mb, raw_mb))
+                        if label == "--show-duplicate":
+                            rss[layout, size] = ours_mb
+                    if size == max(map(int, args.sizes.split(","))):
+                        explains[layout] = explain(name, rules_dir)
+    report = [
+        f"# Database benchmark\n\nMariaDB on 127.0.0.1, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+        f"median of {args.runs} runs; the raw client is `mariadb --batch --quick -e` running the same query.\n",
+        "| alerts | layout | command | seconds | raw client seconds | ratio | peak RSS (MB) | raw client RSS (MB) |",
+        "|---:|---|---|---:|---:|---:|---:|---:|",
+    ]
+    report += [
+        f"| {size:,} | {layout} | {label} | {ours:.2f} | {raw:.2f} | {ratio:.2f}x | {mb:.1f} | {raw_mb:.1f} |"
+        for size, layout, label, ours, raw, ratio, mb, raw_mb in rows
+    ]
+    sizes = sorted({size for _, size in rss})
+    if len(sizes) >= 2:
+        report.append("")
+        for layout in args.layouts.split(","):
+            small, large = rss[layout, sizes[-2]], rss[layout, sizes[-1]]
+            report.append(
+                f"--show-duplicate peak RSS, {layout} layout: {large:.1f} MB at {sizes[-1]:,} alerts vs "
+                f"{small:.1f} MB at {sizes[-2]:,} ({large / small - 1:+.0%})"
+            )
+    for layout, table in explains.items():
+        report.append(f"\nEXPLAIN of the grouped query for a one-hour window, {layout} layout:\n\n{table}")
+    text = "\n".join(report) + "\n"
+    print(text)
+    (ROOT / "bench" / "RESULTS.md").write_text(text)
+
+
+if __name__ == "__main__":
+    main()
