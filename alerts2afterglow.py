@@ -47,9 +47,6 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO, NamedTuple, TextIO
 from xml.etree import ElementTree
 
-import dns.exception
-import dns.nameserver
-import dns.resolver
 import pymysql
 import pymysql.cursors
 
@@ -1551,6 +1548,11 @@ class ReverseResolver:
     """
 
     def __init__(self, settings: DnsSettings) -> None:
+        # dnspython is imported here, not at the top: it adds a seventh of a second to every run,
+        # and most runs (cron, files) never resolve anything.
+        import dns.nameserver
+        import dns.resolver
+
         self.settings = settings
         self.resolver = dns.resolver.Resolver(configure=settings.nameservers is None)
         if settings.nameservers is not None:
@@ -1581,6 +1583,8 @@ class ReverseResolver:
             self.stats.seconds += time.monotonic() - started
 
     def _lookup(self, ip: str) -> str | None:
+        import dns.exception
+
         remaining = (self.deadline or 0.0) - time.monotonic()
         if remaining <= 0:
             with self.lock:
@@ -1605,6 +1609,9 @@ class ReverseResolver:
 
 def dns_failure_kind(err: Exception) -> str:
     """A short word for why a lookup failed, for --debug."""
+    import dns.exception
+    import dns.resolver
+
     if isinstance(err, dns.resolver.NXDOMAIN):
         return "NXDOMAIN"
     if isinstance(err, dns.resolver.NoAnswer):
