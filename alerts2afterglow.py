@@ -2,15 +2,17 @@
 """alerts2afterglow: turn OSSEC / Wazuh alerts into link graphs.
 
 Reads alerts from the OSSEC MySQL database (every schema generation OSSEC and
-Wazuh shipped) and writes one ``source,description,location`` line per unique
-triple, ready for AfterGlow and Graphviz::
+Wazuh shipped), or from alerts.log / alerts.json, and writes one
+``source,description,location`` line per unique triple, ready for AfterGlow
+and Graphviz, or draws the graph itself::
 
     alerts2afterglow --exclude-alerts=3302,3303 --time-interval="1 hour" \\
         | afterglow.pl -c ossec.properties | circo -Tgif -o alerts.gif
+    alerts2afterglow --alerts-log=/var/ossec/logs/alerts/alerts.log --render=alerts.png
 
-The module reads top to bottom: constants and record types, then the
-options, the sources (database), the transforms, the output writers and last
-``main()``.
+The module reads top to bottom: constants and record types; options; sources
+(the database, the rules files, alerts.log and alerts.json); reverse DNS;
+transforms (filters, triples, grouping); output (CSV, DOT, Graphviz); main().
 """
 
 from __future__ import annotations
@@ -68,12 +70,14 @@ DEFAULT_CONNECT_TIMEOUT = 10.0  # seconds; a cron job must never hang on a dead 
 # In-memory temporary tables for this session's GROUP BY (never lowered): with MariaDB's default
 # 16 MB, grouping a million alerts spills to disk and takes five times longer.
 SESSION_TMP_TABLE_BYTES = 256 * 1024 * 1024
-# One line per alert repeats the same alerts: caches remember this many distinct ones (emptied when full),
-# which keeps memory bounded whatever the number of alerts.
+# Sources repeat the same alerts (one line per alert of a brute force): LRU caches work out what
+# becomes of this many distinct ones once, and keep memory bounded whatever the number of alerts.
 REPEAT_CACHE_ENTRIES = 16384
 DEFAULT_DNS_WORKERS = 64  # PTR lookups in flight at once
 DEFAULT_DNS_TIMEOUT = 3.0  # seconds for one lookup
 DEFAULT_DNS_BUDGET = 60.0  # seconds for all lookups of a run
+DEFAULT_LAYOUT = "circo"  # Graphviz engine for --render, as in the original pipeline
+DEFAULT_RENDER_TIMEOUT = 300.0  # seconds; a huge graph must not hang a cron job
 
 # What OSSEC writes where an alert has no source address or no user.
 NO_ADDRESS = frozenset({"", "0", "(null)", "(none)", "0.0.0.0", "::"})
@@ -105,7 +109,10 @@ class Alert(NamedTuple):
     """One alert, or ``count`` identical alerts as the database groups them.
 
     ``src_ip`` and ``user`` are already decoded: ``None`` when OSSEC recorded
-    no usable value. (A NamedTuple: files yield hundreds of thousands a second.)
+    no usable value. The time is not kept: every source applies the time window
+    itself, and alerts that differ only in time are then equal, which lets the
+    repeats of an alert be handled once. (A NamedTuple: files yield hundreds of
+    thousands a second.)
     """
 
     rule_id: int
@@ -114,7 +121,6 @@ class Alert(NamedTuple):
     src_ip: str | None = None
     user: str | None = None
     level: int | None = None
-    timestamp: int | None = None
     count: int = 1
 
 
@@ -257,8 +263,8 @@ class Settings:
     rules_dirs: tuple[str, ...] | None = None  # None: the standard OSSEC/Wazuh directories
     format: str = "csv"
     render: str | None = None  # a picture to draw with Graphviz
-    layout: str = "circo"
-    render_timeout: float = 300.0
+    layout: str = DEFAULT_LAYOUT
+    render_timeout: float = DEFAULT_RENDER_TIMEOUT
     min_count: int = 1  # drop triples seen fewer times
     top: int | None = None  # keep only the sources with the most alerts
     made_at: int = 0  # when the graph was made: now, or SOURCE_DATE_EPOCH for reproducible output
@@ -1316,7 +1322,7 @@ def split_log_text(chunks: Iterable[str], counters: FileCounters) -> Iterator[st
         counters.malformed += 1
 
 
-def log_alert(groups: Sequence[str], timestamp: int | None = None, count: int = 1) -> Alert:
+def log_alert(groups: Sequence[str], count: int = 1) -> Alert:
     """An Alert from the groups of _LOG_ALERT_BODY."""
     location, rule_id, level, description, src_ip, user = groups
     return Alert(
@@ -1326,7 +1332,6 @@ def log_alert(groups: Sequence[str], timestamp: int | None = None, count: int = 
         src_ip=decode_ip(src_ip) if src_ip else None,
         user=clean_user(user) if user else None,
         level=int(level),
-        timestamp=timestamp,
         count=count,
     )
 
@@ -1339,7 +1344,7 @@ def parse_log_text(text: str, window: Window, counters: FileCounters) -> Iterato
         found += 1
         epoch = int(match.group(1))
         if start is None or start <= epoch < end:  # type: ignore[operator]
-            yield log_alert(match.groups()[1:], epoch)
+            yield log_alert(match.groups()[1:])
     counters.malformed += text.count(_ALERT_SPLIT) - found
 
 
@@ -1418,8 +1423,8 @@ def json_time(obj: dict[str, Any]) -> int | None:
     return None
 
 
-def parse_json_alert(obj: Any) -> Alert | None:
-    """One alerts.json object of any OSSEC (2.9, 3.x) or Wazuh version, or None."""
+def parse_json_alert(obj: Any) -> tuple[Alert, int | None] | None:
+    """One alerts.json object of any OSSEC (2.9, 3.x) or Wazuh version with its time, or None."""
     rule = obj.get("rule") if isinstance(obj, dict) else None
     if not isinstance(rule, dict):
         return None
@@ -1434,15 +1439,15 @@ def parse_json_alert(obj: Any) -> Alert | None:
     data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
     description = rule.get("description", rule.get("comment"))
     users = (data.get("dstuser"), data.get("srcuser"), obj.get("dstuser"), obj.get("srcuser"))
-    return Alert(
+    alert = Alert(
         rule_id=rule_id,
         description=description if isinstance(description, str) else f"Rule {rule_id}",
         location=location,
         src_ip=decode_ip(_json_text(data.get("srcip", obj.get("srcip")))),
         user=next((user for user in map(clean_user, map(_json_text, users)) if user), None),
         level=level,
-        timestamp=json_time(obj),
     )
+    return alert, json_time(obj)
 
 
 def _json_text(value: Any) -> str | None:
@@ -1456,15 +1461,17 @@ def read_alerts_json(path: str, window: Window) -> Iterator[Alert]:
         if not line.strip():
             continue
         try:
-            alert = parse_json_alert(json.loads(line))
+            parsed = parse_json_alert(json.loads(line))
         except ValueError:
             counters.not_json += 1
             continue
-        if alert is None:
+        if parsed is None:
             counters.malformed += 1
-        elif alert.timestamp is None and window.start is not None:
+            continue
+        alert, epoch = parsed
+        if epoch is None and window.start is not None:
             counters.no_time += 1
-        elif alert.timestamp is None or window.contains(alert.timestamp):
+        elif epoch is None or window.contains(epoch):
             yield alert
     counters.warn(path)
 
@@ -1749,16 +1756,19 @@ def source_of(alert: Alert, use_user: bool) -> str | None:
     return alert.user if use_user else None
 
 
-def alert_rows(alerts: Iterable[Alert], filters: Filters, use_user: bool, stats: Stats) -> Iterator[Row]:
+def alert_rows(
+    alerts: Iterable[Alert], filters: Filters, use_user: bool, stats: Stats, repeats: bool = False
+) -> Iterator[Row]:
     """Filter alerts and turn them into (triple, tally) rows, counting what is removed and why.
 
-    Filters the database applied in SQL remove nothing more here. Sources repeat
-    identical alerts (a brute force is one alert many times over), so what
-    becomes of each distinct alert is worked out once (a bounded LRU cache).
+    Filters the database applied in SQL remove nothing more here. With one
+    alert at a time (``repeats``), sources repeat identical alerts (a brute
+    force is one alert many times over), so what becomes of each distinct
+    alert is worked out once (a bounded LRU cache); grouped alerts never repeat.
     """
     steps = filter_steps(filters, use_user)
 
-    @functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)
+    @functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES if repeats else 0)
     def outcome(alert: Alert) -> tuple[str | None, Row | None]:
         for flag, keep in steps:
             if not keep(alert):
@@ -1841,6 +1851,7 @@ def cut_rows(rows: list[Row], min_count: int, top: int | None) -> list[Row]:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
+@functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)  # descriptions and locations recur in every output
 def afterglow_safe(value: str) -> str:
     r"""Make a value survive AfterGlow's Text::CSV (binary off) and its unescaped DOT.
 
@@ -1871,7 +1882,7 @@ def write_csv(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
 
-    @functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)
+    @functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES if settings.show_duplicate else 0)
     def line(triple: Triple, count: int) -> str:
         fields: list[str | int] = [clean(value) for value in triple]
         if settings.count:
@@ -1954,8 +1965,6 @@ PRIVATE_NETWORKS = tuple(
 )
 LAYOUTS = ("circo", "dot", "neato", "fdp", "sfdp", "twopi")
 RENDER_FORMATS = {".png": "png", ".svg": "svg", ".gif": "gif", ".pdf": "pdf"}
-DEFAULT_LAYOUT = "circo"  # as in the original pipeline
-DEFAULT_RENDER_TIMEOUT = 300.0  # seconds; a huge graph must not hang a cron job
 WRAP = 32  # description labels wrap at spaces after this many characters
 
 
@@ -2200,7 +2209,7 @@ def run(settings: Settings, out: TextIO) -> Stats:
         log.debug("%s", line)
     resolver = ReverseResolver(settings.dns) if settings.dns else None
     with open_source(settings, stats) as alerts:
-        pairs = alert_rows(alerts, settings.filters, settings.use_user, stats)
+        pairs = alert_rows(alerts, settings.filters, settings.use_user, stats, repeats=settings.show_duplicate)
         if settings.show_duplicate:
             rows: Iterable[Row] = resolve_stream(pairs, resolver) if resolver else pairs
         else:
