@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 
 import make_examples  # noqa: E402
+from measure import median_run  # noqa: E402
 
 DAY = 86400
 
@@ -40,26 +38,6 @@ def write_log(path: Path, megabytes: int) -> int:
             shifted = [make_examples.Example(**{**a.__dict__, "epoch": a.epoch - back * DAY}) for a in day]
             out.write("".join(map(make_examples.log_entry, shifted)))
     return copies * len(day)
-
-
-def measure(argv: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one run, its output written to a scratch file.
-
-    Not /dev/null: GNU grep notices it and stops at the first match.
-    """
-    start = time.perf_counter()
-    with tempfile.TemporaryFile() as sink:
-        proc = subprocess.Popen(argv, stdout=sink)
-        _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(argv)}")
-    return elapsed, usage.ru_maxrss
-
-
-def median_run(argv: list[str], runs: int) -> tuple[float, int]:
-    results = [measure(argv) for _ in range(runs)]
-    return statistics.median(t for t, _ in results), max(rss for _, rss in results)
 
 
 def main() -> None:
@@ -92,7 +70,7 @@ def main() -> None:
             }
             for name, argv in cases.items():
                 seconds, rss = median_run(argv, args.runs)
-                rows.append((f"{mb:.0f} MB", name, seconds, mb / seconds, alerts / seconds, rss / 1024))
+                rows.append((f"{mb:.0f} MB", name, seconds, mb / seconds, alerts / seconds, rss))
                 if name.startswith("default"):
                     rss_by_size[size] = rss
     print(f"alerts.log parsing, median of {args.runs} runs, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}\n")

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import ossecdb  # noqa: E402
+from measure import median_run  # noqa: E402
 
 T0 = 1764201600  # 2025-11-27 00:00:00 UTC
 SOURCES = 3000  # distinct source addresses; a few are very busy
@@ -96,29 +96,6 @@ def build(name: str, layout: str, alerts: int) -> None:
         cur.execute("ANALYZE TABLE alert, location, signature")
         cur.fetchall()
     conn.close()
-
-
-def measure(argv: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one run, its output written to a scratch file.
-
-    Through GNU time: a child forked from this Python process would report this
-    process's memory as its own peak.
-    """
-    with tempfile.TemporaryFile() as sink, tempfile.NamedTemporaryFile("r") as figures:
-        start = time.perf_counter()
-        proc = subprocess.run(
-            ["/usr/bin/time", "-f", "%M", "-o", figures.name, *argv], stdout=sink, stderr=subprocess.PIPE, check=False
-        )
-        elapsed = time.perf_counter() - start
-        if proc.returncode != 0:
-            raise SystemExit(f"failed: {' '.join(argv)}\n{proc.stderr.decode()}")
-        return elapsed, int(figures.read().split()[-1])
-
-
-def median_run(argv: list[str], runs: int) -> tuple[float, float]:
-    """Median seconds and peak RSS (MB) over the runs."""
-    results = [measure(argv) for _ in range(runs)]
-    return statistics.median(t for t, _ in results), max(rss for _, rss in results) / 1024
 
 
 def tool_command(name: str, rules_dir: str, *flags: str) -> list[str]:
