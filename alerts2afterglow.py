@@ -59,6 +59,7 @@ PROG = "alerts2afterglow"
 EXIT_OK = 0
 EXIT_FAILURE = 1  # runtime failure: database, DNS budget, I/O
 EXIT_USAGE = 2  # bad flag or value, as argparse itself uses
+EXIT_INTERRUPTED = 130  # Ctrl-C, as the shell reports SIGINT
 
 # Defaults of the Perl original, kept so that existing cron lines work unchanged.
 DEFAULT_DBHOST = "127.0.0.1"
@@ -372,20 +373,18 @@ def read_option_files(defaults_file: str | None) -> dict[str, str]:
     With --defaults-file only that file is read and it must exist; otherwise
     ``~/.my.cnf`` is read when present.
     """
-    if defaults_file is not None:
-        paths = [defaults_file]
-        try:
-            with open(defaults_file, encoding="utf-8"):
-                pass
-        except OSError as err:
-            raise Failure(f"cannot read --defaults-file {defaults_file}: {err.strerror}") from None
-    else:
-        paths = [os.path.expanduser("~/.my.cnf")]
     parser = configparser.ConfigParser(
         allow_no_value=True, strict=False, interpolation=None, comment_prefixes=("#", ";", "!")
     )
     try:
-        parser.read(paths, encoding="utf-8")
+        if defaults_file is not None:
+            try:
+                with open(defaults_file, encoding="utf-8") as stream:
+                    parser.read_file(stream)
+            except OSError as err:
+                raise Failure(f"cannot read --defaults-file {defaults_file}: {err.strerror}") from None
+        else:
+            parser.read(os.path.expanduser("~/.my.cnf"), encoding="utf-8")  # absent: nothing to read
     except configparser.Error as err:
         raise Failure(f"cannot parse MySQL option file: {err.message.splitlines()[0]}") from None
     values: dict[str, str] = {}
@@ -1010,13 +1009,13 @@ class DatabaseNames:
         rule_id = int(rule)
         signature_level, signature = self.signatures.get(rule_id, (None, None))
         return Alert(
-            rule_id=rule_id,
-            description=self.descriptions.describe(rule_id, signature),
-            location=self.locations.get((int(location), int(server)), f"(unknown location {location})"),
-            src_ip=decode_ip(src_ip),
-            user=clean_user(user[0]) if user else None,
-            level=int(level) if level else signature_level,
-            count=count,
+            rule_id,
+            self.descriptions.describe(rule_id, signature),
+            self.locations.get((int(location), int(server))) or f"(unknown location {location})",
+            decode_ip(src_ip),
+            clean_user(user[0]) if user else None,
+            int(level) if level else signature_level,
+            count,
         )
 
 
@@ -1652,6 +1651,7 @@ def resolve_stream(rows: Iterable[Row], resolver: ReverseResolver, batch: int = 
 # ---------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)  # the same addresses come back alert after alert
 def decode_ip(raw: int | str | bytes | None) -> str | None:
     """Decode a source IP as any OSSEC or Wazuh generation stored it.
 
@@ -2271,6 +2271,9 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Failure as err:
         _report_error(str(err), handlers, args.debug)
         return err.exit_code
