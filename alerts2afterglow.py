@@ -43,7 +43,7 @@ import threading
 import time
 import typing
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, NamedTuple, TextIO
@@ -107,7 +107,7 @@ class UsageError(Failure):
 
 
 class Alert(NamedTuple):
-    """One alert, or ``count`` identical alerts as the database groups them.
+    """One alert, or ``times`` identical alerts as the database and file readers group them.
 
     ``src_ip`` and ``user`` are already decoded: ``None`` when OSSEC recorded
     no usable value. The time is not kept: every source applies the time window
@@ -122,7 +122,7 @@ class Alert(NamedTuple):
     src_ip: str | None = None
     user: str | None = None
     level: int | None = None
-    count: int = 1
+    times: int = 1  # how many alerts this stands for ("count" would hide tuple.count)
 
 
 class Triple(NamedTuple):
@@ -136,7 +136,7 @@ class Triple(NamedTuple):
 class Tally(NamedTuple):
     """What stands behind a triple: how many alerts, and the highest OSSEC level among them."""
 
-    count: int
+    alerts: int
     level: int | None
 
 
@@ -940,16 +940,19 @@ def count_removed_in_sql(
 ) -> Counter[str]:
     """For --debug: how many alerts each pushed-down filter removed, one COUNT(*) per filter."""
     removed: Counter[str] = Counter()
-    with conn.cursor() as cur:
-        where, params = where_clause(window)
-        cur.execute(f"SELECT COUNT(*) FROM alert a{where}", params)
-        before = cur.fetchone()[0]
-        for index, (flag, _, _) in enumerate(filters):
-            where, params = where_clause(window + filters[: index + 1])
+
+    def count(conditions: list[SqlCondition]) -> int:
+        where, params = where_clause(conditions)
+        with conn.cursor() as cur:
             cur.execute(f"SELECT COUNT(*) FROM alert a{where}", params)
-            after = cur.fetchone()[0]
-            removed[flag] += before - after
-            before = after
+            (number,) = cur.fetchone() or (0,)
+        return int(number)
+
+    before = count(window)
+    for index, (flag, _, _) in enumerate(filters):
+        after = count(window + filters[: index + 1])
+        removed[flag] += before - after
+        before = after
     return removed
 
 
@@ -1024,7 +1027,7 @@ def read_database(
     settings: Settings,
     descriptions: RuleDescriptions,
     removed: Counter[str],
-) -> Iterator[Alert]:
+) -> Generator[Alert, None, None]:
     """Stream alerts (or groups of alerts) from an open OSSEC database.
 
     The filters the schema allows are applied in SQL; under --debug, what each
@@ -1249,7 +1252,7 @@ def _open_binary(path: str) -> BinaryIO:
     if path == "-":
         return open(sys.stdin.fileno(), "rb", closefd=False)
     if path.endswith(".gz"):
-        return gzip.open(path, "rb")
+        return typing.cast(BinaryIO, gzip.open(path, "rb"))
     return open(path, "rb")
 
 
@@ -1331,7 +1334,7 @@ def log_alert(groups: Sequence[str], count: int = 1) -> Alert:
         src_ip=decode_ip(src_ip) if src_ip else None,
         user=clean_user(user) if user else None,
         level=int(level),
-        count=count,
+        times=count,
     )
 
 
@@ -1428,7 +1431,7 @@ def parse_json_alert(obj: Any) -> tuple[Alert, int | None] | None:
     if not isinstance(rule, dict):
         return None
     try:
-        rule_id = int(rule.get("id", rule.get("sidid")))
+        rule_id = int(rule.get("id", rule.get("sidid")))  # type: ignore[arg-type]  # None: TypeError below
         level = int(rule["level"]) if "level" in rule else None
     except (TypeError, ValueError):
         return None
@@ -1776,7 +1779,7 @@ def alert_rows(
         source = source_of(alert, use_user)
         if source is None:
             return None, None
-        return None, (Triple(source, alert.description, alert.location), Tally(alert.count, alert.level))
+        return None, (Triple(source, alert.description, alert.location), Tally(alert.times, alert.level))
 
     # Counted in local variables, which a million-alert loop notices, and added up at the end.
     kept = unknown_level = no_source = 0
@@ -1785,13 +1788,13 @@ def alert_rows(
         for alert in alerts:
             removed_by, row = outcome(alert)
             if removed_by is not None:
-                removed[removed_by] += alert.count
+                removed[removed_by] += alert.times
                 continue
-            kept += alert.count
+            kept += alert.times
             if alert.level is None:
-                unknown_level += alert.count
+                unknown_level += alert.times
             if row is None:
-                no_source += alert.count
+                no_source += alert.times
             else:
                 yield row
     finally:
@@ -1811,26 +1814,26 @@ def group_triples(rows: Iterable[Row]) -> list[Row]:
             totals[triple] = tally
         else:
             levels = [level for level in (seen.level, tally.level) if level is not None]
-            totals[triple] = Tally(seen.count + tally.count, max(levels) if levels else None)
+            totals[triple] = Tally(seen.alerts + tally.alerts, max(levels) if levels else None)
     return sorted(totals.items())
 
 
 def cut_rows(rows: list[Row], min_count: int, top: int | None) -> list[Row]:
     """--min-count drops rare triples; --top keeps the sources with the most alerts (ties: by name)."""
     if min_count > 1:
-        kept = [row for row in rows if row[1].count >= min_count]
-        dropped = [row for row in rows if row[1].count < min_count]
+        kept = [row for row in rows if row[1].alerts >= min_count]
+        dropped = [row for row in rows if row[1].alerts < min_count]
         log.debug(
             "--min-count %d dropped %d triple(s), %d alert(s)",
             min_count,
             len(dropped),
-            sum(t.count for _, t in dropped),
+            sum(t.alerts for _, t in dropped),
         )
         rows = kept
     if top is not None:
         per_source: Counter[str] = Counter()
         for triple, tally in rows:
-            per_source[triple.source] += tally.count
+            per_source[triple.source] += tally.alerts
         chosen = {source for source, _ in sorted(per_source.items(), key=lambda item: (-item[1], item[0]))[:top]}
         dropped = [row for row in rows if row[0].source not in chosen]
         log.debug(
@@ -1838,7 +1841,7 @@ def cut_rows(rows: list[Row], min_count: int, top: int | None) -> list[Row]:
             top,
             len(per_source) - len(chosen),
             len(dropped),
-            sum(t.count for _, t in dropped),
+            sum(t.alerts for _, t in dropped),
         )
         rows = [row for row in rows if row[0].source in chosen]
     return rows
@@ -1896,7 +1899,7 @@ def write_csv(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
     batch: list[str] = []
     written = 0
     for triple, tally in rows:
-        batch.append(line(triple, tally.count if settings.count else 0))
+        batch.append(line(triple, tally.alerts if settings.count else 0))
         written += 1
         if len(batch) >= 1000:
             out.write("".join(batch))
@@ -2060,11 +2063,11 @@ def write_dot(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
     first: Counter[tuple[str, str]] = Counter()
     second: Counter[tuple[str, str]] = Counter()
     for (source, description, location), tally in rows:
-        sources[source] += tally.count
-        events[description] += tally.count
-        targets[location] += tally.count
-        first[source, description] += tally.count
-        second[description, location] += tally.count
+        sources[source] += tally.alerts
+        events[description] += tally.alerts
+        targets[location] += tally.alerts
+        first[source, description] += tally.alerts
+        second[description, location] += tally.alerts
         known = [level for level in (levels.get(description), tally.level) if level is not None]
         levels[description] = max(known) if known else None
     largest = max([*sources.values(), *events.values(), *targets.values(), 1])
@@ -2169,11 +2172,11 @@ def setup_logging(debug: bool, logfile: str | None) -> list[logging.Handler]:
     handlers.append(stderr)
     if logfile:
         try:
-            handler = logging.FileHandler(logfile, encoding="utf-8")
+            to_file = logging.FileHandler(logfile, encoding="utf-8")
         except OSError as err:
             raise Failure(f"cannot open --logfile {logfile}: {err.strerror}") from None
-        handler.setFormatter(logging.Formatter("%(asctime)s " + PROG + "[%(process)d] %(levelname)s: %(message)s"))
-        handlers.append(handler)
+        to_file.setFormatter(logging.Formatter("%(asctime)s " + PROG + "[%(process)d] %(levelname)s: %(message)s"))
+        handlers.append(to_file)
     for handler in handlers:
         log.addHandler(handler)
     return handlers

@@ -232,3 +232,14 @@ def test_two_servers_sharing_location_ids_keep_their_names(ossec, cli):
         f"192.0.2.1,SSHD authentication failed.,{DB1}",
         f"192.0.2.1,SSHD authentication failed.,{WEB1}",
     ]
+
+
+def test_show_duplicate_with_users_matches_the_grouped_counts(ossec, cli):
+    load(ossec)
+    grouped = cli(*ossec.args, *WINDOW, "--use-user", "--count")
+    one_by_one = cli(*ossec.args, *WINDOW, "--use-user", "--show-duplicate")
+    assert grouped.code == one_by_one.code == 0
+    counts: dict[str, int] = {}
+    for line in one_by_one.lines:
+        counts[line] = counts.get(line, 0) + 1
+    assert sorted(f"{line},{count}" for line, count in counts.items()) == grouped.lines

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -236,7 +238,9 @@ def test_closed_stdout_is_an_error(ossec):
     assert "standard output is closed" in one_error_line(proc.stderr)
 
 
-def test_connection_lost_mid_query(ossec):
+@contextlib.contextmanager
+def export_blocked_on_a_lock(ossec):
+    """Run the CLI while another session holds the alert table: yields (process, its connection id)."""
     ossec.insert([Row(5716, T0, WEB1, "192.0.2.1")])
     locker = ossecdb.root_connection(ossec.name)
     with locker.cursor() as cur:
@@ -245,9 +249,9 @@ def test_connection_lost_mid_query(ossec):
         [sys.executable, str(SCRIPT), *ossec.args, "--all"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        victim = None
+        blocked = None
         deadline = time.monotonic() + 20
-        while victim is None and time.monotonic() < deadline:
+        while blocked is None and time.monotonic() < deadline:
             with ossec.conn.cursor() as cur:
                 cur.execute(
                     "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND ID <> CONNECTION_ID()"
@@ -255,19 +259,41 @@ def test_connection_lost_mid_query(ossec):
                     (ossec.name, locker.thread_id(), "SELECT COUNT(*), CONCAT_WS%"),
                 )
                 row = cur.fetchone()
-            victim = row[0] if row else None
+            blocked = row[0] if row else None
             time.sleep(0.05)
-        assert victim is not None, "the export's query never showed up"
-        with ossec.conn.cursor() as cur:
-            cur.execute("KILL %s", (victim,))
-        out, err = proc.communicate(timeout=30)
+        assert blocked is not None, "the export's query never showed up"
+        yield proc, blocked
     finally:
         locker.close()
         proc.kill()
+        proc.wait()
+
+
+def test_connection_lost_mid_query(ossec):
+    with export_blocked_on_a_lock(ossec) as (proc, connection_id):
+        with ossec.conn.cursor() as cur:
+            cur.execute("KILL %s", (connection_id,))
+        out, err = proc.communicate(timeout=30)
     assert proc.returncode == 1
     assert out == ""
     assert "database error on root@127.0.0.1:3306/" in one_error_line(err)
     assert "Lost connection" in err
+
+
+@pytest.mark.parametrize("ossec", ["2.9"], indirect=True)
+def test_ctrl_c_ends_quietly_with_130(ossec):
+    with export_blocked_on_a_lock(ossec) as (proc, _):
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, out, err) == (130, "", "alerts2afterglow: interrupted\n")
+
+
+def test_unparsable_option_file(cli, tmp_path):
+    bad = tmp_path / "my.cnf"
+    bad.write_text("password=x\n")
+    result = cli(f"--defaults-file={bad}")
+    assert result.code == 1
+    assert "cannot parse MySQL option file: File contains no section headers." in one_error_line(result.err)
 
 
 def test_help_reads_like_a_man_page():
