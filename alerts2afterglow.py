@@ -1236,9 +1236,12 @@ class FileCounters:
     malformed: int = 0
     not_json: int = 0
     no_time: int = 0
+    not_alerts: bool = False  # text, but never an alert header: not an alerts.log
 
     def warn(self, name: str) -> None:
-        if self.malformed:
+        if self.not_alerts:
+            log.warning("%s: no '** Alert' line anywhere: is it an OSSEC alerts.log?", name)
+        elif self.malformed:
             log.warning("%s: skipped %d malformed or truncated alert(s)", name, self.malformed)
         if self.not_json:
             log.warning("%s: skipped %d line(s) that are not JSON", name, self.not_json)
@@ -1302,22 +1305,24 @@ def split_log_text(chunks: Iterable[str], counters: FileCounters) -> Iterator[st
     """
     pending = "\n"  # so that a header on the very first line looks like any other
     lead = True  # still before the first header
+    fragment = False  # text seen before the first header
     for chunk in chunks:
         text = pending + chunk
         if lead:
             first = text.find(_ALERT_SPLIT)
-            if first == -1:
-                pending = text if len(text) < _CHUNK else "\n" + text[-len(_ALERT_SPLIT) :]
+            if first == -1:  # keep only what may begin a header: memory stays flat on a file without one
+                fragment = fragment or bool(text[: -len(_ALERT_SPLIT)].strip())
+                pending = "\n" + text[-len(_ALERT_SPLIT) :]
                 continue
             lead = False
-            counters.malformed += bool(text[:first].strip())
+            counters.malformed += fragment or bool(text[:first].strip())
             text = text[first:]
         cut = text.rfind(_ALERT_SPLIT)
         if cut > 0:
             yield text[:cut]
         pending = text[cut:]
     if lead:
-        counters.malformed += bool(pending.strip())
+        counters.not_alerts = fragment or bool(pending.strip())
     elif pending.endswith("\n"):
         yield pending
     else:

@@ -324,3 +324,10 @@ def test_missing_file(cli, tmp_path):
     result = cli(f"--alerts-log={tmp_path}/nope.log", "--all")
     assert result.code == 1
     assert result.err == f"alerts2afterglow: error: cannot read {tmp_path}/nope.log: No such file or directory\n"
+
+
+def test_a_file_that_is_not_an_alerts_log_is_named(cli, tmp_path):
+    path = write(tmp_path, "messages", "Nov 27 10:00:00 host sshd[1]: hello\n" * 1000)
+    result = cli(f"--alerts-log={path}", "--all")
+    assert (result.code, result.out) == (0, "")
+    assert result.err == f"alerts2afterglow: warning: {path}: no '** Alert' line anywhere: is it an OSSEC alerts.log?\n"
