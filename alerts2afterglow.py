@@ -821,9 +821,24 @@ def connect(target: DatabaseTarget) -> pymysql.connections.Connection:
             charset="utf8mb4",
             connect_timeout=target.connect_timeout,
             autocommit=True,
+            # TLS when the server offers it (pymysql's default), except on loopback, where it protects nothing.
+            ssl_disabled=is_loopback(target.host) or None,
         )
     except pymysql.MySQLError as err:
         raise Failure(f"cannot connect to MySQL {target.describe()}: {mysql_message(err)}") from None
+
+
+def is_loopback(host: str) -> bool:
+    """
+    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("localhost"), is_loopback("db.example.org")
+    (True, True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def mysql_message(err: pymysql.MySQLError) -> str:
