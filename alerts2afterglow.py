@@ -1063,8 +1063,9 @@ def read_database(
             " max_heap_table_size = GREATEST(@@max_heap_table_size, %s),"
             " group_concat_max_len = @@max_allowed_packet"
         )
-        cur.execute(session, (SESSION_TMP_TABLE_BYTES, SESSION_TMP_TABLE_BYTES))
-        log.debug("SQL: %s", cur.mogrify(session, (SESSION_TMP_TABLE_BYTES, SESSION_TMP_TABLE_BYTES)))
+        statement = cur.mogrify(session, (SESSION_TMP_TABLE_BYTES, SESSION_TMP_TABLE_BYTES))
+        log.debug("SQL: %s", statement)
+        cur.execute(statement)
     log.debug("SQL: %s", sql)
     log.debug("SQL parameters: %s", params)
     # An unbuffered cursor streams rows as the server sends them.
@@ -1360,12 +1361,10 @@ def log_alert(groups: Sequence[str], count: int = 1) -> Alert:
 
 def parse_log_text(text: str, window: Window, counters: FileCounters) -> Iterator[Alert]:
     """Every alert of a piece of alerts.log, one by one and in order (for --show-duplicate)."""
-    start, end = window.start, window.end
     found = 0
     for match in _LOG_ALERT_RE.finditer(text):
         found += 1
-        epoch = int(match.group(1))
-        if start is None or start <= epoch < end:  # type: ignore[operator]
+        if window.contains(int(match.group(1))):
             yield log_alert(match.groups()[1:])
     counters.malformed += text.count(_ALERT_SPLIT) - found
 
@@ -1825,6 +1824,17 @@ def alert_rows(
             stats.unknown_level += unknown_level
 
 
+def higher_level(first: int | None, second: int | None) -> int | None:
+    """The higher of two OSSEC levels, either of which may be unknown.
+
+    >>> higher_level(None, 3), higher_level(7, 3), higher_level(None, None)
+    (3, 7, None)
+    """
+    if first is None:
+        return second
+    return first if second is None else max(first, second)
+
+
 def group_triples(rows: Iterable[Row]) -> list[Row]:
     """Merge equal triples, adding their counts and keeping the highest level; sorted so output can be diffed."""
     totals: dict[Triple, Tally] = {}
@@ -1833,8 +1843,7 @@ def group_triples(rows: Iterable[Row]) -> list[Row]:
         if seen is None:
             totals[triple] = tally
         else:
-            levels = [level for level in (seen.level, tally.level) if level is not None]
-            totals[triple] = Tally(seen.alerts + tally.alerts, max(levels) if levels else None)
+            totals[triple] = Tally(seen.alerts + tally.alerts, higher_level(seen.level, tally.level))
     return sorted(totals.items())
 
 
@@ -2088,8 +2097,7 @@ def write_dot(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
         targets[location] += tally.alerts
         first[source, description] += tally.alerts
         second[description, location] += tally.alerts
-        known = [level for level in (levels.get(description), tally.level) if level is not None]
-        levels[description] = max(known) if known else None
+        levels[description] = higher_level(levels.get(description), tally.level)
     largest = max([*sources.values(), *events.values(), *targets.values(), 1])
     total = sum(sources.values())
     write = out.write
