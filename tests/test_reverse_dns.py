@@ -8,6 +8,7 @@ import dns.rcode
 import pytest
 from dnsresponder import DnsResponder
 from ossecdb import Row
+from test_files import alert_text
 
 T0 = 1764237600
 WINDOW = ["--start-time", str(T0), "--end-time", str(T0 + 1000)]
@@ -20,6 +21,15 @@ SIGNATURES = {5716: (5, "SSHD authentication failed."), 31101: (5, "Web server 4
 def responder():
     with DnsResponder() as server:
         yield server
+
+
+def sshd_failures(path, addresses) -> str:
+    """An alerts.log with one SSH failure per address, a second apart; returns its name."""
+    rule = "Rule: 5716 (level 5) -> 'SSHD authentication failed.'"
+    path.write_text(
+        "".join(alert_text(T0 + i, AUTH, rule, f"Src IP: {ip}", "sshd: x") for i, ip in enumerate(addresses))
+    )
+    return str(path)
 
 
 def reverse(responder, *extra: str) -> list[str]:
@@ -66,11 +76,7 @@ def test_names_replace_ips_each_asked_once_and_merged(ossec, cli, responder):
 )
 def test_failed_lookups_keep_the_ip(tmp_path, cli, responder, setup, kind):
     setup(responder)
-    log = tmp_path / "alerts.log"
-    log.write_text(
-        f"** Alert {T0}.1: - sshd,\n2025 Nov 27 10:00:00 {AUTH}\nRule: 5716 (level 5) -> 'SSHD authentication failed.'\n"
-        "Src IP: 192.0.2.9\nsshd: x\n\n"
-    )
+    log = sshd_failures(tmp_path / "alerts.log", ["192.0.2.9"])
     result = cli(f"--alerts-log={log}", "--all", *reverse(responder, "--dns-timeout=0.3"), "--debug")
     assert result.code == 0
     assert result.lines == [f"192.0.2.9,SSHD authentication failed.,{AUTH}"]
@@ -79,13 +85,7 @@ def test_failed_lookups_keep_the_ip(tmp_path, cli, responder, setup, kind):
 
 def test_budget_ends_a_run_against_a_silent_server(tmp_path, cli, responder):
     responder.default = responder.default.__class__(silent=True)
-    text = "".join(
-        f"** Alert {T0 + i}.1: - sshd,\n2025 Nov 27 10:00:00 {AUTH}\n"
-        f"Rule: 5716 (level 5) -> 'SSHD authentication failed.'\nSrc IP: 198.51.100.{i}\nsshd: x\n\n"
-        for i in range(200)
-    )
-    log = tmp_path / "alerts.log"
-    log.write_text(text)
+    log = sshd_failures(tmp_path / "alerts.log", [f"198.51.100.{i}" for i in range(200)])
     out = tmp_path / "graph.csv"
     started = time.monotonic()
     result = cli(
@@ -105,13 +105,7 @@ def test_budget_ends_a_run_against_a_silent_server(tmp_path, cli, responder):
 
 def test_show_duplicate_resolves_in_order(tmp_path, cli, responder):
     responder.ptr("203.0.113.5", "scanner.example.net.")
-    text = "".join(
-        f"** Alert {T0 + i}.1: - sshd,\n2025 Nov 27 10:00:00 {AUTH}\n"
-        f"Rule: 5716 (level 5) -> 'SSHD authentication failed.'\nSrc IP: {ip}\nsshd: x\n\n"
-        for i, ip in enumerate(["203.0.113.5", "192.0.2.3", "203.0.113.5"])
-    )
-    log = tmp_path / "alerts.log"
-    log.write_text(text)
+    log = sshd_failures(tmp_path / "alerts.log", ["203.0.113.5", "192.0.2.3", "203.0.113.5"])
     result = cli(f"--alerts-log={log}", "--all", "--show-duplicate", *reverse(responder))
     assert [line.split(",")[0] for line in result.lines] == ["scanner.example.net", "192.0.2.3", "scanner.example.net"]
     assert responder.queries == {"203.0.113.5": 1, "192.0.2.3": 1}
