@@ -22,7 +22,6 @@ import codecs
 import concurrent.futures
 import configparser
 import contextlib
-import csv
 import fnmatch
 import functools
 import gzip
@@ -1012,24 +1011,34 @@ def build_query(schema: Schema, settings: Settings, conditions: list[SqlConditio
 
 
 class DatabaseNames:
-    """Location names and signature rows, read once, to turn a packed row into an Alert."""
+    """Location names and signature rows, read once, to turn a packed row into an Alert.
+
+    Keyed by the text the packed rows carry, so that a row costs dictionary
+    lookups, not conversions; each rule's description is worked out once.
+    """
 
     def __init__(self, conn: pymysql.connections.Connection, descriptions: RuleDescriptions) -> None:
         with conn.cursor() as cur:
             cur.execute("SELECT id, server_id, name FROM location")
-            self.locations = {(row[0], row[1]): row[2] for row in cur.fetchall()}
+            self.locations = {(str(row[0]), str(row[1])): row[2] for row in cur.fetchall()}
             cur.execute("SELECT rule_id, level, description FROM signature")
             self.signatures = {row[0]: (row[1], row[2]) for row in cur.fetchall()}
         self.descriptions = descriptions
+        self.rules: dict[str, tuple[int, str, int | None]] = {}  # rule id text -> id, description, level
+
+    def rule(self, text: str) -> tuple[int, str, int | None]:
+        rule_id = int(text)
+        level, signature = self.signatures.get(rule_id, (None, None))
+        self.rules[text] = rule_id, self.descriptions.describe(rule_id, signature), level
+        return self.rules[text]
 
     def alert(self, packed: str, count: int = 1) -> Alert:
         rule, server, location, level, src_ip, *user = packed.split(FIELD_SEP, 5)
-        rule_id = int(rule)
-        signature_level, signature = self.signatures.get(rule_id, (None, None))
+        rule_id, description, signature_level = self.rules.get(rule) or self.rule(rule)
         return Alert(
             rule_id,
-            self.descriptions.describe(rule_id, signature),
-            self.locations.get((int(location), int(server))) or f"(unknown location {location})",
+            description,
+            self.locations.get((location, server)) or f"(unknown location {location})",
             decode_ip(src_ip),
             clean_user(user[0]) if user else None,
             int(level) if level else signature_level,
@@ -1883,7 +1892,6 @@ def cut_rows(rows: list[Row], min_count: int, top: int | None) -> list[Row]:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
-@functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)  # descriptions and locations recur in every output
 def afterglow_safe(value: str) -> str:
     r"""Make a value survive AfterGlow's Text::CSV (binary off) and its unescaped DOT.
 
@@ -1904,26 +1912,34 @@ def _unicode_escape(ch: str) -> str:
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
+def csv_cell(value: str) -> str:
+    r"""One CSV field: quoted (RFC 4180) when it holds a comma, a quote or a line break.
+
+    >>> csv_cell("plain"), csv_cell('a "b", c'), csv_cell("two\rlines")
+    ('plain', '"a ""b"", c"', '"two\rlines"')
+    """
+    if "," in value or '"' in value or "\n" in value or "\r" in value:
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
 def write_csv(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
     """Write CSV lines (with a count column under --count); returns the line count.
 
-    One line per alert (--show-duplicate) repeats the same few lines a million
-    times, so each distinct line is formatted once, and lines go out in batches.
+    Sources, descriptions and locations recur from line to line, so each
+    distinct value is made safe and quoted once. One line per alert
+    (--show-duplicate) repeats the same few lines a million times, so there
+    each distinct line is also made once. Lines go out in batches.
     """
     clean = (lambda value: value) if settings.plain_csv else afterglow_safe
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    cell = functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)(lambda value: csv_cell(clean(value)))
 
     @functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES if settings.show_duplicate else 0)
     def line(triple: Triple, count: int) -> str:
-        fields: list[str | int] = [clean(value) for value in triple]
+        source, description, location = triple
         if settings.count:
-            fields.append(count)
-        writer.writerow(fields)
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
+            return f"{cell(source)},{cell(description)},{cell(location)},{count}\n"
+        return f"{cell(source)},{cell(description)},{cell(location)}\n"
 
     batch: list[str] = []
     written = 0
