@@ -4,10 +4,11 @@
 Writes a 20 MB and a 200 MB alerts.log (the example day repeated, each copy a
 day later) to a temporary directory, then times the default grouped export,
 --show-duplicate and a one-day window, and prints a Markdown table of medians
-with MB/s, alerts/s and peak RSS. Target: >= 60 MB/s; peak RSS at 200 MB within
+with MB/s, alerts/s and peak RSS of the tool as a user installs it (pip install .
+into a scratch venv). Target: >= 60 MB/s; peak RSS at 200 MB within
 20% of that at 20 MB.
 
-    python bench/bench_alerts_log.py [--sizes 20,200] [--runs 3]
+    python bench/bench_alerts_log.py [--sizes 20,200] [--runs 3] [--tool CMD]
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 
 import make_examples  # noqa: E402
-from measure import median_run  # noqa: E402
+from measure import installed_tool, median_run  # noqa: E402
 
 DAY = 86400
 
@@ -46,11 +47,14 @@ def main() -> None:
     parser.add_argument(
         "--runs", type=int, default=3, help="runs per figure; the median is shown (default: %(default)s)"
     )
+    parser.add_argument(
+        "--tool",
+        help="command to benchmark, e.g. 'python alerts2afterglow.py' (default: pip install . into a scratch venv)",
+    )
     args = parser.parse_args()
-    tool = [sys.executable, str(ROOT / "alerts2afterglow.py")]
     rows = []
     rss_by_size = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, installed_tool(args.tool) as tool:
         for size in map(int, args.sizes.split(",")):
             path = Path(tmp) / f"alerts-{size}mb.log"
             alerts = write_log(path, size)

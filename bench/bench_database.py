@@ -5,7 +5,8 @@ Builds OSSEC databases in MariaDB (127.0.0.1:3306, root, no password) with
 set-based inserts from MariaDB's sequence engine: a few thousand source IPs
 with a heavy tail, some hundreds of rules, a few dozen locations on two
 managers, timestamps over one day. Then, per size and layout, it times (median
-of --runs) and measures peak RSS of:
+of --runs, the tool's runs taking turns with the raw client's) and measures peak
+RSS of the tool as a user installs it (pip install . into a scratch venv):
 
 * the default grouped export vs `mariadb --batch --quick -e` running the very
   statements the tool logs under --debug (its session settings included);
@@ -17,7 +18,7 @@ of --runs) and measures peak RSS of:
 and prints the EXPLAIN of a one-hour window. The Markdown report goes to
 stdout and bench/RESULTS.md; the databases are dropped afterwards.
 
-    python bench/bench_database.py [--sizes 10000,100000,1000000] [--runs 3] [--layouts 2.8,2.9]
+    python bench/bench_database.py [--sizes 10000,100000,1000000] [--runs 5] [--layouts 2.8,2.9] [--tool CMD]
 
 Needs GNU time (Debian: apt-get install time) for the peak-RSS figures.
 """
@@ -37,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import ossecdb  # noqa: E402
-from measure import median_run  # noqa: E402
+from measure import installed_tool, paired_runs  # noqa: E402
 
 T0 = 1764201600  # 2025-11-27 00:00:00 UTC
 SOURCES = 3000  # distinct source addresses; a few are very busy
@@ -98,10 +99,9 @@ def build(name: str, layout: str, alerts: int) -> None:
     conn.close()
 
 
-def tool_command(name: str, rules_dir: str, *flags: str) -> list[str]:
+def tool_command(tool: list[str], name: str, rules_dir: str, *flags: str) -> list[str]:
     return [
-        sys.executable,
-        str(ROOT / "alerts2afterglow.py"),
+        *tool,
         "--dbuser=root",
         "--dbpass=",
         f"--dbname={name}",
@@ -110,9 +110,11 @@ def tool_command(name: str, rules_dir: str, *flags: str) -> list[str]:
     ]
 
 
-def logged_query(name: str, rules_dir: str, *flags: str) -> str:
+def logged_query(tool: list[str], name: str, rules_dir: str, *flags: str) -> str:
     """The statements the tool runs for these flags, parameters filled in, as --debug shows them."""
-    proc = subprocess.run(tool_command(name, rules_dir, "--debug", *flags), capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        tool_command(tool, name, rules_dir, "--debug", *flags), capture_output=True, text=True, check=True
+    )
     statements = re.findall(r"debug: SQL: (.*)", proc.stderr)
     params = eval(re.search(r"debug: SQL parameters: (.*)", proc.stderr).group(1))  # a list of ints, from our own log
     conn = ossecdb.root_connection(name)
@@ -136,9 +138,9 @@ def raw_client(name: str, query: str) -> list[str]:
     return ["mariadb", "--batch", "--quick", "--protocol=tcp", "-h127.0.0.1", "-uroot", name, "-e", query]
 
 
-def explain(name: str, rules_dir: str) -> str:
+def explain(tool: list[str], name: str, rules_dir: str) -> str:
     """EXPLAIN of the grouped query for a one-hour window, as a Markdown table."""
-    query = logged_query(name, rules_dir, f"--start-time={T0 + 3600 * 9}", f"--end-time={T0 + 3600 * 10}")
+    query = logged_query(tool, name, rules_dir, f"--start-time={T0 + 3600 * 9}", f"--end-time={T0 + 3600 * 10}")
     conn = ossecdb.root_connection(name)
     with conn.cursor() as cur:
         cur.execute(f"EXPLAIN {query.split('; ')[-1]}")
@@ -154,12 +156,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000,1000000", help="alert counts (default: %(default)s)")
     parser.add_argument("--layouts", default="2.8,2.9", help="schema layouts (default: %(default)s)")
-    parser.add_argument("--runs", type=int, default=3, help="runs per figure; medians shown (default: %(default)s)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure; medians shown (default: %(default)s)")
+    parser.add_argument(
+        "--tool",
+        help="command to benchmark, e.g. 'python alerts2afterglow.py' (default: pip install . into a scratch venv)",
+    )
     args = parser.parse_args()
     rows: list[tuple] = []
     explains: dict[str, str] = {}
     rss: dict[tuple[str, int], float] = {}
-    with tempfile.TemporaryDirectory() as rules_dir:
+    with tempfile.TemporaryDirectory() as rules_dir, installed_tool(args.tool) as tool:
         for layout in args.layouts.split(","):
             for size in map(int, args.sizes.split(",")):
                 with ossecdb.scratch_database("a2ag_bench") as name:
@@ -169,26 +175,34 @@ def main() -> None:
                         f"built {size:,} alerts ({layout} layout) in {time.perf_counter() - started:.1f} s",
                         file=sys.stderr,
                     )
-                    grouped_sql = logged_query(name, rules_dir, "--all")
-                    own_dump_sql = logged_query(name, rules_dir, "--all", "--show-duplicate")
-                    dump = tool_command(name, rules_dir, "--all", "--show-duplicate")
+                    grouped_sql = logged_query(tool, name, rules_dir, "--all")
+                    own_dump_sql = logged_query(tool, name, rules_dir, "--all", "--show-duplicate")
+                    dump = tool_command(tool, name, rules_dir, "--all", "--show-duplicate")
                     cases = [
-                        ("default (grouped)", tool_command(name, rules_dir, "--all"), raw_client(name, grouped_sql)),
+                        (
+                            "default (grouped)",
+                            tool_command(tool, name, rules_dir, "--all"),
+                            raw_client(name, grouped_sql),
+                        ),
                         ("--show-duplicate", dump, raw_client(name, same_rows_query(layout))),
                         ("--show-duplicate (vs its own query)", dump, raw_client(name, own_dump_sql)),
-                        ("--count", tool_command(name, rules_dir, "--all", "--count"), raw_client(name, grouped_sql)),
+                        (
+                            "--count",
+                            tool_command(tool, name, rules_dir, "--all", "--count"),
+                            raw_client(name, grouped_sql),
+                        ),
                     ]
                     for label, ours, theirs in cases:
-                        ours_s, ours_mb = median_run(ours, args.runs)
-                        raw_s, raw_mb = median_run(theirs, args.runs)
+                        (ours_s, ours_mb), (raw_s, raw_mb) = paired_runs(ours, theirs, args.runs)
                         rows.append((size, layout, label, ours_s, raw_s, ours_s / raw_s, ours_mb, raw_mb))
                         if label == "--show-duplicate":
                             rss[layout, size] = ours_mb
                     if size == max(map(int, args.sizes.split(","))):
-                        explains[layout] = explain(name, rules_dir)
+                        explains[layout] = explain(tool, name, rules_dir)
+    tool_text = args.tool or "`pip install .` into a scratch venv"
     report = [
         f"# Database benchmark\n\nMariaDB on 127.0.0.1, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
-        f"median of {args.runs} runs. Raw client: `mariadb --batch --quick -e`, running the tool's own statements "
+        f"the tool as installed by {tool_text}, median of {args.runs} runs taken in turn with the raw client's. Raw client: `mariadb --batch --quick -e`, running the tool's own statements "
         "(grouped, --count, and the last --show-duplicate row), or dumping the same rows with joins "
         "(--show-duplicate).\n",
         "| alerts | layout | command | seconds | raw client seconds | ratio | peak RSS (MB) | raw client RSS (MB) |",

@@ -1,11 +1,18 @@
-"""Timing and peak memory of a command, shared by the benchmarks."""
+"""Timing and peak memory of a command, and the tool as users install it, shared by the benchmarks."""
 
 from __future__ import annotations
 
+import contextlib
+import shlex
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def measure(argv: list[str]) -> tuple[float, int]:
@@ -29,5 +36,44 @@ def measure(argv: list[str]) -> tuple[float, int]:
 
 def median_run(argv: list[str], runs: int) -> tuple[float, float]:
     """Median seconds and the highest peak RSS (MB) over the runs."""
-    results = [measure(argv) for _ in range(runs)]
+    return summary([measure(argv) for _ in range(runs)])
+
+
+def paired_runs(ours: list[str], theirs: list[str], runs: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """median_run of two commands, their runs taken in turn so that both see the same machine.
+
+    On a shared VM the speed drifts by tens of percent within a minute; runs
+    taken one command after the other would put the drift into the ratio.
+    """
+    ours_results, theirs_results = [], []
+    for _ in range(runs):
+        ours_results.append(measure(ours))
+        theirs_results.append(measure(theirs))
+    return summary(ours_results), summary(theirs_results)
+
+
+def summary(results: list[tuple[float, int]]) -> tuple[float, float]:
+    """Median seconds and the highest peak RSS (MB) of measure() results."""
     return statistics.median(t for t, _ in results), max(rss for _, rss in results) / 1024
+
+
+@contextlib.contextmanager
+def installed_tool(command: str | None) -> Iterator[list[str]]:
+    """The command to benchmark: ``command`` if given, else the project installed the way the
+    README installs it (``pip install .`` into a fresh venv), so that the figures include what a
+    user's run costs (byte-compiled module, no editable-install hooks) and nothing more."""
+    if command:
+        yield shlex.split(command)
+        return
+    with tempfile.TemporaryDirectory(prefix="a2ag-bench-venv-") as venv:
+        print("installing the tool into a scratch venv (pip install .)", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        pip = subprocess.run(
+            [f"{venv}/bin/pip", "install", "--quiet", "--disable-pip-version-check", str(ROOT)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if pip.returncode != 0:
+            raise SystemExit(f"pip install {ROOT} failed:\n{pip.stderr}")
+        yield [f"{venv}/bin/alerts2afterglow"]
