@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 
@@ -55,6 +57,19 @@ def test_plain_csv_is_what_afterglow_would_choke_on(ossec, cli):
     plain = cli(*ossec.args, *WINDOW, "--plain-csv")
     assert plain.out == f"192.0.2.1,{HOSTILE[1004]},host->syscheck\n"
     assert afterglow_parse(plain.out) == [[0]]
+
+
+@pytest.mark.parametrize("ossec", ["2.9"], indirect=True)
+def test_plain_csv_reads_back_exactly(ossec, cli):
+    location = "(web1) 10.0.0.2->C:\\logs\\a,b.log"
+    descriptions = {**HOSTILE, 1006: "a lone carriage\rreturn"}
+    ossec.insert(
+        [Row(rule, T0 + rule - 1000, location, "192.0.2.1") for rule in descriptions],
+        {rule: (5, text) for rule, text in descriptions.items()},
+    )
+    plain = cli(*ossec.args, *WINDOW, "--plain-csv", "--count")
+    records = list(csv.reader(io.StringIO(plain.out, newline="")))
+    assert sorted(records) == sorted(["192.0.2.1", text, location, "1"] for text in descriptions.values())
 
 
 def property_colors(lines: list[str]) -> dict:
