@@ -31,6 +31,7 @@ import itertools
 import json
 import logging
 import math
+import operator
 import os
 import re
 import shutil
@@ -970,26 +971,31 @@ def count_removed_in_sql(
     return removed
 
 
-FIELD_SEP = "\x1f"  # between the fields of a packed row (ASCII unit separator)
-ALERT_SEP = "\x1e"  # between the alerts of one second (ASCII record separator)
+FIELD_SEP = "\x1f"  # between the fields of a packed alert or group (ASCII unit separator)
+ITEM_SEP = "\x1e"  # between the alerts or groups packed into one row (ASCII record separator)
+# The grouped result comes back packed into this many rows at most: pymysql spends more on each
+# row it reads than the tool spends on the group it holds, and the server packs them for free.
+GROUP_CHUNKS = 256
 
 
-def packed_row(schema: Schema, level: str) -> str:
-    """SQL for one column holding rule, manager, location, level, address and (--use-user) user."""
-    fields = ["a.rule_id", "a.server_id", "a.location_id", f"IFNULL({level}, '')", "IFNULL(a.src_ip, '')"]
+def packed_row(schema: Schema, level: str, counted: bool = False) -> str:
+    """SQL for one column holding [count,] rule, manager, location, level, address and (--use-user) user."""
+    fields = ["COUNT(*)"] if counted else []
+    fields += ["a.rule_id", "a.server_id", "a.location_id", f"IFNULL({level}, '')", "IFNULL(a.src_ip, '')"]
     if schema.user_expr != "NULL":
         fields.append(f"IFNULL({schema.user_expr}, '')")
     return f"CONCAT_WS(CHAR(31 USING utf8mb4), {', '.join(fields)})"
 
 
 def build_query(schema: Schema, settings: Settings, conditions: list[SqlCondition]) -> tuple[str, list[Any]]:
-    """The one query of a run, as (count, packed alerts) rows.
+    """The one query of a run, as (number of items, items packed with x'1e') rows.
 
-    Grouped: one row per distinct (rule, manager, location, address[, user])
-    with its count. One line per alert (--show-duplicate): one row per second,
-    its alerts in order and joined with x'1e', the server walking the
-    timestamp index. No joins: names come from the small location and
-    signature tables, read once (DatabaseNames). Few, small fields per row is
+    Grouped: the groups of distinct (rule, manager, location, address[, user]),
+    each with its count, packed into at most GROUP_CHUNKS rows (spread by a
+    hash of the group, so that no row outgrows the others). One line per alert
+    (--show-duplicate): one row per second, its alerts in order, the server
+    walking the timestamp index. No joins: names come from the small location
+    and signature tables, read once (DatabaseNames). Few rows of few fields is
     what makes a million alerts cheap to read with pymysql.
     """
     where, params = where_clause(conditions)
@@ -1003,11 +1009,23 @@ def build_query(schema: Schema, settings: Settings, conditions: list[SqlConditio
     # Only what varies is grouped on: a constant column (no user) slows MariaDB's grouping down.
     level = "MAX(a.level)" if schema.level_expr == "a.level" else "NULL"
     user = f", {schema.user_expr}" if schema.user_expr != "NULL" else ""
-    sql = (
-        f"SELECT COUNT(*), {packed_row(schema, level)} FROM alert a{schema.user_join}{where}"
+    groups = (
+        f"SELECT {packed_row(schema, level, counted=True)} AS packed FROM alert a{schema.user_join}{where}"
         f" GROUP BY a.rule_id, a.server_id, a.location_id, a.src_ip{user}"
     )
+    sql = (
+        f"SELECT COUNT(*), GROUP_CONCAT(g.packed SEPARATOR x'1e') FROM ({groups}) AS g"
+        f" GROUP BY MOD(CRC32(g.packed), {GROUP_CHUNKS})"
+    )
     return sql, params
+
+
+def unpack(packed: str, count: int, holds: str, advice: str = "raise max_allowed_packet") -> list[str]:
+    """The alerts or groups of one packed row; a row the server cut short is an error, never a silent loss."""
+    items = packed.split(ITEM_SEP)
+    if len(items) != count:
+        raise Failure(f"{holds}, more than the server's max_allowed_packet lets through; {advice}")
+    return items
 
 
 class DatabaseNames:
@@ -1033,14 +1051,15 @@ class DatabaseNames:
         return self.rules[text]
 
     def alert(self, packed: str, count: int = 1) -> Alert:
-        rule, server, location, level, src_ip, *user = packed.split(FIELD_SEP, 5)
-        rule_id, description, signature_level = self.rules.get(rule) or self.rule(rule)
+        fields = packed.split(FIELD_SEP)  # rule, manager, location, level, address[, user]
+        rule_id, description, signature_level = self.rules.get(fields[0]) or self.rule(fields[0])
+        level = fields[3]
         return Alert(
             rule_id,
             description,
-            self.locations.get((location, server)) or f"(unknown location {location})",
-            decode_ip(src_ip),
-            clean_user(user[0]) if user else None,
+            self.locations.get((fields[2], fields[1])) or f"(unknown location {fields[2]})",
+            decode_ip(fields[4]),
+            clean_user(fields[5]) if len(fields) > 5 else None,
             int(level) if level else signature_level,
             count,
         )
@@ -1086,7 +1105,9 @@ def read_database(
             yield from alerts_one_by_one(cursor, names)
         else:
             for count, packed in cursor:
-                yield names.alert(packed, count)
+                for group in unpack(packed, count, f"the grouped result packs {count} groups into one row"):
+                    times, _, fields = group.partition(FIELD_SEP)
+                    yield names.alert(fields, int(times))
         finished = True
     finally:
         if finished:
@@ -1099,13 +1120,8 @@ def alerts_one_by_one(seconds: Iterable[tuple[int, str]], names: DatabaseNames) 
     """The alerts of each second, in order. They repeat: the most recent distinct ones are made once (LRU)."""
     make = functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)(names.alert)
     for count, packed in seconds:
-        alerts = packed.split(ALERT_SEP)
-        if len(alerts) != count:
-            raise Failure(
-                f"one second holds {count} alerts, more than the server's max_allowed_packet lets through in one row; "
-                "raise max_allowed_packet, or leave out --show-duplicate"
-            )
-        yield from map(make, alerts)
+        holds = f"one second holds {count} alerts in one row"
+        yield from map(make, unpack(packed, count, holds, "raise max_allowed_packet, or leave out --show-duplicate"))
 
 
 def abandon_query(conn: pymysql.connections.Connection, cursor: pymysql.cursors.SSCursor) -> None:
@@ -1853,7 +1869,7 @@ def group_triples(rows: Iterable[Row]) -> list[Row]:
             totals[triple] = tally
         else:
             totals[triple] = Tally(seen.alerts + tally.alerts, higher_level(seen.level, tally.level))
-    return sorted(totals.items())
+    return sorted(totals.items(), key=operator.itemgetter(0))  # triples are unique: never compare tallies
 
 
 def cut_rows(rows: list[Row], min_count: int, top: int | None) -> list[Row]:

@@ -206,15 +206,22 @@ def run_script(*argv: str, **kwargs) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(SCRIPT), *argv], capture_output=True, text=True, timeout=60, **kwargs)
 
 
-def fill(ossec, count: int) -> None:
-    """Many alerts at once, set-based."""
+def fill(ossec, count: int, seconds: int = 900, distinct_sources: bool = False) -> None:
+    """Many alerts at once, set-based: copies of one alert over ``seconds``, each copy from its own
+    address with ``distinct_sources``."""
     ossec.insert([Row(5716, T0, WEB1, "192.0.2.1")])
+    if not distinct_sources:
+        source = "src_ip"
+    elif ossec.layout == "2.8":
+        source = "3405803776 + s.seq"  # 203.0.0.0 + n
+    else:
+        source = "CONCAT('203.0.', s.seq DIV 256, '.', s.seq MOD 256)"
     with ossec.conn.cursor() as cur:
         columns = "server_id, rule_id, timestamp, location_id, src_ip"
         extra = ", user, full_log" if ossec.layout == "2.9" else ""
         cur.execute(
-            f"INSERT INTO alert ({columns}{extra}) SELECT server_id, rule_id, timestamp + s.seq % 900, location_id,"
-            f" src_ip{extra} FROM alert, seq_1_to_{count} s"
+            f"INSERT INTO alert ({columns}{extra}) SELECT server_id, rule_id, timestamp + s.seq % {seconds}, location_id,"
+            f" {source}{extra} FROM alert, seq_1_to_{count} s"
         )
 
 
@@ -256,7 +263,7 @@ def export_blocked_on_a_lock(ossec):
                 cur.execute(
                     "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND ID <> CONNECTION_ID()"
                     " AND ID <> %s AND INFO LIKE %s",
-                    (ossec.name, locker.thread_id(), "SELECT COUNT(*), CONCAT_WS%"),
+                    (ossec.name, locker.thread_id(), "SELECT COUNT(*), GROUP_CONCAT%"),
                 )
                 row = cur.fetchone()
             blocked = row[0] if row else None
@@ -267,6 +274,39 @@ def export_blocked_on_a_lock(ossec):
         locker.close()
         proc.kill()
         proc.wait()
+
+
+@contextlib.contextmanager
+def server_max_allowed_packet(conn, size: int):
+    """Lower the server's max_allowed_packet for new sessions (the CLI's), and put it back."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT @@GLOBAL.max_allowed_packet")
+        (before,) = cur.fetchone()
+        cur.execute("SET GLOBAL max_allowed_packet = %s", (size,))
+    try:
+        yield
+    finally:
+        with conn.cursor() as cur:
+            cur.execute("SET GLOBAL max_allowed_packet = %s", (before,))
+
+
+def test_rows_the_server_cuts_short_are_an_error_not_a_loss(ossec):
+    """20,001 distinct sources in one second: each packed row outgrows a 1 KB max_allowed_packet."""
+    fill(ossec, 20000, seconds=1, distinct_sources=True)
+    with server_max_allowed_packet(ossec.conn, 1024):
+        grouped = run_script(*ossec.args, *WINDOW)
+        one_by_one = run_script(*ossec.args, *WINDOW, "--show-duplicate")
+    assert (grouped.returncode, grouped.stdout) == (1, "")
+    assert (
+        "groups into one row, more than the server's max_allowed_packet lets through; raise max_allowed_packet"
+        in one_error_line(grouped.stderr)
+    )
+    assert (one_by_one.returncode, one_by_one.stdout) == (1, "")
+    assert (
+        "one second holds 20001 alerts in one row, more than the server's max_allowed_packet lets through; "
+        "raise max_allowed_packet, or leave out --show-duplicate" in one_error_line(one_by_one.stderr)
+    )
+    assert len(run_script(*ossec.args, *WINDOW).stdout.splitlines()) == 20001
 
 
 def test_connection_lost_mid_query(ossec):
