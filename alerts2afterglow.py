@@ -19,38 +19,33 @@ from __future__ import annotations
 
 import argparse
 import codecs
-import concurrent.futures
 import configparser
 import contextlib
 import fnmatch
 import functools
-import gzip
 import io
 import ipaddress
 import itertools
-import json
 import logging
 import math
 import operator
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import time
 import typing
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, NamedTuple, TextIO
-from xml.etree import ElementTree
 
 import pymysql
 import pymysql.cursors
+
+# What only some runs need (gzip, json, ElementTree, tempfile, subprocess, shutil, concurrent.futures
+# and dnspython) is imported where it is used: a cron job would pay for it at every start.
 
 __version__ = "1.0.0"
 
@@ -143,16 +138,16 @@ class Tally(NamedTuple):
 Row = tuple[Triple, Tally]
 
 
-@dataclass(slots=True)
 class Stats:
     """Counters reported by --debug and written to the log file."""
 
-    alerts: int = 0
-    no_source: int = 0
-    triples: int = 0
-    dns_unresolved: int = 0  # addresses left as IPs because --dns-budget ran out
-    unknown_level: int = 0  # alerts kept by --min-level because their level is unknown
-    removed: Counter[str] = field(default_factory=Counter)  # alerts removed, by filter
+    def __init__(self) -> None:
+        self.alerts = 0
+        self.no_source = 0
+        self.triples = 0
+        self.dns_unresolved = 0  # addresses left as IPs because --dns-budget ran out
+        self.unknown_level = 0  # alerts kept by --min-level because their level is unknown
+        self.removed: Counter[str] = Counter()  # alerts removed, by filter
 
     def report(self) -> None:
         for flag, count in self.removed.items():
@@ -174,8 +169,7 @@ class Stats:
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
+class Window(NamedTuple):
     """Alerts with ``start <= timestamp < end`` (UNIX seconds); both None: no window."""
 
     start: int | None
@@ -205,8 +199,7 @@ def _both_zones(epoch: int) -> str:
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-@dataclass(frozen=True, slots=True)
-class Filters:
+class Filters(NamedTuple):
     """The incident-lookup filters, in the order they apply and are reported."""
 
     excluded_rules: tuple[int, ...] = ()  # --exclude-alerts: wins over --rules
@@ -231,8 +224,7 @@ class Filters:
         return parts
 
 
-@dataclass(frozen=True, slots=True)
-class DatabaseTarget:
+class DatabaseTarget(NamedTuple):
     """Where and how to connect; the password is never logged."""
 
     host: str
@@ -246,15 +238,14 @@ class DatabaseTarget:
         return f"{self.user}@{self.host}:{self.port}/{self.database}"
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(NamedTuple):
     """Everything a run needs, validated; travels to sources, transforms and writers."""
 
     window: Window
     filters: Filters = Filters()
     use_user: bool = False
     show_duplicate: bool = False
-    count: bool = False
+    count_column: bool = False  # --count
     plain_csv: bool = False
     output: str | None = None
     database: DatabaseTarget | None = None
@@ -728,7 +719,7 @@ def build_settings(args: argparse.Namespace, now: int) -> Settings:
         filters=build_filters(args),
         use_user=args.use_user,
         show_duplicate=args.show_duplicate,
-        count=args.count,
+        count_column=args.count,
         plain_csv=args.plain_csv,
         output=args.output if args.output != "-" else None,
         database=None if files else resolve_database(args),
@@ -798,8 +789,7 @@ def dns_settings(args: argparse.Namespace) -> DnsSettings | None:
 REQUIRED_TABLES = ("alert", "location", "signature")
 
 
-@dataclass(frozen=True, slots=True)
-class Schema:
+class Schema(NamedTuple):
     """What this database looks like, read once from information_schema."""
 
     generation: str
@@ -1160,6 +1150,8 @@ def parse_rules_file(text: str) -> Iterator[tuple[int, str, bool]]:
     ...     '<description>$(srcip) seen</description></rule></group>'))
     [(5, 'Rejected by access list (code <550>).', False), (6, '$(srcip) seen', True)]
     """
+    from xml.etree import ElementTree
+
     # The wrapper has a line of its own, so that parse errors name the file's own line + 1.
     root = ElementTree.fromstring(f"<rules-file>\n{_XML_DECLARATION.sub('', text, count=1)}\n</rules-file>")
     for rule in root.iter("rule"):
@@ -1175,6 +1167,8 @@ def load_rule_descriptions(directories: Sequence[str], explicit: bool) -> dict[i
     A later definition replaces an earlier one only with overwrite="yes", as in
     OSSEC. A file that does not parse is named in one warning and skipped.
     """
+    from xml.etree import ElementTree
+
     descriptions: dict[int, str] = {}
     started = time.monotonic()
     files = 0
@@ -1270,14 +1264,14 @@ _LOG_KEY_RE = re.compile(r"\n\*\* Alert \d+" + _LOG_ALERT_BODY)  # without: aler
 _JSON_LOCAL_TIME = "%Y %b %d %H:%M:%S"  # OSSEC 3.x "timestamp": "2019 Mar 01 10:00:00"
 
 
-@dataclass(slots=True)
 class FileCounters:
     """What a file held that could not become an alert; warned about once per file."""
 
-    malformed: int = 0
-    not_json: int = 0
-    no_time: int = 0
-    not_alerts: bool = False  # text, but never an alert header: not an alerts.log
+    def __init__(self) -> None:
+        self.malformed = 0
+        self.not_json = 0
+        self.no_time = 0
+        self.not_alerts = False  # text, but never an alert header: not an alerts.log
 
     def warn(self, name: str) -> None:
         if self.not_alerts:
@@ -1293,6 +1287,8 @@ class FileCounters:
 
 
 def _open_binary(path: str) -> BinaryIO:
+    import gzip
+
     if path == "-":
         return open(sys.stdin.fileno(), "rb", closefd=False)
     if path.endswith(".gz"):
@@ -1306,6 +1302,8 @@ def read_text_chunks(path: str) -> Iterator[str]:
     Bytes that are not UTF-8 survive as surrogates (and go out unchanged with
     --plain-csv). An archive cut short yields what came before the cut.
     """
+    import gzip
+
     try:
         raw = _open_binary(path)
     except OSError as err:
@@ -1502,6 +1500,8 @@ def _json_text(value: Any) -> str | None:
 
 def read_alerts_json(path: str, window: Window) -> Iterator[Alert]:
     """Stream the alerts of one alerts.json, one object a line."""
+    import json
+
     counters = FileCounters()
     for line in split_lines(read_text_chunks(path)):
         if not line.strip():
@@ -1535,8 +1535,7 @@ def read_alert_files(settings: Settings) -> Iterator[Alert]:
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class DnsSettings:
+class DnsSettings(NamedTuple):
     """How --do-reverse resolves: the servers (None: /etc/resolv.conf) and its bounds."""
 
     nameservers: tuple[tuple[str, int], ...] | None
@@ -1545,13 +1544,15 @@ class DnsSettings:
     workers: int
 
 
-@dataclass(slots=True)
 class DnsStats:
-    lookups: int = 0
-    answered: int = 0
-    failed: Counter[str] = field(default_factory=Counter)
-    unresolved: int = 0  # left as IPs because the budget was spent
-    seconds: float = 0.0
+    """What --do-reverse did, for --debug."""
+
+    def __init__(self) -> None:
+        self.lookups = 0
+        self.answered = 0
+        self.failed: Counter[str] = Counter()  # failed lookups, by kind
+        self.unresolved = 0  # left as IPs because the budget was spent
+        self.seconds = 0.0
 
     def report(self) -> None:
         failures = ", ".join(f"{kind} {count}" for kind, count in sorted(self.failed.items())) or "none"
@@ -1601,8 +1602,7 @@ class ReverseResolver:
     """
 
     def __init__(self, settings: DnsSettings) -> None:
-        # dnspython is imported here, not at the top: it adds a seventh of a second to every run,
-        # and most runs (cron, files) never resolve anything.
+        # dnspython adds a seventh of a second to every start; most runs never resolve anything.
         import dns.nameserver
         import dns.resolver
 
@@ -1625,6 +1625,8 @@ class ReverseResolver:
         started = time.monotonic()
         if self.deadline is None:
             self.deadline = started + self.settings.budget
+        import concurrent.futures
+
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="dns")
         futures = {pool.submit(self._lookup, ip): ip for ip in todo}
         try:
@@ -1953,14 +1955,14 @@ def write_csv(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
     @functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES if settings.show_duplicate else 0)
     def line(triple: Triple, count: int) -> str:
         source, description, location = triple
-        if settings.count:
+        if settings.count_column:
             return f"{cell(source)},{cell(description)},{cell(location)},{count}\n"
         return f"{cell(source)},{cell(description)},{cell(location)}\n"
 
     batch: list[str] = []
     written = 0
     for triple, tally in rows:
-        batch.append(line(triple, tally.alerts if settings.count else 0))
+        batch.append(line(triple, tally.alerts if settings.count_column else 0))
         written += 1
         if len(batch) >= 1000:
             out.write("".join(batch))
@@ -1973,6 +1975,8 @@ class AtomicOutput:
     """A file that appears under its name only once completely written."""
 
     def __init__(self, path: str, flag: str = "--output") -> None:
+        import tempfile
+
         self.path = path
         self.flag = flag
         directory = os.path.dirname(os.path.abspath(path))
@@ -2182,6 +2186,9 @@ WRITERS: dict[str, Callable[[Iterable[Row], TextIO, Settings], int]] = {"csv": w
 
 def render(dot: str, path: str, layout: str, timeout: float) -> None:
     """Draw the DOT graph into ``path`` with Graphviz, atomically; the format comes from the extension."""
+    import shutil
+    import subprocess
+
     executable = shutil.which(layout)
     if executable is None:
         raise Failure(
