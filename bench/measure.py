@@ -40,11 +40,14 @@ def median_run(argv: list[str], runs: int) -> tuple[float, float]:
 
 
 def paired_runs(ours: list[str], theirs: list[str], runs: int) -> tuple[tuple[float, float], tuple[float, float]]:
-    """median_run of two commands, their runs taken in turn so that both see the same machine.
+    """median_run of two commands, after one warm-up run each, their runs taken in turn so that
+    both see the same machine.
 
     On a shared VM the speed drifts by tens of percent within a minute; runs
     taken one command after the other would put the drift into the ratio.
     """
+    measure(ours)  # warm-up, not counted: caches (the server's, the OS's) filled alike for both
+    measure(theirs)
     ours_results, theirs_results = [], []
     for _ in range(runs):
         ours_results.append(measure(ours))
