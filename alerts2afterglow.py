@@ -969,11 +969,16 @@ GROUP_CHUNKS = 256
 
 
 def packed_row(schema: Schema, level: str, counted: bool = False) -> str:
-    """SQL for one column holding [count,] rule, manager, location, level, address and (--use-user) user."""
+    """SQL for one column: [count,] address, [user (--use-user),] then rule, manager, location, level.
+
+    The last four are the alert's context, which many alerts share: DatabaseNames
+    works out what each distinct context means once.
+    """
     fields = ["COUNT(*)"] if counted else []
-    fields += ["a.rule_id", "a.server_id", "a.location_id", f"IFNULL({level}, '')", "IFNULL(a.src_ip, '')"]
+    fields.append("IFNULL(a.src_ip, '')")
     if schema.user_expr != "NULL":
         fields.append(f"IFNULL({schema.user_expr}, '')")
+    fields += ["a.rule_id", "a.server_id", "a.location_id", f"IFNULL({level}, '')"]
     return f"CONCAT_WS(CHAR(31 USING utf8mb4), {', '.join(fields)})"
 
 
@@ -1021,38 +1026,43 @@ def unpack(packed: str, count: int, holds: str, advice: str = "raise max_allowed
 class DatabaseNames:
     """Location names and signature rows, read once, to turn a packed row into an Alert.
 
-    Keyed by the text the packed rows carry, so that a row costs dictionary
-    lookups, not conversions; each rule's description is worked out once.
+    What a context (rule, manager, location, level) means is worked out once and
+    kept, so that most rows cost a split and a dictionary lookup.
     """
 
-    def __init__(self, conn: pymysql.connections.Connection, descriptions: RuleDescriptions) -> None:
+    def __init__(self, conn: pymysql.connections.Connection, descriptions: RuleDescriptions, with_user: bool) -> None:
         with conn.cursor() as cur:
             cur.execute("SELECT id, server_id, name FROM location")
-            self.locations = {(str(row[0]), str(row[1])): row[2] for row in cur.fetchall()}
+            self.locations = {(row[0], row[1]): row[2] for row in cur.fetchall()}
             cur.execute("SELECT rule_id, level, description FROM signature")
             self.signatures = {row[0]: (row[1], row[2]) for row in cur.fetchall()}
         self.descriptions = descriptions
-        self.rules: dict[str, tuple[int, str, int | None]] = {}  # rule id text -> id, description, level
+        self.with_user = with_user
+        self.contexts: dict[str, tuple[int, str, str, int | None]] = {}  # -> rule id, description, location, level
 
-    def rule(self, text: str) -> tuple[int, str, int | None]:
-        rule_id = int(text)
-        level, signature = self.signatures.get(rule_id, (None, None))
-        self.rules[text] = rule_id, self.descriptions.describe(rule_id, signature), level
-        return self.rules[text]
+    def context(self, text: str) -> tuple[int, str, str, int | None]:
+        rule, server, location, level = text.split(FIELD_SEP)
+        rule_id = int(rule)
+        signature_level, signature = self.signatures.get(rule_id, (None, None))
+        if len(self.contexts) >= REPEAT_CACHE_ENTRIES:
+            self.contexts.clear()  # bounded, whatever the database holds
+        self.contexts[text] = found = (
+            rule_id,
+            self.descriptions.describe(rule_id, signature),
+            self.locations.get((int(location), int(server))) or f"(unknown location {location})",
+            int(level) if level else signature_level,
+        )
+        return found
 
     def alert(self, packed: str, count: int = 1) -> Alert:
-        fields = packed.split(FIELD_SEP)  # rule, manager, location, level, address[, user]
-        rule_id, description, signature_level = self.rules.get(fields[0]) or self.rule(fields[0])
-        level = fields[3]
-        return Alert(
-            rule_id,
-            description,
-            self.locations.get((fields[2], fields[1])) or f"(unknown location {fields[2]})",
-            decode_ip(fields[4]),
-            clean_user(fields[5]) if len(fields) > 5 else None,
-            int(level) if level else signature_level,
-            count,
-        )
+        """An Alert from ``address [US user] US rule US manager US location US level`` (packed_row)."""
+        if self.with_user:
+            address, user, context = packed.split(FIELD_SEP, 2)
+        else:
+            address, context = packed.split(FIELD_SEP, 1)
+            user = None
+        rule_id, description, location, level = self.contexts.get(context) or self.context(context)
+        return Alert(rule_id, description, location, decode_ip(address), clean_user(user), level, count)
 
 
 def read_database(
@@ -1072,7 +1082,7 @@ def read_database(
     pushed = filter_conditions(schema, settings.filters)
     if pushed and log.isEnabledFor(logging.DEBUG):
         removed.update(count_removed_in_sql(conn, window, pushed))
-    names = DatabaseNames(conn, descriptions)
+    names = DatabaseNames(conn, descriptions, schema.user_expr != "NULL")
     sql, params = build_query(schema, settings, window + pushed)
     with conn.cursor() as cur:
         # Grouping in memory, and a second's alerts in one GROUP_CONCAT up to the largest row the server sends.
@@ -1096,8 +1106,8 @@ def read_database(
         else:
             for count, packed in cursor:
                 for group in unpack(packed, count, f"the grouped result packs {count} groups into one row"):
-                    times, _, fields = group.partition(FIELD_SEP)
-                    yield names.alert(fields, int(times))
+                    times, _, packed_alert = group.partition(FIELD_SEP)
+                    yield names.alert(packed_alert, int(times))
         finished = True
     finally:
         if finished:
@@ -1798,13 +1808,6 @@ def filter_steps(filters: Filters, use_user: bool) -> list[tuple[str, Callable[[
     return steps
 
 
-def source_of(alert: Alert, use_user: bool) -> str | None:
-    """The graph's source node: the IP, else (with --use-user) the user."""
-    if alert.src_ip is not None:
-        return alert.src_ip
-    return alert.user if use_user else None
-
-
 def alert_rows(
     alerts: Iterable[Alert], filters: Filters, use_user: bool, stats: Stats, repeats: bool = False
 ) -> Iterator[Row]:
@@ -1817,15 +1820,18 @@ def alert_rows(
     """
     steps = filter_steps(filters, use_user)
 
-    @functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES if repeats else 0)
-    def outcome(alert: Alert) -> tuple[str | None, Row | None]:
+    def decide(alert: Alert) -> tuple[str | None, Row | None]:
+        """(the flag that removes the alert, None) or (None, its row; None if it has no source)."""
         for flag, keep in steps:
             if not keep(alert):
                 return flag, None
-        source = source_of(alert, use_user)
+        # The graph's source node: the IP, else (with --use-user) the user.
+        source = alert.src_ip if alert.src_ip is not None else alert.user if use_user else None
         if source is None:
             return None, None
         return None, (Triple(source, alert.description, alert.location), Tally(alert.times, alert.level))
+
+    outcome = functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)(decide) if repeats else decide
 
     # Counted in local variables, which a million-alert loop notices, and added up at the end.
     kept = unknown_level = no_source = 0
@@ -1952,12 +1958,13 @@ def write_csv(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
     clean = (lambda value: value) if settings.plain_csv else afterglow_safe
     cell = functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)(lambda value: csv_cell(clean(value)))
 
-    @functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES if settings.show_duplicate else 0)
-    def line(triple: Triple, count: int) -> str:
+    def make_line(triple: Triple, count: int) -> str:
         source, description, location = triple
         if settings.count_column:
             return f"{cell(source)},{cell(description)},{cell(location)},{count}\n"
         return f"{cell(source)},{cell(description)},{cell(location)}\n"
+
+    line = functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)(make_line) if settings.show_duplicate else make_line
 
     batch: list[str] = []
     written = 0
