@@ -28,9 +28,9 @@ import ipaddress
 import itertools
 import logging
 import math
-import operator
 import os
 import re
+import socket
 import sys
 import textwrap
 import threading
@@ -1734,7 +1734,7 @@ def decode_ip(raw: int | str | bytes | None) -> str | None:
             return raw
         raw = int(raw)
     if 0 < raw < 2**32:
-        return str(ipaddress.IPv4Address(raw))
+        return socket.inet_ntoa(raw.to_bytes(4, "big"))
     return None
 
 
@@ -1877,7 +1877,8 @@ def group_triples(rows: Iterable[Row]) -> list[Row]:
             totals[triple] = tally
         else:
             totals[triple] = Tally(seen.alerts + tally.alerts, higher_level(seen.level, tally.level))
-    return sorted(totals.items(), key=operator.itemgetter(0))  # triples are unique: never compare tallies
+    # In the order of (source, description, location), compared as one string: much faster than tuples.
+    return [(triple, totals[triple]) for triple in sorted(totals, key="\0".join)]
 
 
 def cut_rows(rows: list[Row], min_count: int, top: int | None) -> list[Row]:
