@@ -135,7 +135,19 @@ def same_rows_query(layout: str) -> str:
 
 
 def raw_client(name: str, query: str) -> list[str]:
-    return ["mariadb", "--batch", "--quick", "--protocol=tcp", "-h127.0.0.1", "-uroot", name, "-e", query]
+    """The mysql client over TCP, with the tool's connection character set (utf8mb4)."""
+    return [
+        "mariadb",
+        "--default-character-set=utf8mb4",
+        "--batch",
+        "--quick",
+        "--protocol=tcp",
+        "-h127.0.0.1",
+        "-uroot",
+        name,
+        "-e",
+        query,
+    ]
 
 
 def explain(tool: list[str], name: str, rules_dir: str) -> str:
@@ -202,7 +214,7 @@ def main() -> None:
     tool_text = args.tool or "`pip install .` into a scratch venv"
     report = [
         f"# Database benchmark\n\nMariaDB on 127.0.0.1, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
-        f"the tool as installed by {tool_text}, median of {args.runs} runs taken in turn with the raw client's. Raw client: `mariadb --batch --quick -e`, running the tool's own statements "
+        f"the tool as installed by {tool_text}, median of {args.runs} runs taken in turn with the raw client's. Raw client: `mariadb --default-character-set=utf8mb4 --batch --quick -e`, running the tool's own statements "
         "(grouped, --count, and the last --show-duplicate row), or dumping the same rows with joins "
         "(--show-duplicate).\n",
         "| alerts | layout | command | seconds | raw client seconds | ratio | peak RSS (MB) | raw client RSS (MB) |",
