@@ -1062,13 +1062,14 @@ class DatabaseNames:
 
     def alert(self, packed: str, count: int = 1) -> Alert:
         """An Alert from ``address [US user] US rule US manager US location US level`` (packed_row)."""
+        user: str | None = None
         if self.with_user:
-            address, user, context = packed.split(FIELD_SEP, 2)
+            address, raw_user, context = packed.split(FIELD_SEP, 2)
+            user = clean_user(raw_user)
         else:
             address, context = packed.split(FIELD_SEP, 1)
-            user = None
         rule_id, description, location, level = self.contexts.get(context) or self.context(context)
-        return new_record(Alert, (rule_id, description, location, decode_ip(address), clean_user(user), level, count))
+        return new_record(Alert, (rule_id, description, location, decode_ip(address), user, level, count))
 
 
 def read_database(
