@@ -968,34 +968,42 @@ def count_removed_in_sql(
 
 
 FIELD_SEP = "\x1f"  # between the fields of a packed alert or group (ASCII unit separator)
-ITEM_SEP = "\x1e"  # between the alerts or groups packed into one row (ASCII record separator)
+ITEM_SEP = "\x1e"  # between the alerts of one second packed into one row (ASCII record separator)
+CONTEXT_SEP = ":"  # between rule, manager, location and level in a packed context
 # The grouped result comes back packed into this many rows at most: pymysql spends more on each
 # row it reads than the tool spends on the group it holds, and the server packs them for free.
 GROUP_CHUNKS = 256
 
 
-def packed_row(schema: Schema, level: str, counted: bool = False) -> str:
-    """SQL for one column: [count,] address, [user (--use-user),] then rule, manager, location, level.
+def text_field(sql: str) -> str:
+    """A text column as a packed field: the separators OSSEC could have copied from a log line
+    (a user name is whatever the attacker typed) become spaces, as AfterGlow would show them."""
+    return f"REPLACE(REPLACE(IFNULL({sql}, ''), CHAR(30 USING utf8mb4), ' '), CHAR(31 USING utf8mb4), ' ')"
 
-    The last four are the alert's context, which many alerts share: DatabaseNames
-    works out what each distinct context means once.
+
+def packed_row(schema: Schema, level: str, counted: bool = False) -> str:
+    """SQL for one column: [count,] address, context[, user (--use-user)], separated by FIELD_SEP.
+
+    The context is ``rule:manager:location:level``, which many alerts share:
+    DatabaseNames works out what each distinct context means once.
     """
     fields = ["COUNT(*)"] if counted else []
-    fields.append("IFNULL(a.src_ip, '')")
+    fields.append("IFNULL(a.src_ip, '')" if schema.integer_ips else text_field("a.src_ip"))
+    fields.append(f"CONCAT_WS('{CONTEXT_SEP}', a.rule_id, a.server_id, a.location_id, IFNULL({level}, ''))")
     if schema.user_expr != "NULL":
-        fields.append(f"IFNULL({schema.user_expr}, '')")
-    fields += ["a.rule_id", "a.server_id", "a.location_id", f"IFNULL({level}, '')"]
+        fields.append(text_field(schema.user_expr))
     return f"CONCAT_WS(CHAR(31 USING utf8mb4), {', '.join(fields)})"
 
 
 def build_query(schema: Schema, settings: Settings, conditions: list[SqlCondition]) -> tuple[str, list[Any]]:
-    """The one query of a run, as (number of items, items packed with x'1e') rows.
+    """The one query of a run, as (number of items, packed items) rows.
 
     Grouped: the groups of distinct (rule, manager, location, address[, user]),
     each with its count, packed into at most GROUP_CHUNKS rows (spread by a
-    hash of the group, so that no row outgrows the others). One line per alert
-    (--show-duplicate): one row per second, its alerts in order, the server
-    walking the timestamp index. No joins: names come from the small location
+    hash of the group, so that no row outgrows the others), every field of
+    every group separated by FIELD_SEP. One line per alert (--show-duplicate):
+    one row per second, its alerts in order and separated by ITEM_SEP, the
+    server walking the timestamp index. No joins: names come from the small location
     and signature tables, read once (DatabaseNames). Few rows of few fields is
     what makes a million alerts cheap to read with pymysql.
     """
@@ -1015,25 +1023,25 @@ def build_query(schema: Schema, settings: Settings, conditions: list[SqlConditio
         f" GROUP BY a.rule_id, a.server_id, a.location_id, a.src_ip{user}"
     )
     sql = (
-        f"SELECT COUNT(*), GROUP_CONCAT(g.packed SEPARATOR x'1e') FROM ({groups}) AS g"
+        f"SELECT COUNT(*), GROUP_CONCAT(g.packed SEPARATOR x'1f') FROM ({groups}) AS g"
         f" GROUP BY MOD(CRC32(g.packed), {GROUP_CHUNKS})"
     )
     return sql, params
 
 
-def unpack(packed: str, count: int, holds: str, advice: str = "raise max_allowed_packet") -> list[str]:
-    """The alerts or groups of one packed row; a row the server cut short is an error, never a silent loss."""
-    items = packed.split(ITEM_SEP)
-    if len(items) != count:
+def unpack(packed: str, separator: str, expected: int, holds: str, advice: str) -> list[str]:
+    """The pieces of one packed row; a row the server cut short is an error, never a silent loss."""
+    pieces = packed.split(separator)
+    if len(pieces) != expected:
         raise Failure(f"{holds}, more than the server's max_allowed_packet lets through; {advice}")
-    return items
+    return pieces
 
 
 class DatabaseNames:
     """Location names and signature rows, read once, to turn a packed row into an Alert.
 
     What a context (rule, manager, location, level) means is worked out once and
-    kept, so that most rows cost a split and a dictionary lookup.
+    kept, so that most groups and alerts cost a dictionary lookup.
     """
 
     def __init__(self, conn: pymysql.connections.Connection, descriptions: RuleDescriptions, with_user: bool) -> None:
@@ -1047,7 +1055,7 @@ class DatabaseNames:
         self.contexts: dict[str, tuple[int, str, str, int | None]] = {}  # -> rule id, description, location, level
 
     def context(self, text: str) -> tuple[int, str, str, int | None]:
-        rule, server, location, level = text.split(FIELD_SEP)
+        rule, server, location, level = text.split(CONTEXT_SEP)
         rule_id = int(rule)
         signature_level, signature = self.signatures.get(rule_id, (None, None))
         if len(self.contexts) >= REPEAT_CACHE_ENTRIES:
@@ -1060,16 +1068,16 @@ class DatabaseNames:
         )
         return found
 
-    def alert(self, packed: str, count: int = 1) -> Alert:
-        """An Alert from ``address [US user] US rule US manager US location US level`` (packed_row)."""
-        user: str | None = None
-        if self.with_user:
-            address, raw_user, context = packed.split(FIELD_SEP, 2)
-            user = clean_user(raw_user)
-        else:
-            address, context = packed.split(FIELD_SEP, 1)
+    def group(self, times: str, address: str, context: str, user: str | None = None) -> Alert:
+        """An Alert from the fields of a packed group (packed_row); ``user`` only with --use-user."""
         rule_id, description, location, level = self.contexts.get(context) or self.context(context)
-        return new_record(Alert, (rule_id, description, location, decode_ip(address), user, level, count))
+        if user is not None:
+            user = clean_user(user)
+        return new_record(Alert, (rule_id, description, location, decode_ip(address), user, level, int(times)))
+
+    def alert(self, packed: str) -> Alert:
+        """An Alert from one packed alert of --show-duplicate: its fields, without a count."""
+        return self.group("1", *packed.split(FIELD_SEP))
 
 
 def read_database(
@@ -1111,10 +1119,7 @@ def read_database(
         if settings.show_duplicate:
             yield from alerts_one_by_one(cursor, names)
         else:
-            for count, packed in cursor:
-                for group in unpack(packed, count, f"the grouped result packs {count} groups into one row"):
-                    times, _, packed_alert = group.partition(FIELD_SEP)
-                    yield names.alert(packed_alert, int(times))
+            yield from groups_of(cursor, names)
         finished = True
     finally:
         if finished:
@@ -1123,12 +1128,21 @@ def read_database(
             abandon_query(conn, cursor)
 
 
+def groups_of(chunks: Iterable[tuple[int, str]], names: DatabaseNames) -> Iterator[Alert]:
+    """The groups of each packed row of the grouped query, as Alerts with their counts."""
+    width = 4 if names.with_user else 3  # count, address, context[, user]
+    for count, packed in chunks:
+        holds = f"the grouped result packs {count} groups into one row"
+        fields = iter(unpack(packed, FIELD_SEP, width * count, holds, "raise max_allowed_packet"))
+        yield from map(names.group, *[fields] * width)  # the fields, taken width at a time
+
+
 def alerts_one_by_one(seconds: Iterable[tuple[int, str]], names: DatabaseNames) -> Iterator[Alert]:
     """The alerts of each second, in order. They repeat: the most recent distinct ones are made once (LRU)."""
     make = functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)(names.alert)
+    advice = "raise max_allowed_packet, or leave out --show-duplicate"
     for count, packed in seconds:
-        holds = f"one second holds {count} alerts in one row"
-        yield from map(make, unpack(packed, count, holds, "raise max_allowed_packet, or leave out --show-duplicate"))
+        yield from map(make, unpack(packed, ITEM_SEP, count, f"one second holds {count} alerts in one row", advice))
 
 
 def abandon_query(conn: pymysql.connections.Connection, cursor: pymysql.cursors.SSCursor) -> None:
@@ -1957,34 +1971,44 @@ def csv_cell(value: str) -> str:
     return value
 
 
+class Memo(dict[str, str]):
+    """What ``make`` gives for each distinct value, made once; emptied when full, so memory stays bounded.
+
+    A dictionary looked up with ``memo[value]``: on the hot path of a writer a
+    hit costs a subscript, several times less than a call to an lru_cache.
+
+    >>> memo = Memo(str.upper)
+    >>> memo["web1"], memo["web1"], len(memo)
+    ('WEB1', 'WEB1', 1)
+    """
+
+    def __init__(self, make: Callable[[str], str]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, value: str) -> str:
+        if len(self) >= REPEAT_CACHE_ENTRIES:
+            self.clear()
+        made = self[value] = self.make(value)
+        return made
+
+
 def write_csv(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
     """Write CSV lines (with a count column under --count); returns the line count.
 
     Sources, descriptions and locations recur from line to line, so each
-    distinct value is made safe and quoted once. One line per alert
-    (--show-duplicate) repeats the same few lines a million times, so there
-    each distinct line is also made once. Lines go out in batches.
+    distinct value is made safe and quoted once. Lines go out in batches.
     """
     clean = (lambda value: value) if settings.plain_csv else afterglow_safe
-    cell = functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)(lambda value: csv_cell(clean(value)))
-
-    def make_line(triple: Triple, count: int) -> str:
-        source, description, location = triple
-        if settings.count_column:
-            return f"{cell(source)},{cell(description)},{cell(location)},{count}\n"
-        return f"{cell(source)},{cell(description)},{cell(location)}\n"
-
-    line = functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)(make_line) if settings.show_duplicate else make_line
-
-    batch: list[str] = []
+    cell = Memo(lambda value: csv_cell(clean(value)))
+    if settings.count_column:
+        lines = (f"{cell[source]},{cell[what]},{cell[where]},{tally.alerts}\n" for (source, what, where), tally in rows)
+    else:
+        lines = (f"{cell[source]},{cell[what]},{cell[where]}\n" for (source, what, where), _ in rows)
     written = 0
-    for triple, tally in rows:
-        batch.append(line(triple, tally.alerts if settings.count_column else 0))
-        written += 1
-        if len(batch) >= 1000:
-            out.write("".join(batch))
-            batch.clear()
-    out.write("".join(batch))
+    while batch := list(itertools.islice(lines, 1000)):
+        out.write("".join(batch))
+        written += len(batch)
     return written
 
 

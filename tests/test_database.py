@@ -243,3 +243,24 @@ def test_show_duplicate_with_users_matches_the_grouped_counts(ossec, cli):
     for line in one_by_one.lines:
         counts[line] = counts.get(line, 0) + 1
     assert sorted(f"{line},{count}" for line, count in counts.items()) == grouped.lines
+
+
+def test_separator_characters_in_logged_values_do_not_break_the_export(ossec, cli):
+    """A user name is whatever an attacker typed: ASCII record and unit separators in it must not
+    split or cut the packed rows the tool reads (they become spaces, as other control characters)."""
+    ossec.insert(
+        [
+            Row(5716, T0, WEB1, None, user="ev\x1eil\x1fuser"),
+            Row(5716, T0 + 1, WEB1, None, user="ev\x1eil\x1fuser"),
+            Row(5716, T0 + 2, WEB1, "192.0.2.1"),
+        ],
+        SIGNATURES,
+    )
+    for flags in (["--count"], ["--show-duplicate"]):
+        result = cli(*ossec.args, *WINDOW, "--use-user", *flags)
+        assert result.code == 0, result.err
+        lines = [f"192.0.2.1,SSHD authentication failed.,{WEB1}"] + [f"ev il user,SSHD authentication failed.,{WEB1}"]
+        if flags == ["--count"]:
+            assert result.lines == [f"{lines[0]},1", f"{lines[1]},2"]
+        else:
+            assert result.lines == [lines[1], lines[1], lines[0]]
