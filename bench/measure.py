@@ -39,12 +39,15 @@ def median_run(argv: list[str], runs: int) -> tuple[float, float]:
     return summary([measure(argv) for _ in range(runs)])
 
 
-def paired_runs(ours: list[str], theirs: list[str], runs: int) -> tuple[tuple[float, float], tuple[float, float]]:
+def paired_runs(
+    ours: list[str], theirs: list[str], runs: int
+) -> tuple[tuple[float, float], tuple[float, float], float]:
     """median_run of two commands, after one warm-up run each, their runs taken in turn so that
-    both see the same machine.
+    both see the same machine; and the median of the ratios of each pair of runs.
 
     On a shared VM the speed drifts by tens of percent within a minute; runs
-    taken one command after the other would put the drift into the ratio.
+    taken one command after the other would put the drift into the ratio. The
+    ratio of each pair, taken seconds apart, is the least touched by it.
     """
     measure(ours)  # warm-up, not counted: caches (the server's, the OS's) filled alike for both
     measure(theirs)
@@ -52,7 +55,8 @@ def paired_runs(ours: list[str], theirs: list[str], runs: int) -> tuple[tuple[fl
     for _ in range(runs):
         ours_results.append(measure(ours))
         theirs_results.append(measure(theirs))
-    return summary(ours_results), summary(theirs_results)
+    paired = statistics.median(o[0] / t[0] for o, t in zip(ours_results, theirs_results, strict=True))
+    return summary(ours_results), summary(theirs_results), paired
 
 
 def summary(results: list[tuple[float, int]]) -> tuple[float, float]:
