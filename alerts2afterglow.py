@@ -135,7 +135,7 @@ new_record = tuple.__new__
 
 
 # One line of output: who, what, where: (source, description, location). A plain tuple, not a
-# NamedTuple: sorted() compares plain tuples of strings several times faster than a subclass.
+# NamedTuple: sorted() takes a fast path for plain tuples that a subclass misses.
 Triple = tuple[str, str, str]
 Row = tuple[Triple, Tally]
 
@@ -1971,7 +1971,7 @@ class Memo(dict[str, str]):
     """What ``make`` gives for each distinct value, made once; emptied when full, so memory stays bounded.
 
     A dictionary looked up with ``memo[value]``: on the hot path of a writer a
-    hit costs a subscript, several times less than a call to an lru_cache.
+    hit costs a subscript, a fraction of a call to an lru_cache.
 
     >>> memo = Memo(str.upper)
     >>> memo["web1"], memo["web1"], len(memo)
