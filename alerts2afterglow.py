@@ -139,6 +139,30 @@ new_record = tuple.__new__
 Triple = tuple[str, str, str]
 Row = tuple[Triple, Tally]
 
+V = typing.TypeVar("V")
+
+
+class Memo(dict[str, V]):
+    """What ``make`` gives for each distinct value, made once; emptied when full, so memory stays bounded.
+
+    A dictionary looked up with ``memo[value]``: on a hot path a hit costs a
+    subscript, a fraction of a call to an lru_cache.
+
+    >>> memo = Memo(str.upper)
+    >>> memo["web1"], memo["web1"], len(memo)
+    ('WEB1', 'WEB1', 1)
+    """
+
+    def __init__(self, make: Callable[[str], V]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, value: str) -> V:
+        if len(self) >= REPEAT_CACHE_ENTRIES:
+            self.clear()
+        made = self[value] = self.make(value)
+        return made
+
 
 class Stats:
     """Counters reported by --debug and written to the log file."""
@@ -1048,25 +1072,23 @@ class DatabaseNames:
             self.signatures = {row[0]: (row[1], row[2]) for row in cur.fetchall()}
         self.descriptions = descriptions
         self.with_user = with_user
-        self.contexts: dict[str, tuple[int, str, str, int | None]] = {}  # -> rule id, description, location, level
+        self.contexts = Memo(self.context)  # bounded, whatever the database holds
 
     def context(self, text: str) -> tuple[int, str, str, int | None]:
+        """(rule id, description, location, level) of ``rule:manager:location:level``."""
         rule, server, location, level = text.split(CONTEXT_SEP)
         rule_id = int(rule)
         signature_level, signature = self.signatures.get(rule_id, (None, None))
-        if len(self.contexts) >= REPEAT_CACHE_ENTRIES:
-            self.contexts.clear()  # bounded, whatever the database holds
-        self.contexts[text] = found = (
+        return (
             rule_id,
             self.descriptions.describe(rule_id, signature),
             self.locations.get((int(location), int(server))) or f"(unknown location {location})",
             int(level) if level else signature_level,
         )
-        return found
 
     def group(self, times: str, address: str, context: str, user: str | None = None) -> Alert:
         """An Alert from the fields of a packed group (packed_row); ``user`` only with --use-user."""
-        rule_id, description, location, level = self.contexts.get(context) or self.context(context)
+        rule_id, description, location, level = self.contexts[context]
         if user is not None:
             user = clean_user(user)
         return new_record(Alert, (rule_id, description, location, decode_ip(address), user, level, int(times)))
@@ -1770,13 +1792,13 @@ class LocationMatcher:
 
     def __init__(self, patterns: Sequence[str]) -> None:
         self.patterns = patterns
-        self.seen: dict[str, bool] = {}
+        self.seen = Memo(self.matches)
+
+    def matches(self, location: str) -> bool:
+        return any(fnmatch.fnmatchcase(location, pattern) for pattern in self.patterns)
 
     def __call__(self, alert: Alert) -> bool:
-        hit = self.seen.get(alert.location)
-        if hit is None:
-            hit = self.seen[alert.location] = any(fnmatch.fnmatchcase(alert.location, p) for p in self.patterns)
-        return hit
+        return self.seen[alert.location]
 
 
 def in_networks(address: str, networks: Sequence[Network]) -> bool:
@@ -1810,12 +1832,10 @@ def filter_steps(filters: Filters, use_user: bool) -> list[tuple[str, Callable[[
         steps.append(("--location", LocationMatcher(filters.locations)))
     if filters.networks or filters.users:
         users = frozenset(filters.users)
-        known: dict[str, bool] = {}
+        known = Memo(lambda address: in_networks(address, filters.networks))
 
         def wanted_source(alert: Alert) -> bool:
             if alert.src_ip is not None:
-                if alert.src_ip not in known:
-                    known[alert.src_ip] = in_networks(alert.src_ip, filters.networks)
                 return known[alert.src_ip]
             if use_user and alert.user is not None:
                 return alert.user in users
@@ -1917,7 +1937,7 @@ def cut_rows(rows: list[Row], min_count: int, top: int | None) -> list[Row]:
         for (source, _, _), tally in rows:
             per_source[source] += tally.alerts
         chosen = {source for source, _ in sorted(per_source.items(), key=lambda item: (-item[1], item[0]))[:top]}
-        dropped = [((source, what, where), tally) for (source, what, where), tally in rows if source not in chosen]
+        dropped = [row for row in rows if row[0][0] not in chosen]  # row[0][0]: the triple's source
         log.debug(
             "--top %d dropped %d source(s), %d triple(s), %d alert(s)",
             top,
@@ -1925,7 +1945,7 @@ def cut_rows(rows: list[Row], min_count: int, top: int | None) -> list[Row]:
             len(dropped),
             sum(t.alerts for _, t in dropped),
         )
-        rows = [((source, what, where), tally) for (source, what, where), tally in rows if source in chosen]
+        rows = [row for row in rows if row[0][0] in chosen]
     return rows
 
 
@@ -1965,28 +1985,6 @@ def csv_cell(value: str) -> str:
     if "," in value or '"' in value or "\n" in value or "\r" in value:
         return '"' + value.replace('"', '""') + '"'
     return value
-
-
-class Memo(dict[str, str]):
-    """What ``make`` gives for each distinct value, made once; emptied when full, so memory stays bounded.
-
-    A dictionary looked up with ``memo[value]``: on the hot path of a writer a
-    hit costs a subscript, a fraction of a call to an lru_cache.
-
-    >>> memo = Memo(str.upper)
-    >>> memo["web1"], memo["web1"], len(memo)
-    ('WEB1', 'WEB1', 1)
-    """
-
-    def __init__(self, make: Callable[[str], str]) -> None:
-        super().__init__()
-        self.make = make
-
-    def __missing__(self, value: str) -> str:
-        if len(self) >= REPEAT_CACHE_ENTRIES:
-            self.clear()
-        made = self[value] = self.make(value)
-        return made
 
 
 def write_csv(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
