@@ -121,6 +121,12 @@ def test_debug_counts_what_each_filter_removed_alike_for_db_and_files(ossec, cli
     for condition in ("a.rule_id NOT IN (%s)", "a.rule_id IN (%s, %s, %s, %s, %s, %s)", "BINARY name LIKE %s"):
         assert condition in sql
     assert ("a.src_ip BETWEEN %s AND %s" in sql) == (ossec.layout == "2.8")
+    # What the query applied is not applied again to each row; files have no query.
+    row_by_row = re.findall(r"debug: filtered row by row: (.*)", from_db.err)
+    assert row_by_row == ([] if ossec.layout == "2.8" else ["--src"])
+    assert re.findall(r"debug: filtered row by row: (.*)", from_log.err) == [
+        "--exclude-alerts, --rules, --min-level, --location, --src"
+    ]
     assert removed(from_log.err) == expected(DAY)
     assert removed(from_db.err) == expected(in_db)
     assert f"alerts read: {len(DAY)}, removed by filters: {sum(expected(DAY).values())}," in from_log.err
