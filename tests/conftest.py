@@ -56,6 +56,20 @@ class Result:
     def lines(self) -> list[str]:
         return self.out.splitlines()
 
+    def usage_error(self) -> str:
+        """The one error line of a usage error: exit 2, nothing on stdout."""
+        assert (self.code, self.out) == (2, ""), self
+        return one_error_line(self.err)
+
+
+def one_error_line(err: str) -> str:
+    """What the user sees of an error: one line that says so, never a traceback."""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("alerts2afterglow: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:

@@ -14,20 +14,12 @@ import uuid
 
 import ossecdb
 import pytest
-from conftest import SCRIPT
+from conftest import SCRIPT, one_error_line
 from ossecdb import Row
 
 T0 = 1764237600
 WEB1 = "(web1) 10.0.0.2->/var/log/auth.log"
 WINDOW = ["--start-time", str(T0), "--end-time", str(T0 + 1000)]
-
-
-def one_error_line(err: str) -> str:
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("alerts2afterglow: error: "), err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 @pytest.mark.parametrize(
@@ -48,10 +40,7 @@ def one_error_line(err: str) -> str:
     ],
 )
 def test_usage_errors_exit_2(cli, argv, message):
-    result = cli("--dbpass=x", *argv)
-    assert result.code == 2
-    assert message in one_error_line(result.err)
-    assert result.out == ""
+    assert message in cli("--dbpass=x", *argv).usage_error()
 
 
 def test_thirty_minutes_plural_is_accepted(ossec, cli):
@@ -60,9 +49,7 @@ def test_thirty_minutes_plural_is_accepted(ossec, cli):
 
 
 def test_no_password_is_a_clear_error(cli):
-    result = cli("--dbname=ossec")
-    assert result.code == 2
-    assert "no database password: give --dbpass, set MYSQL_PWD" in one_error_line(result.err)
+    assert "no database password: give --dbpass, set MYSQL_PWD" in cli("--dbname=ossec").usage_error()
 
 
 def free_port() -> int:

@@ -315,9 +315,7 @@ def test_filters_and_outputs_work_over_files(tmp_path, cli):
     ],
 )
 def test_file_usage_errors(cli, argv, message):
-    result = cli(*argv)
-    assert result.code == 2
-    assert message in result.err
+    assert message in cli(*argv).usage_error()
 
 
 def test_missing_file(cli, tmp_path):

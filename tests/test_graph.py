@@ -222,9 +222,7 @@ def test_graphviz_failure_reports_its_message(cli, tmp_path, monkeypatch):
     ],
 )
 def test_graph_usage_errors(cli, argv, message):
-    result = cli(f"--alerts-log={LOG}", "--all", *argv)
-    assert result.code == 2
-    assert message in result.err
+    assert message in cli(f"--alerts-log={LOG}", "--all", *argv).usage_error()
 
 
 def test_quiet_interval_renders_a_labelled_picture(tmp_path):

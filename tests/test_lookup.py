@@ -172,8 +172,7 @@ def test_injection_attempts_are_only_data(ossec, cli):
         "--min-level=1 OR 1=1",
         "--exclude-alerts=1;DELETE FROM alert",
     ]:
-        result = cli(*ossec.args, "--all", bad)
-        assert result.code == 2, bad
+        assert "invalid" in cli(*ossec.args, "--all", bad).usage_error(), bad
     assert cli(*ossec.args, "--all").lines == ["192.0.2.1,Rule 5716,(web1) 10.0.0.2->/var/log/auth.log"]
 
 
@@ -189,10 +188,7 @@ def test_injection_attempts_are_only_data(ossec, cli):
     ],
 )
 def test_lookup_usage_errors(cli, argv, message):
-    result = cli(f"--alerts-log={LOG}", "--all", *argv)
-    assert result.code == 2
-    assert message in result.err
-    assert len(result.err.splitlines()) == 1
+    assert message in cli(f"--alerts-log={LOG}", "--all", *argv).usage_error()
 
 
 @pytest.mark.parametrize("ossec", ["2.9"], indirect=True)

@@ -122,6 +122,4 @@ def test_show_duplicate_resolves_in_order(tmp_path, cli, responder):
     ],
 )
 def test_dns_usage_errors(cli, argv, message):
-    result = cli("--alerts-log=-", *argv)
-    assert result.code == 2
-    assert message in result.err
+    assert message in cli("--alerts-log=-", *argv).usage_error()
