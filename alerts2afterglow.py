@@ -1893,14 +1893,9 @@ def tally_triples(source: Source, filters: Filters, use_user: bool, stats: Stats
         if who is None:
             no_source += times
             continue
-        triple = (who, description, location)
-        seen = totals.get(triple)
-        if seen is None:
-            totals[triple] = new_record(Tally, (times, level))
-        else:
-            totals[triple] = new_record(Tally, (seen.alerts + times, higher_level(seen.level, level)))
+        add_tally(totals, (who, description, location), times, level)
     stats.count(kept, no_source, unknown_level if filters.min_level is not None else 0)
-    return sorted(totals.items(), key=operator.itemgetter(0))  # triples are unique: never compare tallies
+    return sorted_rows(totals)
 
 
 def alert_rows(source: Source, filters: Filters, use_user: bool, stats: Stats) -> Iterator[Row]:
@@ -1955,16 +1950,26 @@ def higher_level(first: int | None, second: int | None) -> int | None:
     return first if second is None else max(first, second)
 
 
+def add_tally(totals: dict[Triple, Tally], triple: Triple, alerts: int, level: int | None) -> None:
+    """Count ``alerts`` more alerts of ``level`` behind ``triple``: counts add up, the highest level stays."""
+    seen = totals.get(triple)
+    if seen is None:
+        totals[triple] = new_record(Tally, (alerts, level))
+    else:
+        totals[triple] = new_record(Tally, (seen.alerts + alerts, higher_level(seen.level, level)))
+
+
+def sorted_rows(totals: dict[Triple, Tally]) -> list[Row]:
+    """The rows sorted by triple, so that output can be diffed (triples are unique: tallies are never compared)."""
+    return sorted(totals.items(), key=operator.itemgetter(0))
+
+
 def group_triples(rows: Iterable[Row]) -> list[Row]:
     """Merge equal triples, adding their counts and keeping the highest level; sorted so output can be diffed."""
     totals: dict[Triple, Tally] = {}
     for triple, tally in rows:
-        seen = totals.get(triple)
-        if seen is None:
-            totals[triple] = tally
-        else:
-            totals[triple] = Tally(seen.alerts + tally.alerts, higher_level(seen.level, tally.level))
-    return sorted(totals.items(), key=operator.itemgetter(0))  # triples are unique: never compare tallies
+        add_tally(totals, triple, tally.alerts, tally.level)
+    return sorted_rows(totals)
 
 
 def cut_rows(rows: list[Row], min_count: int, top: int | None) -> list[Row]:
