@@ -1008,10 +1008,20 @@ CONTEXT_SEP = ":"  # between rule, manager, location and level in a packed conte
 GROUP_CHUNKS = 256
 
 
+def sql_char(char: str) -> str:
+    """A separator as an SQL text expression (a hex literal would turn the packed text into bytes)."""
+    return f"CHAR({ord(char)} USING utf8mb4)"
+
+
+def sql_separator(char: str) -> str:
+    """A separator as GROUP_CONCAT's SEPARATOR, which takes only a literal."""
+    return f"x'{ord(char):02x}'"
+
+
 def text_field(sql: str) -> str:
     """A text column as a packed field: the separators OSSEC could have copied from a log line
     (a user name is whatever the attacker typed) become spaces, as AfterGlow would show them."""
-    return f"REPLACE(REPLACE(IFNULL({sql}, ''), CHAR(30 USING utf8mb4), ' '), CHAR(31 USING utf8mb4), ' ')"
+    return f"REPLACE(REPLACE(IFNULL({sql}, ''), {sql_char(ITEM_SEP)}, ' '), {sql_char(FIELD_SEP)}, ' ')"
 
 
 def packed_row(schema: Schema, level: str, counted: bool = False) -> str:
@@ -1025,7 +1035,7 @@ def packed_row(schema: Schema, level: str, counted: bool = False) -> str:
     fields.append(f"CONCAT_WS('{CONTEXT_SEP}', a.rule_id, a.server_id, a.location_id, IFNULL({level}, ''))")
     if schema.user_expr != "NULL":
         fields.append(text_field(schema.user_expr))
-    return f"CONCAT_WS(CHAR(31 USING utf8mb4), {', '.join(fields)})"
+    return f"CONCAT_WS({sql_char(FIELD_SEP)}, {', '.join(fields)})"
 
 
 def build_query(schema: Schema, settings: Settings, conditions: list[SqlCondition]) -> tuple[str, list[Any]]:
@@ -1044,7 +1054,7 @@ def build_query(schema: Schema, settings: Settings, conditions: list[SqlConditio
     if settings.show_duplicate:
         level = "a.level" if schema.level_expr == "a.level" else "NULL"
         sql = (
-            f"SELECT COUNT(*), GROUP_CONCAT({packed_row(schema, level)} ORDER BY a.server_id, a.id SEPARATOR x'1e')"
+            f"SELECT COUNT(*), GROUP_CONCAT({packed_row(schema, level)} ORDER BY a.server_id, a.id SEPARATOR {sql_separator(ITEM_SEP)})"
             f" FROM alert a{schema.user_join}{where} GROUP BY a.timestamp ORDER BY a.timestamp"
         )
         return sql, params
@@ -1056,7 +1066,7 @@ def build_query(schema: Schema, settings: Settings, conditions: list[SqlConditio
         f" GROUP BY a.rule_id, a.server_id, a.location_id, a.src_ip{user}"
     )
     sql = (
-        f"SELECT COUNT(*), GROUP_CONCAT(g.packed SEPARATOR x'1f') FROM ({groups}) AS g"
+        f"SELECT COUNT(*), GROUP_CONCAT(g.packed SEPARATOR {sql_separator(FIELD_SEP)}) FROM ({groups}) AS g"
         f" GROUP BY MOD(CRC32(g.packed), {GROUP_CHUNKS})"
     )
     return sql, params
