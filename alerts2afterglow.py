@@ -110,7 +110,8 @@ class Alert(NamedTuple):
     no usable value. The time is not kept: every source applies the time window
     itself, and alerts that differ only in time are then equal, which lets the
     repeats of an alert be handled once. (A NamedTuple: files yield hundreds of
-    thousands a second.)
+    thousands a second.) A grouped source says when the alerts it merged were
+    first and last seen; one alert at a time (--show-duplicate) needs no times.
     """
 
     rule_id: int
@@ -120,6 +121,8 @@ class Alert(NamedTuple):
     user: str | None = None
     level: int | None = None
     times: int = 1  # how many alerts this stands for ("count" would hide tuple.count)
+    first: int | None = None  # epoch of the earliest of them, where the source says
+    last: int | None = None  # epoch of the latest
 
 
 class Source(NamedTuple):
@@ -130,10 +133,12 @@ class Source(NamedTuple):
 
 
 class Tally(NamedTuple):
-    """What stands behind a triple: how many alerts, and the highest OSSEC level among them."""
+    """What stands behind a triple: how many alerts, the highest OSSEC level among them, when first and last seen."""
 
     alerts: int
     level: int | None
+    first: int | None = None
+    last: int | None = None
 
 
 # The per-alert paths make these records with tuple.__new__, without the Python-level __new__
@@ -1115,7 +1120,9 @@ class DatabaseNames:
         rule_id, description, location, level = self.contexts[context]
         if user is not None:
             user = clean_user(user)
-        return new_record(Alert, (rule_id, description, location, self.sources[address], user, level, int(times)))
+        return new_record(
+            Alert, (rule_id, description, location, self.sources[address], user, level, int(times), None, None)
+        )
 
     def alert(self, packed: str) -> Alert:
         """An Alert from one packed alert of --show-duplicate: its fields, without a count."""
@@ -1442,7 +1449,7 @@ def log_alert(groups: Sequence[str], count: int = 1) -> Alert:
         rule_id=int(rule_id),
         description=description,
         location=location,
-        src_ip=decode_ip(src_ip) if src_ip else None,
+        src_ip=decode_text_ip(src_ip) if src_ip else None,
         user=clean_user(user) if user else None,
         level=int(level),
         times=count,
@@ -1554,7 +1561,7 @@ def parse_json_alert(obj: Any) -> tuple[Alert, int | None] | None:
         rule_id=rule_id,
         description=description if isinstance(description, str) else f"Rule {rule_id}",
         location=location,
-        src_ip=decode_ip(_json_text(data.get("srcip", obj.get("srcip")))),
+        src_ip=decode_text_ip(_json_text(data.get("srcip", obj.get("srcip")))),
         user=next((user for user in map(clean_user, map(_json_text, users)) if user), None),
         level=level,
     )
@@ -1795,6 +1802,22 @@ def decode_ip(raw: int | str | bytes | None) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)
+def decode_text_ip(raw: str | None) -> str | None:
+    """A source address as alerts.log and alerts.json write it: its text, or None for "no address".
+
+    Unlike decode_ip, digits alone are not an address here: only old Wazuh
+    databases store addresses as decimal integers.
+
+    >>> decode_text_ip(" 203.0.113.5 "), decode_text_ip("(none)"), decode_text_ip("3232235777")
+    ('203.0.113.5', None, '3232235777')
+    """
+    if raw is None:
+        return None
+    raw = raw.strip()
+    return None if raw in NO_ADDRESS else raw
+
+
 def clean_user(raw: str | bytes | None) -> str | None:
     """The alert's user, or None for the values OSSEC writes when there is none."""
     if raw is None:
@@ -1894,7 +1917,7 @@ def tally_triples(source: Source, filters: Filters, use_user: bool, stats: Stats
     totals: dict[Triple, Tally] = {}
     # Counted in local variables, which a million-alert loop notices, and added up at the end.
     kept = unknown_level = no_source = 0
-    for _, description, location, src_ip, user, level, times in alerts:
+    for _, description, location, src_ip, user, level, times, first, last in alerts:
         kept += times
         if level is None:
             unknown_level += times
@@ -1903,7 +1926,7 @@ def tally_triples(source: Source, filters: Filters, use_user: bool, stats: Stats
         if who is None:
             no_source += times
             continue
-        add_tally(totals, (who, description, location), times, level)
+        add_tally(totals, (who, description, location), new_record(Tally, (times, level, first, last)))
     stats.count(kept, no_source, unknown_level if filters.min_level is not None else 0)
     return sorted_rows(totals)
 
@@ -1927,7 +1950,7 @@ def alert_rows(source: Source, filters: Filters, use_user: bool, stats: Stats) -
         who = alert.src_ip if alert.src_ip is not None else alert.user if use_user else None
         if who is None:
             return None, None
-        return None, ((who, alert.description, alert.location), new_record(Tally, (alert.times, alert.level)))
+        return None, ((who, alert.description, alert.location), new_record(Tally, (alert.times, alert.level, alert.first, alert.last)))
 
     kept = unknown_level = no_source = 0
     removed: Counter[str] = Counter()
@@ -1960,13 +1983,42 @@ def higher_level(first: int | None, second: int | None) -> int | None:
     return first if second is None else max(first, second)
 
 
-def add_tally(totals: dict[Triple, Tally], triple: Triple, alerts: int, level: int | None) -> None:
-    """Count ``alerts`` more alerts of ``level`` behind ``triple``: counts add up, the highest level stays."""
+def earlier(first: int | None, second: int | None) -> int | None:
+    """The earlier of two times, either of which may be unknown."""
+    if first is None:
+        return second
+    return first if second is None or first <= second else second
+
+
+def later(first: int | None, second: int | None) -> int | None:
+    """The later of two times, either of which may be unknown."""
+    if first is None:
+        return second
+    return first if second is None or first >= second else second
+
+
+def add_tally(totals: dict[Triple, Tally], triple: Triple, tally: Tally) -> None:
+    """Count ``tally`` behind ``triple``: counts add up, the highest level stays, the times widen.
+
+    >>> totals = {}
+    >>> add_tally(totals, ("a", "b", "c"), Tally(2, 3, 100, 200))
+    >>> add_tally(totals, ("a", "b", "c"), Tally(1, None, 50, None))
+    >>> totals
+    {('a', 'b', 'c'): Tally(alerts=3, level=3, first=50, last=200)}
+    """
     seen = totals.get(triple)
     if seen is None:
-        totals[triple] = new_record(Tally, (alerts, level))
+        totals[triple] = tally
     else:
-        totals[triple] = new_record(Tally, (seen.alerts + alerts, higher_level(seen.level, level)))
+        totals[triple] = new_record(
+            Tally,
+            (
+                seen.alerts + tally.alerts,
+                higher_level(seen.level, tally.level),
+                earlier(seen.first, tally.first),
+                later(seen.last, tally.last),
+            ),
+        )
 
 
 def sorted_rows(totals: dict[Triple, Tally]) -> list[Row]:
@@ -1978,7 +2030,7 @@ def group_triples(rows: Iterable[Row]) -> list[Row]:
     """Merge equal triples, adding their counts and keeping the highest level; sorted so output can be diffed."""
     totals: dict[Triple, Tally] = {}
     for triple, tally in rows:
-        add_tally(totals, triple, tally.alerts, tally.level)
+        add_tally(totals, triple, tally)
     return sorted_rows(totals)
 
 
