@@ -2500,7 +2500,9 @@ def graph_title(settings: Settings, graph: Graph) -> list[str]:
 def legend() -> list[tuple[str, list[tuple[str, str]]]]:
     """What each colour means, role by role: (heading, [(colour, meaning), ...])."""
     ceilings = [15, *(floor - 1 for floor, _ in LEVEL_COLOURS[:-1])]
-    levels = [(colour, f"{floor}\u2013{ceiling}") for (floor, colour), ceiling in zip(LEVEL_COLOURS, ceilings, strict=True)]
+    levels = [
+        (colour, f"{floor}\u2013{ceiling}") for (floor, colour), ceiling in zip(LEVEL_COLOURS, ceilings, strict=True)
+    ]
     return [
         (f"sources ({SHAPES['source']}s)", [(colour, kind) for kind, colour in SOURCE_COLOURS.items()]),
         (
@@ -2511,7 +2513,9 @@ def legend() -> list[tuple[str, list[tuple[str, str]]]]:
     ]
 
 
-LEGEND_NOTE = "links: source \u2192 alert description \u2192 location; size and line width: the alert count (logarithmic)"
+LEGEND_NOTE = (
+    "links: source \u2192 alert description \u2192 location; size and line width: the alert count (logarithmic)"
+)
 
 
 def graph_label(settings: Settings, graph: Graph) -> str:
@@ -2520,7 +2524,9 @@ def graph_label(settings: Settings, graph: Graph) -> str:
     first, holds, made = map(html_text, graph_title(settings, graph))
     rows = [f'<FONT POINT-SIZE="14">{first}</FONT>', holds]
     for heading, entries in legend():
-        swatches = "   ".join(f'<FONT COLOR="{colour}" POINT-SIZE="16">\u25a0</FONT> {html_text(text)}' for colour, text in entries)
+        swatches = "   ".join(
+            f'<FONT COLOR="{colour}" POINT-SIZE="16">\u25a0</FONT> {html_text(text)}' for colour, text in entries
+        )
         rows.append(f"{html_text(heading)}:  {swatches}")
     rows += [html_text(LEGEND_NOTE), f'<FONT POINT-SIZE="9">{made}</FONT>']
     body = "".join(f"<TR><TD>{row}</TD></TR>" for row in rows)
@@ -2558,7 +2564,7 @@ def write_dot(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
         else:
             label = dot_label(value)
         write(
-            f"  {node_id(role, value)} [label={label}, shape={SHAPES[role]}, fillcolor=\"{colour}\", "
+            f'  {node_id(role, value)} [label={label}, shape={SHAPES[role]}, fillcolor="{colour}", '
             f"fontsize={10 + growth[role] * scale(tally.alerts, largest):.1f}, "
             f"tooltip={dot_label(node_tooltip(role, value, kind, tally))}];\n"
         )
