@@ -2139,17 +2139,15 @@ def fit_picture(rows: list[Row], max_nodes: int) -> tuple[list[Row], str | None]
     if kept == len(ranked):
         return rows, None
     chosen = set(ranked[:kept])
+    cut = f"busiest {kept:,} of {len(ranked):,} sources"
     log.warning(
-        "the picture shows the busiest %s of %s sources: it holds at most %s nodes and %s links "
-        "(--max-nodes=%d; 0 draws everything)",
-        f"{kept:,}",
-        f"{len(ranked):,}",
+        "the picture shows the %s: it holds at most %s nodes and %s links (--max-nodes=%d; 0 draws everything)",
+        cut,
         f"{max_nodes:,}",
         f"{max_links:,}",
         max_nodes,
     )
-    cut = f"busiest {kept:,} of {len(ranked):,} sources (--max-nodes={max_nodes})"
-    return [row for row in rows if row[0][0] in chosen], cut
+    return [row for row in rows if row[0][0] in chosen], f"{cut} (--max-nodes={max_nodes})"
 
 
 def agent_location(location: str) -> str:
