@@ -2298,9 +2298,9 @@ SHAPES = {"source": "ellipse", "event": "box", "target": "folder"}
 # CJK (fonts-noto-cjk). In SVG, sans-serif is the browser's own fallback.
 FONT = "DejaVu Sans,sans-serif"
 LAYOUTS = ("auto", "circo", "dot", "neato", "fdp", "sfdp", "twopi")
-# --layout=auto: circo, the AfterGlow pipeline's look, while it draws in about a second here: its
-# time grows steeply with the links (8.7 s at 270, over a minute at 443); sfdp beyond, which draws
-# DEFAULT_MAX_NODES nodes in some 3 s. Measured with bench/bench_render.py (docs/pictures.md).
+# --layout=auto: circo, the AfterGlow pipeline's look, while it draws within a second here: its
+# time grows steeply with the links (8 s at 300, over a minute at 443); sfdp beyond, which draws
+# DEFAULT_MAX_NODES nodes in some 2 CPU seconds. Measured with bench/bench_render.py (docs/pictures.md).
 CIRCO_MAX_NODES = 60
 CIRCO_MAX_LINKS = 120
 LINKS_PER_NODE = 4  # --max-nodes=N also caps the links at this many times N: dense graphs cost more
