@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import argparse
 import codecs
-import configparser
 import contextlib
+import errno
 import fnmatch
 import functools
 import gc
@@ -33,6 +33,7 @@ import operator
 import os
 import re
 import socket
+import stat
 import sys
 import textwrap
 import threading
@@ -43,8 +44,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, NamedTuple, TextIO
 
-import pymysql
-import pymysql.cursors
+try:
+    import pymysql
+    import pymysql.cursors
+except ModuleNotFoundError:  # run in place without it: files, --help and --version work; connect() says so
+    pymysql = None  # type: ignore[assignment]
 
 # What only some runs need (gzip, json, ElementTree, tempfile, subprocess, shutil, concurrent.futures
 # and dnspython) is imported where it is used: a cron job would pay for it at every start.
@@ -64,7 +68,12 @@ DEFAULT_DBPORT = 3306
 DEFAULT_DBNAME = "ossec"
 DEFAULT_DBUSER = "ossec"
 DEFAULT_INTERVAL = "30 minute"
-DEFAULT_CONNECT_TIMEOUT = 10.0  # seconds; a cron job must never hang on a dead server
+DEFAULT_CONNECT_TIMEOUT = 10.0  # seconds for the TCP connect and the MySQL handshake together
+# Seconds the server may stay silent mid-session. The grouping query sends nothing until it has
+# grouped every alert of the window: a million alerts take it about a second (bench/RESULTS.md), so
+# ten minutes leave room for some 300 million on a slow, busy server, and still end a stalled run
+# (a dead proxy, a lock never released) long before the next run of a half-hourly cron job.
+DEFAULT_READ_TIMEOUT = 600.0
 # In-memory temporary tables for this session's GROUP BY (never lowered): with MariaDB's default
 # 16 MB, grouping a million alerts spills to disk and takes five times longer.
 SESSION_TMP_TABLE_BYTES = 256 * 1024 * 1024
@@ -80,6 +89,12 @@ DEFAULT_RENDER_TIMEOUT = 300.0  # seconds; a huge graph must not hang a cron job
 # What OSSEC writes where an alert has no source address or no user.
 NO_ADDRESS = frozenset({"", "0", "(null)", "(none)", "0.0.0.0", "::"})
 NO_USER = frozenset({"", "(none)", "(null)"})
+
+# Times a window may name: from OSSEC's first possible (unsigned) epoch up to 9999-12-31 00:00 UTC,
+# which every time zone can still show as a date.
+MAX_EPOCH = 253402214400
+# The longest any timeout may be (pymysql's own limit for connect_timeout): every wait stays finite.
+MAX_TIMEOUT = 365 * 86400
 
 INTERVAL_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 
@@ -277,6 +292,7 @@ class DatabaseTarget(NamedTuple):
     password: str
     database: str
     connect_timeout: float
+    read_timeout: float
 
     def describe(self) -> str:
         return f"{self.user}@{self.host}:{self.port}/{self.database}"
@@ -312,7 +328,7 @@ def parse_interval(text: str) -> int:
     >>> parse_interval("30 minute"), parse_interval("1 Hours"), parse_interval("2week")
     (1800, 3600, 1209600)
     """
-    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]+?)s?\s*", text)
+    match = re.fullmatch(r"\s*([0-9]{1,12})\s*([a-zA-Z]+?)s?\s*", text)
     unit = match.group(2).lower() if match else ""
     if not match or unit not in INTERVAL_UNITS or int(match.group(1)) == 0:
         raise argparse.ArgumentTypeError(
@@ -325,25 +341,31 @@ def parse_interval(text: str) -> int:
 def parse_time(text: str) -> int:
     """Parse a UNIX epoch, ``yyyy/mm/dd hh:mm:ss`` or ISO 8601 into epoch seconds.
 
-    Times without a zone are local time, as the Perl original read them.
+    Times without a zone are local time, as the Perl original read them. A
+    time must lie between 1970 (OSSEC stores unsigned epochs) and the end of
+    year 9999, which every time zone can still show.
 
     >>> parse_time("1700000000"), parse_time("2023-11-14T22:13:20Z")
     (1700000000, 1700000000)
     """
     value = text.strip()
-    if re.fullmatch(r"\d+", value):
-        return int(value)
     try:
-        moment = datetime.strptime(value, "%Y/%m/%d %H:%M:%S")
-    except ValueError:
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"invalid time {text!r}: expected a UNIX epoch, 'yyyy/mm/dd hh:mm:ss' "
-                "or ISO 8601 (e.g. 2026-11-27T10:00:00+01:00)"
-            ) from None
-    return int(moment.timestamp())
+        if re.fullmatch(r"[0-9]{1,20}", value):
+            epoch = int(value)
+        else:
+            try:
+                moment = datetime.strptime(value, "%Y/%m/%d %H:%M:%S")
+            except ValueError:
+                moment = datetime.fromisoformat(value)
+            epoch = int(moment.timestamp())  # OverflowError or OSError where the local zone cannot say
+    except (ValueError, OverflowError, OSError):
+        raise argparse.ArgumentTypeError(
+            f"invalid time {text!r}: expected a UNIX epoch, 'yyyy/mm/dd hh:mm:ss' "
+            "or ISO 8601 (e.g. 2026-11-27T10:00:00+01:00)"
+        ) from None
+    if not 0 <= epoch < MAX_EPOCH:
+        raise argparse.ArgumentTypeError(f"invalid time {text!r}: out of range (1970-01-01 to 9999-12-30 UTC)")
+    return epoch
 
 
 def parse_rule_ids(text: str) -> tuple[int, ...]:
@@ -392,7 +414,8 @@ def resolve_window(args: argparse.Namespace, now: int) -> Window:
         if args.end_time is not None:
             raise UsageError("--end-time needs --start-time")
         seconds = args.time_interval or parse_interval(DEFAULT_INTERVAL)
-        return Window(now - seconds, now + 1)  # up to and including the current second
+        # Up to and including the current second; an interval longer than the epoch is all time since.
+        return Window(max(now - seconds, 0), now + 1)
     start = args.start_time
     end = args.end_time if args.end_time is not None else now + 1
     if start > now:
@@ -402,44 +425,93 @@ def resolve_window(args: argparse.Namespace, now: int) -> Window:
     return Window(start, end)
 
 
-def read_option_files(defaults_file: str | None) -> dict[str, str]:
-    """Read ``[client]`` (then ``[alerts2afterglow]``) like the mysql client does.
+OPTION_FILE_MAX_BYTES = 1024 * 1024  # a MySQL option file holds a few lines; /dev/zero must not fill memory
+_OPTION_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "s": " ", '"': '"', "'": "'", "\\": "\\"}
+
+
+def parse_option_file(text: str) -> dict[str, dict[str, str]]:
+    r"""The options of each ``[group]`` of a MySQL option file, read as the mysql client reads it.
+
+    Names and values lose their surrounding spaces (a line that starts with
+    spaces is an option, not a continuation); ``#`` outside quotes starts a
+    comment; a value may be quoted, and ``\n``, ``\t``, ``\s``... are escapes.
+    Names are matched in any case, ``-`` and ``_`` alike. ``!include``
+    directives are not followed; an option without a value is a flag.
+
+    >>> parse_option_file("[client]\n  user = ossec # the reader\npassword='a#b\\sc'\nno-beep\n")
+    {'client': {'user': 'ossec', 'password': 'a#b c', 'no_beep': ''}}
+    """
+    groups: dict[str, dict[str, str]] = {}
+    group: dict[str, str] | None = None
+    for number, line in enumerate(text.splitlines(), 1):
+        line = _strip_option_comment(line).strip()
+        if not line or line[0] in "#;!":
+            continue
+        if line[0] == "[":
+            if not line.endswith("]"):
+                raise Failure(f"line {number}: a group is written [name]")
+            group = groups.setdefault(line[1:-1].strip().lower(), {})
+            continue
+        if group is None:
+            raise Failure(f"line {number}: an option before any [group]")
+        name, _, value = line.partition("=")
+        group[name.strip().lower().replace("-", "_")] = _option_value(value.strip())
+    return groups
+
+
+def _strip_option_comment(line: str) -> str:
+    """The line up to a ``#`` that is not inside quotes (mysys' remove_end_comment)."""
+    quote = ""
+    escaped = False
+    for index, char in enumerate(line):
+        if char in "'\"" and not escaped:
+            quote = "" if quote == char else quote or char
+        if not quote and char == "#":
+            return line[:index]
+        escaped = bool(quote) and char == "\\" and not escaped
+    return line
+
+
+def _option_value(value: str) -> str:
+    if len(value) >= 2 and value[0] in "'\"" and value[0] == value[-1]:
+        value = value[1:-1]
+    return re.sub(r"\\(.)", lambda m: _OPTION_ESCAPES.get(m.group(1), m.group(0)), value)
+
+
+def read_option_files(defaults_file: str | None) -> tuple[str, dict[str, str]]:
+    """The file read and the options of its ``[client]`` (then ``[alerts2afterglow]``) groups.
 
     With --defaults-file only that file is read and it must exist; otherwise
-    ``~/.my.cnf`` is read when present.
+    ``~/.my.cnf`` is read when present. The file is read as bytes, as the
+    mysql client reads it: bytes that are not UTF-8 travel on unchanged (a
+    latin-1 password reaches the server as written). A file that cannot be
+    read or parsed is a runtime failure (exit 1), like any other input.
     """
-    parser = configparser.ConfigParser(
-        allow_no_value=True, strict=False, interpolation=None, comment_prefixes=("#", ";", "!")
-    )
+    path = defaults_file if defaults_file is not None else os.path.expanduser("~/.my.cnf")
     try:
-        if defaults_file is not None:
-            try:
-                with open(defaults_file, encoding="utf-8") as stream:
-                    parser.read_file(stream)
-            except OSError as err:
-                raise Failure(f"cannot read --defaults-file {defaults_file}: {err.strerror}") from None
-        else:
-            parser.read(os.path.expanduser("~/.my.cnf"), encoding="utf-8")  # absent: nothing to read
-    except configparser.Error as err:
-        raise Failure(f"cannot parse MySQL option file: {err.message.splitlines()[0]}") from None
-    values: dict[str, str] = {}
-    for section in ("client", PROG):
-        if parser.has_section(section):
-            for key, value in parser.items(section):
-                if value is not None:
-                    values[key.replace("-", "_")] = _unquote(value.strip())
-    return values
-
-
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    return value
+        with open(path, "rb") as stream:
+            data = stream.read(OPTION_FILE_MAX_BYTES + 1)
+    except OSError as err:
+        if defaults_file is None and err.errno == errno.ENOENT:
+            return path, {}
+        raise Failure(f"cannot read MySQL option file {path}: {err.strerror}") from None
+    if len(data) > OPTION_FILE_MAX_BYTES:
+        raise Failure(f"cannot read MySQL option file {path}: larger than {OPTION_FILE_MAX_BYTES // 1024} KiB")
+    try:
+        groups = parse_option_file(data.decode("utf-8", "surrogateescape"))
+    except Failure as err:
+        raise Failure(f"cannot parse MySQL option file {path}: {err}") from None
+    return path, {**groups.get("client", {}), **groups.get(PROG, {})}
 
 
 def resolve_database(args: argparse.Namespace) -> DatabaseTarget:
-    """Command line first, then the option file, then MYSQL_PWD / the defaults."""
-    options = read_option_files(args.defaults_file)
+    """Command line first, then the option file, then MYSQL_PWD / the defaults.
+
+    What the option file says is checked here: a bad value there is a
+    runtime failure (exit 1); the same value on the command line is a usage
+    error, which argparse reports (exit 2).
+    """
+    path, options = read_option_files(args.defaults_file)
     password = args.dbpass
     if password is None:
         password = options.get("password")
@@ -450,28 +522,56 @@ def resolve_database(args: argparse.Namespace) -> DatabaseTarget:
             "no database password: give --dbpass, set MYSQL_PWD, or put password= in the "
             "[client] section of ~/.my.cnf or of a --defaults-file"
         )
-    port_text = args.dbport if args.dbport is not None else options.get("port", DEFAULT_DBPORT)
     try:
-        port = int(port_text)
-    except ValueError:
-        raise UsageError(f"invalid port {port_text!r} in the MySQL option file") from None
+        port = args.dbport if args.dbport is not None else port_number(options.get("port", str(DEFAULT_DBPORT)))
+        host = args.dbhost or host_name(options.get("host") or DEFAULT_DBHOST)
+    except argparse.ArgumentTypeError as err:
+        raise Failure(f"MySQL option file {path}: {err}") from None
     return DatabaseTarget(
-        host=args.dbhost or options.get("host") or DEFAULT_DBHOST,
+        host=host,
         port=port,
         user=args.dbuser or options.get("user") or DEFAULT_DBUSER,
         password=password,
         database=args.dbname or options.get("database") or DEFAULT_DBNAME,
         connect_timeout=args.connect_timeout or DEFAULT_CONNECT_TIMEOUT,
+        read_timeout=args.read_timeout or DEFAULT_READ_TIMEOUT,
     )
 
 
+def host_name(text: str) -> str:
+    """A database host as the system resolver can be asked for it: an IP address or a host name
+    whose labels (between dots, IDNA-encoded) are 1 to 63 characters long.
+
+    >>> host_name("db.example.org"), host_name("::1")
+    ('db.example.org', '::1')
+    """
+    try:
+        if is_ip(text):
+            return text
+        if "\x00" in text or text.strip() != text or not text.rstrip(".") or len(text) > 253:
+            raise UnicodeError("not a host name")
+        text.encode("idna")  # what the socket module does with the name: empty or long labels fail here
+    except UnicodeError:
+        raise argparse.ArgumentTypeError(
+            f"invalid host {text!r}: expected an IP address or a host name (labels of 1-63 characters)"
+        ) from None
+    return text
+
+
 def positive_float(text: str) -> float:
+    """A number of seconds for a timeout: finite, above 0, at most a year.
+
+    >>> positive_float("2.5")
+    2.5
+    """
     try:
         value = float(text)
     except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a number of seconds > 0")
+        value = math.nan
+    if not 0 < value <= MAX_TIMEOUT:  # nan and inf fail here
+        raise argparse.ArgumentTypeError(
+            f"invalid value {text!r}: expected a number of seconds > 0 and at most {MAX_TIMEOUT}"
+        )
     return value
 
 
@@ -551,7 +651,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     db = parser.add_argument_group("database (the default source)")
-    db.add_argument("--dbhost", metavar="HOST", help=f"MySQL server (default: {DEFAULT_DBHOST})")
+    db.add_argument("--dbhost", metavar="HOST", type=host_name, help=f"MySQL server (default: {DEFAULT_DBHOST})")
     db.add_argument("--dbport", metavar="PORT", type=port_number, help=f"MySQL port (default: {DEFAULT_DBPORT})")
     db.add_argument("--dbname", metavar="NAME", help=f"OSSEC database (default: {DEFAULT_DBNAME})")
     db.add_argument("--dbuser", metavar="USER", help=f"database user (default: {DEFAULT_DBUSER})")
@@ -570,7 +670,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--connect-timeout",
         metavar="SECONDS",
         type=positive_float,
-        help=f"give up connecting after SECONDS (default: {DEFAULT_CONNECT_TIMEOUT:g})",
+        help="give up connecting (TCP connect and MySQL handshake together) after SECONDS "
+        f"(default: {DEFAULT_CONNECT_TIMEOUT:g})",
+    )
+    db.add_argument(
+        "--read-timeout",
+        metavar="SECONDS",
+        type=positive_float,
+        help="give up when the server sends nothing for SECONDS mid-session, e.g. while it groups "
+        f"(default: {DEFAULT_READ_TIMEOUT:g})",
     )
     db.add_argument(
         "--rules-dir",
@@ -741,7 +849,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-DATABASE_FLAGS = ("dbhost", "dbport", "dbname", "dbuser", "dbpass", "defaults_file", "connect_timeout", "rules_dir")
+DATABASE_FLAGS = (
+    "dbhost",
+    "dbport",
+    "dbname",
+    "dbuser",
+    "dbpass",
+    "defaults_file",
+    "connect_timeout",
+    "read_timeout",
+    "rules_dir",
+)
 
 
 def check_file_sources(args: argparse.Namespace) -> None:
@@ -844,22 +962,87 @@ class Schema(NamedTuple):
 
 
 def connect(target: DatabaseTarget) -> pymysql.connections.Connection:
-    """Open the connection; failures become one clear line."""
+    """Open the connection, TCP connect and MySQL handshake within --connect-timeout together.
+
+    pymysql bounds only the TCP connect with its connect_timeout; the
+    handshake then waits as long as its read timeout allows at each read, and a
+    server (or anything else on the port) that accepts and never greets, or
+    greets a byte at a time, would hold the run. So the socket is connected
+    here, and a timer shuts it down when the time is up, whatever step the
+    handshake has reached (TLS included). After the handshake every read and
+    write waits at most --read-timeout. Failures become one clear line.
+    """
+    if pymysql is None:
+        raise missing_package("pymysql")
+    deadline = time.monotonic() + target.connect_timeout
+    where = f"cannot connect to MySQL {target.describe()}"
+    conn = pymysql.connect(
+        host=target.host,
+        port=target.port,
+        # Bytes, as the mysql client sends what it was given: pymysql would encode a password as
+        # latin-1 (failing on "€") and the names as UTF-8 (failing on bytes an option file held).
+        user=as_bytes(target.user),
+        password=as_bytes(target.password),
+        database=as_bytes(target.database),
+        charset="utf8mb4",
+        connect_timeout=target.connect_timeout,
+        read_timeout=target.read_timeout,
+        write_timeout=target.read_timeout,
+        autocommit=True,
+        # TLS when the server offers it (pymysql's default), except on loopback, where it protects nothing.
+        ssl_disabled=is_loopback(target.host) or None,
+        defer_connect=True,
+    )
     try:
-        return pymysql.connect(
-            host=target.host,
-            port=target.port,
-            user=target.user,
-            password=target.password,
-            database=target.database,
-            charset="utf8mb4",
-            connect_timeout=target.connect_timeout,
-            autocommit=True,
-            # TLS when the server offers it (pymysql's default), except on loopback, where it protects nothing.
-            ssl_disabled=is_loopback(target.host) or None,
-        )
+        sock = socket.create_connection((target.host, target.port), timeout=target.connect_timeout)
+    except TimeoutError:
+        raise Failure(f"{where}: no TCP connection within {target.connect_timeout:g} s (--connect-timeout)") from None
+    except OSError as err:
+        raise Failure(f"{where}: {err.strerror or err}") from None
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as pymysql sets its own sockets
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    spare = sock.dup()  # the same connection under a second descriptor: TLS takes ``sock`` over
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        with contextlib.suppress(OSError):
+            spare.shutdown(socket.SHUT_RDWR)  # the handshake's read or write returns at once
+
+    timer = threading.Timer(max(deadline - time.monotonic(), 0.0), expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        conn.connect(sock)
     except pymysql.MySQLError as err:
-        raise Failure(f"cannot connect to MySQL {target.describe()}: {mysql_message(err)}") from None
+        if not expired.is_set():
+            raise Failure(f"{where}: {mysql_message(err)}") from None
+    finally:
+        timer.cancel()
+        timer.join()
+        spare.close()
+    if expired.is_set():  # also when the timer fired just as the handshake ended: the socket is shut
+        if conn.open:
+            conn.close()
+        raise Failure(
+            f"{where}: the server did not complete the MySQL handshake within "
+            f"{target.connect_timeout:g} s (--connect-timeout)"
+        )
+    return conn
+
+
+def as_bytes(text: str) -> bytes:
+    """A value as the bytes the user gave (arguments, option files and the environment keep
+    bytes that are not UTF-8 as surrogates)."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def missing_package(module: str) -> Failure:
+    """The error for a dependency that is not installed, naming what to install."""
+    pip, debian = {"pymysql": ("PyMySQL", "python3-pymysql"), "dns": ("dnspython", "python3-dnspython")}[module]
+    return Failure(
+        f"the Python package {pip} is not installed: pip install {pip} (Debian/Ubuntu: apt-get install {debian})"
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -1186,19 +1369,31 @@ def alerts_one_by_one(seconds: Iterable[tuple[int, str]], names: DatabaseNames) 
 
 
 def end_query(conn: pymysql.connections.Connection, cursor: pymysql.cursors.SSCursor) -> None:
-    """Close the query's cursor; one not read to its end (| head, an error) is abandoned.
+    """Close the query's cursor, whatever became of the query and the connection.
 
     Closing the cursor of an unfinished query, or letting pymysql collect it,
-    would drain every row left (millions, for --show-duplicate). pymysql has no
-    public call for this, so the result is marked finished and the connection
-    closed instead.
+    would drain every row left (millions, for --show-duplicate), or, when the
+    connection was lost mid-query (a KILL, a proxy that drops it, --read-timeout),
+    read from a closed socket and print "Exception ignored ... Traceback" at
+    exit. pymysql has no public call for this, so the result is marked
+    finished and the connection closed instead.
     """
     result = getattr(cursor, "_result", None)
     if result is not None and result.unbuffered_active:
         result.unbuffered_active = False
-        conn.close()
-    else:
-        cursor.close()
+        if conn.open:
+            conn.close()
+    cursor.close()
+
+
+def database_failure(err: pymysql.MySQLError, target: DatabaseTarget) -> Failure:
+    """A database error mid-session as one line; a read that timed out says which limit it met."""
+    if isinstance(err.__context__, TimeoutError):
+        return Failure(
+            f"database error on {target.describe()}: the server sent nothing for {target.read_timeout:g} s "
+            "(--read-timeout)"
+        )
+    return Failure(f"database error on {target.describe()}: {mysql_message(err)}")
 
 
 # ---------------------------------------------------------------------------
@@ -1207,42 +1402,65 @@ def end_query(conn: pymysql.connections.Connection, cursor: pymysql.cursors.SSCu
 
 # Where OSSEC and Wazuh keep the rules the manager loads, when --rules-dir is not given.
 DEFAULT_RULES_DIRS = ("/var/ossec/rules", "/var/ossec/ruleset/rules", "/var/ossec/etc/rules")
-_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+# OSSEC's stock rules files are at most some 100 KB; a larger "rules file" is not one.
+RULES_FILE_MAX_BYTES = 16 * 1024 * 1024
+# What OSSEC's XML reader (os_xml) skips: a comment runs from "<!" to the first "-->" or "!>" ("--" inside
+# is allowed; one never closed runs to the end), and we skip "<?...?>" declarations and "<!DOCTYPE"
+# with it. Entities are never expanded: "&lt;" stays "&lt;", as OSSEC shows it.
+_RULES_COMMENT = re.compile(r"<!.*?(?:-->|!>)|<!.*\Z|<\?.*?\?>", re.DOTALL)
+_RULE_ELEMENT = re.compile(r"<rule\b((?:\"[^\"]*\"|'[^']*'|[^>\"'])*)>(.*?)</rule\s*>", re.DOTALL | re.IGNORECASE)
+_RULE_ATTRIBUTE = re.compile(r"([\w-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
+_RULE_DESCRIPTION = re.compile(r"<description(?:\s[^>]*)?>(.*?)</description\s*>", re.DOTALL | re.IGNORECASE)
 
 
 def parse_rules_file(text: str) -> Iterator[tuple[int, str, bool]]:
-    """(rule id, description, overwrite) for every rule of one rules file.
+    """(rule id, description, overwrite) for every rule of one rules file, read as OSSEC reads it.
 
-    A rules file is not one XML document: it holds several top-level elements
-    (``<var>`` definitions, several ``<group>``) and comments, so it is parsed
-    inside a wrapper element, as OSSEC's own reader accepts it. Several
-    ``<description>`` elements are joined in order, as OSSEC does.
+    A rules file is not one XML document, and OSSEC's own reader (os_xml) is
+    not an XML parser: several top-level elements, ``--`` inside a comment, a
+    raw ``\\<`` or ``&`` inside ``<pcre2>`` are all fine to it, and it expands
+    no entity. So this reader skips comments as os_xml does and takes each
+    ``<rule>`` and its ``<description>`` elements as text (element names in
+    any case, as rules.c compares them). Several descriptions are joined in
+    order, each with its first line break made a space, as rules.c does.
 
     >>> list(parse_rules_file('<var name="X">1</var><group name="a,"><rule id="5" level="3">'
-    ...     '<description>Rejected by access list </description><description>(code &lt;550&gt;).</description>'
-    ...     '</rule></group><!-- c --><group name="b,"><rule id="6" level="1" overwrite="yes">'
-    ...     '<description>$(srcip) seen</description></rule></group>'))
-    [(5, 'Rejected by access list (code <550>).', False), (6, '$(srcip) seen', True)]
+    ...     '<pcre2>^\\\\<\\\\d+\\\\> &</pcre2><description>Rejected by access list </description>'
+    ...     '<description>(code &lt;550&gt;).</description></rule></group><!-- c -- d -->'
+    ...     '<group name="b,"><rule id="6" level="1" overwrite="yes"><description>$(srcip) seen</description>'
+    ...     '</rule><!-- <rule id="7"><description>commented out</description></rule> --></group>'))
+    [(5, 'Rejected by access list (code &lt;550&gt;).', False), (6, '$(srcip) seen', True)]
     """
-    from xml.etree import ElementTree
+    for attributes, body in _RULE_ELEMENT.findall(_RULES_COMMENT.sub(" ", text)):
+        found = {name.lower(): double or single for name, double, single in _RULE_ATTRIBUTE.findall(attributes)}
+        rule_id = found.get("id", "").strip()
+        parts = [part.replace("\n", " ", 1) for part in _RULE_DESCRIPTION.findall(body)]
+        if re.fullmatch(r"[0-9]{1,9}", rule_id) and parts:
+            yield int(rule_id), "".join(parts).strip(), found.get("overwrite", "").lower() == "yes"
 
-    # The wrapper has a line of its own, so that parse errors name the file's own line + 1.
-    root = ElementTree.fromstring(f"<rules-file>\n{_XML_DECLARATION.sub('', text, count=1)}\n</rules-file>")
-    for rule in root.iter("rule"):
-        rule_id = rule.get("id", "").strip()
-        parts = [element.text or "" for element in rule.findall("description")]
-        if rule_id.isdigit() and parts:
-            yield int(rule_id), "".join(parts).strip(), rule.get("overwrite", "").lower() == "yes"
+
+def read_rules_file(path: str) -> str:
+    """The text of a rules file; OSError for anything that is not a regular file of a sane size.
+
+    Opened without blocking (a FIFO would wait for a writer forever) and
+    checked before it is read (``/dev/zero`` never ends).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with open(fd, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        data = stream.read(RULES_FILE_MAX_BYTES + 1)
+    if len(data) > RULES_FILE_MAX_BYTES:
+        raise OSError(errno.EFBIG, f"larger than {RULES_FILE_MAX_BYTES // (1024 * 1024)} MiB")
+    return data.decode("utf-8", "replace")
 
 
 def load_rule_descriptions(directories: Sequence[str], explicit: bool) -> dict[int, str]:
     """Descriptions by rule ID from every *.xml file of the directories, in order.
 
     A later definition replaces an earlier one only with overwrite="yes", as in
-    OSSEC. A file that does not parse is named in one warning and skipped.
+    OSSEC. A file that cannot be read is named in one warning and skipped.
     """
-    from xml.etree import ElementTree
-
     descriptions: dict[int, str] = {}
     started = time.monotonic()
     files = 0
@@ -1256,15 +1474,9 @@ def load_rule_descriptions(directories: Sequence[str], explicit: bool) -> dict[i
         for name in names:
             path = os.path.join(directory, name)
             try:
-                with open(path, encoding="utf-8", errors="replace") as stream:
-                    rules = list(parse_rules_file(stream.read()))
+                rules = list(parse_rules_file(read_rules_file(path)))
             except OSError as err:
                 log.warning("rules file %s skipped: %s", path, err.strerror)
-                continue
-            except ElementTree.ParseError as err:
-                line, column = err.position
-                reason = str(err).rsplit(": line ", 1)[0]
-                log.warning("rules file %s skipped: %s: line %d, column %d", path, reason, line - 1, column)
                 continue
             files += 1
             for rule_id, description, overwrite in rules:
@@ -2413,9 +2625,9 @@ def open_source(settings: Settings, stats: Stats) -> Iterator[Source]:
         cursor, source = query_database(conn, settings, descriptions, stats.removed)
         yield source
     except pymysql.MySQLError as err:
-        raise Failure(f"database error on {settings.database.describe()}: {mysql_message(err)}") from None
+        raise database_failure(err, settings.database) from None
     finally:
-        if cursor is not None and conn.open:
+        if cursor is not None:
             end_query(conn, cursor)
         if conn.open:
             conn.close()

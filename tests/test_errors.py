@@ -123,11 +123,11 @@ def test_password_sources_and_precedence(cli, ossec, password_user, tmp_path, is
 
     # --defaults-file replaces ~/.my.cnf.
     other = tmp_path / "ossec.cnf"
-    other.write_text(f"[client]\npassword={password}\n")
+    other.write_text(f"[client]\npassword='{password}'  # quoted: '#' starts a comment, as for the mysql client\n")
     assert cli(*base, f"--defaults-file={other}").lines == expected
     missing = cli(*base, f"--defaults-file={tmp_path / 'nope.cnf'}")
     assert missing.code == 1
-    assert "cannot read --defaults-file" in one_error_line(missing.err)
+    assert "cannot read MySQL option file" in one_error_line(missing.err)
 
 
 def test_debug_never_shows_the_password(cli, ossec, password_user):
@@ -320,7 +320,7 @@ def test_unparsable_option_file(cli, tmp_path):
     bad.write_text("password=x\n")
     result = cli(f"--defaults-file={bad}")
     assert result.code == 1
-    assert "cannot parse MySQL option file: File contains no section headers." in one_error_line(result.err)
+    assert f"cannot parse MySQL option file {bad}: line 1: an option before any [group]" in one_error_line(result.err)
 
 
 def test_help_reads_like_a_man_page():
