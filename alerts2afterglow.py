@@ -1213,12 +1213,15 @@ def text_field(sql: str) -> str:
 
 
 def packed_row(schema: Schema, level: str, counted: bool = False) -> str:
-    """SQL for one column: [count,] address, context[, user (--use-user)], separated by FIELD_SEP.
+    """SQL for one column: [count, first, last,] address, context[, user (--use-user)], separated by FIELD_SEP.
+
+    A counted (grouped) row says how many alerts the group holds and when the
+    first and the last of them happened (epochs).
 
     The context is ``rule:manager:location:level``, which many alerts share:
     DatabaseNames works out what each distinct context means once.
     """
-    fields = ["COUNT(*)"] if counted else []
+    fields = ["COUNT(*)", "MIN(a.timestamp)", "MAX(a.timestamp)"] if counted else []
     fields.append("IFNULL(a.src_ip, '')" if schema.integer_ips else text_field("a.src_ip"))
     fields.append(f"CONCAT_WS('{CONTEXT_SEP}', a.rule_id, a.server_id, a.location_id, IFNULL({level}, ''))")
     if schema.user_expr != "NULL":
@@ -1271,8 +1274,10 @@ def unpack(packed: str, separator: str, expected: int, holds: str, advice: str) 
 class DatabaseNames:
     """Location names and signature rows, read once, to turn a packed row into an Alert.
 
-    What a context (rule, manager, location, level) means is worked out once and
-    kept, so that most groups and alerts cost a dictionary lookup.
+    What a context (rule, manager, location, level) means, and what a stored
+    address is, are worked out once per distinct value and kept, so that most
+    groups and alerts cost dictionary lookups. Stored addresses that are not IP
+    addresses are counted, for one warning at the end of the run.
     """
 
     def __init__(self, conn: pymysql.connections.Connection, descriptions: RuleDescriptions, with_user: bool) -> None:
@@ -1284,7 +1289,9 @@ class DatabaseNames:
         self.descriptions = descriptions
         self.with_user = with_user
         self.contexts = Memo(self.context)  # bounded, whatever the database holds
-        self.sources = Memo(decode_ip)
+        self.sources = Memo(self.source)
+        self.odd_sources = 0  # distinct stored addresses kept as text (counted again after a Memo clears)
+        self.odd_example = ""
 
     def context(self, text: str) -> tuple[int, str, str, int | None]:
         """(rule id, description, location, level) of ``rule:manager:location:level``."""
@@ -1298,18 +1305,38 @@ class DatabaseNames:
             int(level) if level else signature_level,
         )
 
-    def group(self, times: str, address: str, context: str, user: str | None = None) -> Alert:
+    def source(self, stored: str) -> str | None:
+        """The address of a stored source (decode_ip), noting one that is not an IP address."""
+        address = decode_ip(stored)
+        # A dotted quad made from an integer is an address; stored text must be checked.
+        if address is not None and address == stored.strip() and not is_ip_fast(address):
+            self.odd_sources += 1
+            self.odd_example = self.odd_example or address
+        return address
+
+    def group(self, times: str, first: str, last: str, address: str, context: str, user: str | None = None) -> Alert:
         """An Alert from the fields of a packed group (packed_row); ``user`` only with --use-user."""
         rule_id, description, location, level = self.contexts[context]
         if user is not None:
             user = clean_user(user)
         return new_record(
-            Alert, (rule_id, description, location, self.sources[address], user, level, int(times), None, None)
+            Alert, (rule_id, description, location, self.sources[address], user, level, int(times), int(first), int(last))
         )
 
     def alert(self, packed: str) -> Alert:
-        """An Alert from one packed alert of --show-duplicate: its fields, without a count."""
-        return self.group("1", *packed.split(FIELD_SEP))
+        """An Alert from one packed alert of --show-duplicate: its fields, without a count or times."""
+        address, context, *user = packed.split(FIELD_SEP)
+        rule_id, description, location, level = self.contexts[context]
+        who = clean_user(user[0]) if user else None
+        return new_record(Alert, (rule_id, description, location, self.sources[address], who, level, 1, None, None))
+
+    def report(self) -> None:
+        if self.odd_sources:
+            log.warning(
+                "%d stored source address(es) are not IP addresses and were kept as text (first: %r)",
+                self.odd_sources,
+                self.odd_example[:60],
+            )
 
 
 def query_database(
@@ -1351,21 +1378,30 @@ def query_database(
     return cursor, Source(alerts, frozenset(flag for flag, _, _ in pushed))
 
 
-def groups_of(chunks: Iterable[tuple[int, str]], names: DatabaseNames) -> Iterator[Alert]:
-    """The groups of each packed row of the grouped query, as Alerts with their counts."""
-    width = 4 if names.with_user else 3  # count, address, context[, user]
+def groups_of(chunks: Iterable[tuple[int, str | bytes]], names: DatabaseNames) -> Iterator[Alert]:
+    """The groups of each packed row of the grouped query, as Alerts with their counts and times."""
+    width = 6 if names.with_user else 5  # count, first, last, address, context[, user]
     for count, packed in chunks:
+        packed = as_text(packed)
         holds = f"the grouped result packs {count} groups into one row"
         fields = iter(unpack(packed, FIELD_SEP, width * count, holds, "raise max_allowed_packet"))
         yield from map(names.group, *[fields] * width)  # the fields, taken width at a time
+    names.report()
 
 
-def alerts_one_by_one(seconds: Iterable[tuple[int, str]], names: DatabaseNames) -> Iterator[Alert]:
+def alerts_one_by_one(seconds: Iterable[tuple[int, str | bytes]], names: DatabaseNames) -> Iterator[Alert]:
     """The alerts of each second, in order. They repeat: the most recent distinct ones are made once (LRU)."""
     make = functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)(names.alert)
     advice = "raise max_allowed_packet, or leave out --show-duplicate"
     for count, packed in seconds:
-        yield from map(make, unpack(packed, ITEM_SEP, count, f"one second holds {count} alerts in one row", advice))
+        yield from map(make, unpack(as_text(packed), ITEM_SEP, count, f"one second holds {count} alerts in one row", advice))
+    names.report()
+
+
+def as_text(packed: str | bytes) -> str:
+    """A packed row as text: a binary column (VARBINARY, BLOB) makes the server send bytes, which
+    may be anything; what is not UTF-8 becomes U+FFFD rather than ending the run."""
+    return packed if isinstance(packed, str) else packed.decode("utf-8", "replace")
 
 
 def end_query(conn: pymysql.connections.Connection, cursor: pymysql.cursors.SSCursor) -> None:
@@ -1880,6 +1916,21 @@ def is_ip(text: str) -> bool:
     return True
 
 
+def is_ip_fast(text: str) -> bool:
+    """is_ip in C, where thousands of stored addresses are checked (bench/bench_database.py).
+
+    >>> is_ip_fast("203.0.113.5"), is_ip_fast("2001:db8::1"), is_ip_fast("web1"), is_ip_fast("1.2.3.4 ")
+    (True, True, False, False)
+    """
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, text)
+        except (OSError, ValueError):  # ValueError: an embedded NUL
+            continue
+        return True
+    return False
+
+
 class ReverseResolver:
     """PTR lookups with dnspython: each address once, many at a time, within a budget.
 
@@ -1986,32 +2037,26 @@ def resolve_stream(rows: Iterable[Row], resolver: ReverseResolver, batch: int = 
 # ---------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)  # the same addresses come back alert after alert
-def decode_ip(raw: int | str | bytes | None) -> str | None:
-    """Decode a source IP as any OSSEC or Wazuh generation stored it.
+def decode_ip(stored: str) -> str | None:
+    """A source address as an OSSEC or Wazuh database stored it (memoised per value by DatabaseNames).
 
-    Integers (OSSEC 2.6-2.8, Wazuh <= 4.3 as decimal text) become dotted quads;
-    text is kept as stored; the forms meaning "no address" become None.
+    Decimal integers, the only form of OSSEC 2.6-2.8 (INT) and one of Wazuh
+    up to 4.3 (text), become dotted quads; only ASCII digits count ('²' is a
+    digit to str.isdigit()). Other text is kept as stored, including decimals
+    that are no IPv4 address (0 and 2**32 and above): the caller tells an IP
+    address from the rest. The forms meaning "no address" become None.
 
-    >>> decode_ip(3232235777), decode_ip("3232235777"), decode_ip("2001:db8::1")
-    ('192.168.1.1', '192.168.1.1', '2001:db8::1')
-    >>> decode_ip(0), decode_ip("(null)"), decode_ip(" "), decode_ip("::")
+    >>> decode_ip("3232235777"), decode_ip("2001:db8::1"), decode_ip("4294967296"), decode_ip("²")
+    ('192.168.1.1', '2001:db8::1', '4294967296', '²')
+    >>> decode_ip("0"), decode_ip("(null)"), decode_ip(" "), decode_ip("::")
     (None, None, None, None)
     """
-    if raw is None:
+    text = stored.strip()
+    if text in NO_ADDRESS:
         return None
-    if isinstance(raw, bytes):
-        raw = raw.decode("utf-8", "replace")
-    if isinstance(raw, str):
-        raw = raw.strip()
-        if raw in NO_ADDRESS:
-            return None
-        if not raw.isdigit():
-            return raw
-        raw = int(raw)
-    if 0 < raw < 2**32:
-        return socket.inet_ntoa(raw.to_bytes(4, "big"))
-    return None
+    if len(text) <= 10 and text.isascii() and text.isdigit() and 0 < int(text) < 2**32:
+        return socket.inet_ntoa(int(text).to_bytes(4, "big"))
+    return text
 
 
 @functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)
