@@ -58,7 +58,7 @@ __version__ = "1.0.0"
 PROG = "alerts2afterglow"
 
 EXIT_OK = 0
-EXIT_FAILURE = 1  # runtime failure: database, DNS budget, I/O
+EXIT_FAILURE = 1  # runtime failure: database, I/O, Graphviz
 EXIT_USAGE = 2  # bad flag or value, as argparse itself uses
 EXIT_INTERRUPTED = 130  # Ctrl-C, as the shell reports SIGINT
 
@@ -616,8 +616,8 @@ examples:
   alerts2afterglow --alerts-log=/var/ossec/logs/alerts/2026/Nov/ossec-alerts-27.log.gz --all \\
       --use-user --do-reverse --output=alerts.csv
 
-exit status: 0 success (an empty window included), 1 runtime failure
-(database, I/O, DNS budget spent, Graphviz), 2 usage error.
+exit status: 0 success (an empty window included; a spent --dns-budget is a warning),
+1 runtime failure (database, I/O, Graphviz), 2 usage error.
 """
 
 
@@ -829,7 +829,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         type=positive_float,
         default=DEFAULT_DNS_BUDGET,
-        help="stop looking up after SECONDS in all; the rest keep their IP, exit status 1 (default: %(default)g)",
+        help="stop looking up after SECONDS in all; the rest keep their IP, with a warning (default: %(default)g)",
     )
     rdns.add_argument(
         "--dns-workers",
@@ -1931,6 +1931,34 @@ def is_ip_fast(text: str) -> bool:
     return False
 
 
+MAX_PTR_NAMES = 4  # PTR names of one address that are tried for confirmation (each costs a lookup)
+
+
+def is_host_name(name: str) -> bool:
+    """Whether a PTR target may stand for an address: a host name, not an address in disguise.
+
+    Labels of letters, digits and hyphens (1-63 characters, no hyphen at either
+    end), 253 characters at most, a last label that is not all digits (so no
+    IPv4 address, RFC 3696), and IDNA labels (``xn--``) that decode. The name
+    is kept in that ASCII form: a Unicode look-alike cannot pose as another.
+
+    >>> [is_host_name(n) for n in ("scanner.example.net", "10.0.0.99", "a..b", "bad_name.example", "xn--bcher-kva.ch")]
+    [True, False, False, False, True]
+    """
+    labels = name.split(".")
+    if len(name) > 253 or labels[-1].isdigit():
+        return False
+    for label in labels:
+        if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", label):
+            return False
+        if label[:4].lower() == "xn--":
+            try:
+                label.encode("ascii").decode("idna")
+            except UnicodeError:
+                return False
+    return True
+
+
 class ReverseResolver:
     """PTR lookups with dnspython: each address once, many at a time, within a budget.
 
@@ -1940,8 +1968,11 @@ class ReverseResolver:
 
     def __init__(self, settings: DnsSettings) -> None:
         # dnspython adds a seventh of a second to every start; most runs never resolve anything.
-        import dns.nameserver
-        import dns.resolver
+        try:
+            import dns.nameserver
+            import dns.resolver
+        except ModuleNotFoundError:
+            raise missing_package("dns") from None
 
         self.settings = settings
         self.resolver = dns.resolver.Resolver(configure=settings.nameservers is None)
@@ -1975,24 +2006,65 @@ class ReverseResolver:
             self.stats.seconds += time.monotonic() - started
 
     def _lookup(self, ip: str) -> str | None:
+        """The confirmed host name of an address, or None (counted by why).
+
+        A PTR record says whatever its zone's owner wants, and attackers own
+        the reverse zones of their addresses: a PTR of ``10.0.0.99.`` or
+        ``web1.example.org.`` would relabel them as one of our hosts. So a
+        name replaces the address only if it is a host name (not an address,
+        letters, digits and hyphens in labels of 1-63 characters) and it
+        resolves back to the address (forward-confirmed reverse DNS, as
+        sshd's UseDNS and Postfix check): one more lookup per name, within
+        the same timeout and budget.
+        """
         import dns.exception
 
-        remaining = (self.deadline or 0.0) - time.monotonic()
-        if remaining <= 0:
+        deadline = min(time.monotonic() + self.settings.timeout, self.deadline or 0.0)
+        if deadline <= time.monotonic():
             with self.lock:
                 self.stats.unresolved += 1
             return None
+        outcome: str | None = None
+        name = None
         try:
-            answer = self.resolver.resolve_address(ip, lifetime=min(self.settings.timeout, remaining))
+            answer = self.resolver.resolve_address(ip, lifetime=deadline - time.monotonic())
+            candidates = sorted({rr.target.to_text(omit_final_dot=True) for rr in answer})[:MAX_PTR_NAMES]
+            names = [candidate for candidate in candidates if is_host_name(candidate)]
+            if not names:
+                outcome = "not a host name"
+            for candidate in names:
+                if self._resolves_to(candidate, ip, deadline):
+                    name = candidate
+                    break
+            else:
+                outcome = outcome or "not confirmed"
         except dns.exception.DNSException as err:
-            with self.lock:
-                self.stats.lookups += 1
-                self.stats.failed[dns_failure_kind(err)] += 1
-            return None
+            outcome = dns_failure_kind(err)
+        except (ValueError, UnicodeError):  # an answer dnspython read but cannot turn into text or an address
+            outcome = "unreadable answer"
         with self.lock:
             self.stats.lookups += 1
-            self.stats.answered += 1
-        return min(rr.target.to_text(omit_final_dot=True) for rr in answer)
+            if name is None:
+                self.stats.failed[outcome or "not confirmed"] += 1
+            else:
+                self.stats.answered += 1
+        return name
+
+    def _resolves_to(self, name: str, ip: str, deadline: float) -> bool:
+        """Whether ``name`` has an A (or AAAA) record for ``ip``; a failed lookup says no."""
+        import dns.exception
+
+        address = ipaddress.ip_address(ip)
+        mapped = getattr(address, "ipv4_mapped", None)
+        address = mapped or address
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        try:
+            answer = self.resolver.resolve(name, "A" if address.version == 4 else "AAAA", lifetime=remaining)
+        except dns.exception.DNSException:
+            return False
+        return any(ipaddress.ip_address(rr.address) == address for rr in answer)
 
     def name(self, source: str) -> str:
         """The host name for an address looked up before, else the source unchanged."""
@@ -2742,11 +2814,12 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
         else:
             out.flush()
         stats.report()
-        if stats.dns_unresolved:
+        if stats.dns_unresolved:  # reverse DNS is decoration: the output is complete, the run a success
             assert settings.dns is not None
-            raise Failure(
-                f"--dns-budget of {settings.dns.budget:g} s spent: {stats.dns_unresolved} address(es) "
-                "were not looked up and keep their IP (the output is complete)"
+            log.warning(
+                "--dns-budget of %g s spent: %d address(es) were not looked up and keep their IP",
+                settings.dns.budget,
+                stats.dns_unresolved,
             )
         return EXIT_OK
     except BrokenPipeError:
