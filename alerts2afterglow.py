@@ -1320,7 +1320,8 @@ class DatabaseNames:
         if user is not None:
             user = clean_user(user)
         return new_record(
-            Alert, (rule_id, description, location, self.sources[address], user, level, int(times), int(first), int(last))
+            Alert,
+            (rule_id, description, location, self.sources[address], user, level, int(times), int(first), int(last)),
         )
 
     def alert(self, packed: str) -> Alert:
@@ -1394,7 +1395,9 @@ def alerts_one_by_one(seconds: Iterable[tuple[int, str | bytes]], names: Databas
     make = functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)(names.alert)
     advice = "raise max_allowed_packet, or leave out --show-duplicate"
     for count, packed in seconds:
-        yield from map(make, unpack(as_text(packed), ITEM_SEP, count, f"one second holds {count} alerts in one row", advice))
+        yield from map(
+            make, unpack(as_text(packed), ITEM_SEP, count, f"one second holds {count} alerts in one row", advice)
+        )
     names.report()
 
 
@@ -1441,9 +1444,10 @@ DEFAULT_RULES_DIRS = ("/var/ossec/rules", "/var/ossec/ruleset/rules", "/var/osse
 # OSSEC's stock rules files are at most some 100 KB; a larger "rules file" is not one.
 RULES_FILE_MAX_BYTES = 16 * 1024 * 1024
 # What OSSEC's XML reader (os_xml) skips: a comment runs from "<!" to the first "-->" or "!>" ("--" inside
-# is allowed; one never closed runs to the end), and we skip "<?...?>" declarations and "<!DOCTYPE"
-# with it. Entities are never expanded: "&lt;" stays "&lt;", as OSSEC shows it.
-_RULES_COMMENT = re.compile(r"<!.*?(?:-->|!>)|<!.*\Z|<\?.*?\?>", re.DOTALL)
+# is allowed; one never closed runs to the end). A "<!DOCTYPE ...>" (its internal subset included) and
+# "<?...?>" declarations, which OSSEC would refuse, are skipped too. Entities are never expanded:
+# "&lt;" stays "&lt;", as OSSEC shows it, and an entity declared in a DOCTYPE is never read.
+_RULES_COMMENT = re.compile(r"<!DOCTYPE(?:[^\[>]|\[.*?\])*>|<!.*?(?:-->|!>)|<!.*\Z|<\?.*?\?>", re.DOTALL)
 _RULE_ELEMENT = re.compile(r"<rule\b((?:\"[^\"]*\"|'[^']*'|[^>\"'])*)>(.*?)</rule\s*>", re.DOTALL | re.IGNORECASE)
 _RULE_ATTRIBUTE = re.compile(r"([\w-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 _RULE_DESCRIPTION = re.compile(r"<description(?:\s[^>]*)?>(.*?)</description\s*>", re.DOTALL | re.IGNORECASE)

@@ -97,9 +97,7 @@ def test_an_unreadable_file_is_named_once_and_the_rest_still_count(tmp_path, cap
     with caplog.at_level("WARNING", logger="alerts2afterglow"):
         descriptions = alerts2afterglow.load_rule_descriptions([str(tmp_path)], explicit=True)
     assert descriptions == {7: "ok"}
-    assert [r.getMessage() for r in caplog.records] == [
-        f"rules file {tmp_path / 'broken.xml'} skipped: Is a directory"
-    ]
+    assert [r.getMessage() for r in caplog.records] == [f"rules file {tmp_path / 'broken.xml'} skipped: Is a directory"]
 
 
 def test_missing_default_directories_are_silent(tmp_path, monkeypatch, caplog):
