@@ -1065,14 +1065,21 @@ def mysql_message(err: pymysql.MySQLError) -> str:
     return str(err) or type(err).__name__
 
 
+def log_sql(statement: str) -> str:
+    """A statement the run sends, shown under --debug (the benchmark's raw client replays them all)."""
+    log.debug("SQL: %s", statement)
+    return statement
+
+
 def detect_schema(conn: pymysql.connections.Connection, use_user: bool) -> Schema:
     """Tell the OSSEC schema generation from column types, once per run."""
     with conn.cursor() as cur:
-        cur.execute(
+        statement = cur.mogrify(
             "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
             "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (%s, %s, %s, %s)",
             (*REQUIRED_TABLES, "data"),
         )
+        cur.execute(log_sql(statement))
         columns: dict[str, dict[str, str]] = {}
         for table, column, data_type in cur.fetchall():
             columns.setdefault(table.lower(), {})[column.lower()] = data_type.lower()
@@ -1282,9 +1289,9 @@ class DatabaseNames:
 
     def __init__(self, conn: pymysql.connections.Connection, descriptions: RuleDescriptions, with_user: bool) -> None:
         with conn.cursor() as cur:
-            cur.execute("SELECT id, server_id, name FROM location")
+            cur.execute(log_sql("SELECT id, server_id, name FROM location"))
             self.locations = {(row[0], row[1]): row[2] for row in cur.fetchall()}
-            cur.execute("SELECT rule_id, level, description FROM signature")
+            cur.execute(log_sql("SELECT rule_id, level, description FROM signature"))
             self.signatures = {row[0]: (row[1], row[2]) for row in cur.fetchall()}
         self.descriptions = descriptions
         self.with_user = with_user
@@ -1368,8 +1375,7 @@ def query_database(
             " group_concat_max_len = @@max_allowed_packet"
         )
         statement = cur.mogrify(session, (SESSION_TMP_TABLE_BYTES, SESSION_TMP_TABLE_BYTES))
-        log.debug("SQL: %s", statement)
-        cur.execute(statement)
+        cur.execute(log_sql(statement))
     log.debug("SQL: %s", sql)
     log.debug("SQL parameters: %s", params)
     # An unbuffered cursor streams rows as the server sends them.

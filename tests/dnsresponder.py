@@ -47,6 +47,7 @@ class DnsResponder:
     queries: Counter[str] = field(default_factory=Counter)  # by address asked for
     forward: dict[str, set[str]] = field(default_factory=dict)  # host name (no final dot) -> its addresses
     forward_queries: Counter[str] = field(default_factory=Counter)  # by name asked for
+    forward_delay: float = 0.0  # seconds before each A/AAAA answer
 
     def __post_init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -126,7 +127,7 @@ class DnsResponder:
         if addresses:
             rdtype = "A" if family is ipaddress.IPv4Address else "AAAA"
             response.answer.append(dns.rrset.from_text_list(question.name, 300, "IN", rdtype, addresses))
-        return time.monotonic(), response.to_wire()
+        return time.monotonic() + self.forward_delay, response.to_wire()
 
     def _serve(self) -> None:
         due: list[tuple[float, int, bytes, tuple[str, int]]] = []
