@@ -83,17 +83,26 @@ def test_missing_tables_are_named(cli, scratch_db):
     assert f"database {scratch_db} is not an OSSEC database: missing table(s) alert, signature" in line
 
 
-@pytest.fixture
-def password_user(ossec):
-    """A throw-away MariaDB account with a password, allowed to read this test's database only."""
-    user, password = f"a2ag_{uuid.uuid4().hex[:8]}", "S3cret,pw#1"
+@contextlib.contextmanager
+def mariadb_account(ossec, password: str):
+    """A throw-away MariaDB account with ``password``, allowed to read this test's database only,
+    which holds one alert: yields (user, password)."""
+    user = f"a2ag_{uuid.uuid4().hex[:8]}"
     with ossec.conn.cursor() as cur:
         cur.execute("CREATE USER %s@'127.0.0.1' IDENTIFIED BY %s", (user, password))
         cur.execute(f"GRANT SELECT ON `{ossec.name}`.* TO %s@'127.0.0.1'", (user,))
     ossec.insert([Row(5716, T0, WEB1, "192.0.2.1")])
-    yield user, password
-    with ossec.conn.cursor() as cur:
-        cur.execute("DROP USER %s@'127.0.0.1'", (user,))
+    try:
+        yield user, password
+    finally:
+        with ossec.conn.cursor() as cur:
+            cur.execute("DROP USER %s@'127.0.0.1'", (user,))
+
+
+@pytest.fixture
+def password_user(ossec):
+    with mariadb_account(ossec, "S3cret,pw#1") as account:
+        yield account
 
 
 def test_wrong_password(cli, ossec, password_user):

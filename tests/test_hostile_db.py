@@ -9,8 +9,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
-from pathlib import Path
 
 import dns.rcode
 import ossecdb
@@ -19,7 +17,8 @@ from conftest import ROOT_DIR, SCRIPT, one_error_line
 from dnsresponder import DnsResponder
 from ossecdb import Row
 from tcpfaults import FaultyProxy, SilentListener
-from test_errors import export_blocked_on_a_lock, fill, run_script
+from test_errors import export_blocked_on_a_lock, fill, mariadb_account, run_script
+from test_reverse_dns import sshd_failures
 
 import alerts2afterglow
 
@@ -223,15 +222,9 @@ def test_a_week_interval_longer_than_the_epoch_means_since_1970(ossec, cli):
 
 @pytest.fixture
 def account(ossec):
-    """A throw-away account with a non-ASCII password, reading this test's database only."""
-    user, password = f"a2ag_{uuid.uuid4().hex[:8]}", "pä€ss#1"
-    with ossec.conn.cursor() as cur:
-        cur.execute("CREATE USER %s@'127.0.0.1' IDENTIFIED BY %s", (user, password))
-        cur.execute(f"GRANT SELECT ON `{ossec.name}`.* TO %s@'127.0.0.1'", (user,))
-    ossec.insert([Row(5716, T0, WEB1, "192.0.2.1")])
-    yield user, password
-    with ossec.conn.cursor() as cur:
-        cur.execute("DROP USER %s@'127.0.0.1'", (user,))
+    """A throw-away account with a non-ASCII password that holds a '#'."""
+    with mariadb_account(ossec, "pä€ss#1") as account:
+        yield account
 
 
 def test_option_file_lines_that_start_with_spaces_are_options_not_continuations(cli, ossec, account, tmp_path):
@@ -387,17 +380,6 @@ def test_rules_files_that_are_not_regular_files_are_skipped_without_blocking(oss
 # ---------------------------------------------------------------------------
 
 
-def sshd_log(path: Path, addresses: list[str]) -> str:
-    path.write_text(
-        "".join(
-            f"** Alert {T0 + i}.{i}: - syslog,sshd,\n2025 Nov 27 10:00:0{i % 10} {WEB1}\n"
-            f"Rule: 5716 (level 5) -> 'SSHD authentication failed.'\nSrc IP: {ip}\nsshd: x\n\n"
-            for i, ip in enumerate(addresses)
-        )
-    )
-    return str(path)
-
-
 def test_ptr_names_that_are_not_confirmed_host_names_keep_the_address(cli, tmp_path):
     cases = {
         "203.0.113.1": ("10.0.0.99.", "not a host name"),  # an internal address in disguise
@@ -413,7 +395,7 @@ def test_ptr_names_that_are_not_confirmed_host_names_keep_the_address(cli, tmp_p
         responder.ptr("198.51.100.7", "scanner.example.net.")  # confirmed: replaces its address
         responder.ptr("2001:db8::7", "v6.example.net.")
         responder.junk("192.0.2.9")
-        log = sshd_log(tmp_path / "alerts.log", [*cases, "198.51.100.7", "2001:db8::7", "192.0.2.9"])
+        log = sshd_failures(tmp_path / "alerts.log", [*cases, "198.51.100.7", "2001:db8::7", "192.0.2.9"])
         result = cli(
             f"--alerts-log={log}",
             "--all",
@@ -436,7 +418,7 @@ def test_an_answer_that_is_no_dns_message_is_skipped_and_counted(cli, tmp_path):
     with DnsResponder() as responder:
         responder.junk("192.0.2.9")
         responder.fail("192.0.2.10", dns.rcode.SERVFAIL)
-        log = sshd_log(tmp_path / "alerts.log", ["192.0.2.9", "192.0.2.10"])
+        log = sshd_failures(tmp_path / "alerts.log", ["192.0.2.9", "192.0.2.10"])
         result = cli(
             f"--alerts-log={log}",
             "--all",
