@@ -1466,10 +1466,12 @@ RULES_FILE_MAX_BYTES = 16 * 1024 * 1024
 # is allowed; one never closed runs to the end). A "<!DOCTYPE ...>" (its internal subset included) and
 # "<?...?>" declarations, which OSSEC would refuse, are skipped too. Entities are never expanded:
 # "&lt;" stays "&lt;", as OSSEC shows it, and an entity declared in a DOCTYPE is never read.
-_RULES_COMMENT = re.compile(r"<!DOCTYPE(?:[^\[>]|\[.*?\])*>|<!.*?(?:-->|!>)|<!.*\Z|<\?.*?\?>", re.DOTALL)
-_RULE_ELEMENT = re.compile(r"<rule\b((?:\"[^\"]*\"|'[^']*'|[^>\"'])*)>(.*?)</rule\s*>", re.DOTALL | re.IGNORECASE)
-_RULE_ATTRIBUTE = re.compile(r"([\w-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
-_RULE_DESCRIPTION = re.compile(r"<description(?:\s[^>]*)?>(.*?)</description\s*>", re.DOTALL | re.IGNORECASE)
+# Patterns as text, compiled (and cached by re) on first use: most runs read no rules file.
+_RULES_COMMENT = r"<!DOCTYPE(?:[^\[>]|\[.*?\])*>|<!.*?(?:-->|!>)|<!.*\Z|<\?.*?\?>"
+_RULE_ELEMENT = r"<rule\b((?:\"[^\"]*\"|'[^']*'|[^>\"'])*)>(.*?)</rule\s*>"
+_RULE_ATTRIBUTE = r"([\w-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')"
+_RULE_DESCRIPTION = r"<description(?:\s[^>]*)?>(.*?)</description\s*>"
+_ANY_CASE_LINES = re.DOTALL | re.IGNORECASE
 
 
 def parse_rules_file(text: str) -> Iterator[tuple[int, str, bool]]:
@@ -1490,10 +1492,11 @@ def parse_rules_file(text: str) -> Iterator[tuple[int, str, bool]]:
     ...     '</rule><!-- <rule id="7"><description>commented out</description></rule> --></group>'))
     [(5, 'Rejected by access list (code &lt;550&gt;).', False), (6, '$(srcip) seen', True)]
     """
-    for attributes, body in _RULE_ELEMENT.findall(_RULES_COMMENT.sub(" ", text)):
-        found = {name.lower(): double or single for name, double, single in _RULE_ATTRIBUTE.findall(attributes)}
+    without_comments = re.sub(_RULES_COMMENT, " ", text, flags=re.DOTALL)
+    for attributes, body in re.findall(_RULE_ELEMENT, without_comments, flags=_ANY_CASE_LINES):
+        found = {name.lower(): double or single for name, double, single in re.findall(_RULE_ATTRIBUTE, attributes)}
         rule_id = found.get("id", "").strip()
-        parts = [part.replace("\n", " ", 1) for part in _RULE_DESCRIPTION.findall(body)]
+        parts = [part.replace("\n", " ", 1) for part in re.findall(_RULE_DESCRIPTION, body, flags=_ANY_CASE_LINES)]
         if re.fullmatch(r"[0-9]{1,9}", rule_id) and parts:
             yield int(rule_id), "".join(parts).strip(), found.get("overwrite", "").lower() == "yes"
 
