@@ -444,7 +444,7 @@ def parse_option_file(text: str) -> dict[str, dict[str, str]]:
     """
     groups: dict[str, dict[str, str]] = {}
     group: dict[str, str] | None = None
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):  # not splitlines(): a password may hold U+2028
         line = _strip_option_comment(line).strip()
         if not line or line[0] in "#;!":
             continue
