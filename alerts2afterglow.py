@@ -1331,30 +1331,43 @@ TIME_ORDER_SLACK = 3600
 MAX_EPOCH = 99_999_999_999  # 11 digits, the year 5138: later "times" are junk (and datetime's limit is 9999)
 
 _HEADER = b"\n** Alert "  # an alert starts on a line of its own with this
-_LOG_EPOCH = rb"\n\*\* Alert (\d{1,11})(?![0-9])"
-# The rest of an alert after "\n** Alert <epoch>": the 20-character date and the location,
-# any Wazuh label lines, the Rule line, then the optional lines in OSSEC's order, of which
-# "Src IP:" and "User:" are kept. Groups: location, rule id, level, description, src ip, user.
-# Numbers are bounded, so that no field can become a 5,000-digit int(); lines may end in CRLF.
+
+
+def _log_fields(capture: bool) -> bytes:
+    """What tells an alert of alerts.log from another, after its date: the location, any Wazuh label
+    lines, the Rule line and the optional "Src IP:" line, with the fields in groups or without.
+    Numbers are bounded, so that no field can become a 5,000-digit int(); lines may end in CRLF."""
+
+    def field(pattern: bytes) -> bytes:
+        return b"(" + pattern + b")" if capture else pattern
+
+    return (
+        field(rb"[^\n]*") + rb"\n(?:(?!\*\* Alert |Rule: )[^\n]*\n)*?"
+        rb"Rule: " + field(rb"\d{1,9}") + rb" \(level " + field(rb"\d{1,9}") + rb"\) -> '" + field(rb"[^\n]*") + rb"'[ \t\r]*\n"
+        rb"(?:Src IP: " + field(rb"[^\n]*") + rb"\n)?"
+    )
+
+
+# The rest of an alert after "\n** Alert <epoch>": its header line and 20-character date, then what
+# _log_fields matches, as one group (a key that hashes once), then the optional lines in OSSEC's order,
+# of which "User:" is kept, the second group.
 _LOG_ALERT_BODY = (
-    rb"[^\n]*\n"
-    rb"\d{4} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ([^\n]*)\n"
-    rb"(?:(?!\*\* Alert |Rule: )[^\n]*\n)*?"
-    rb"Rule: (\d{1,9}) \(level (\d{1,9})\) -> '([^\n]*)'[ \t\r]*\n"
-    rb"(?:Src IP: ([^\n]*)\n)?"
+    rb"[^\n]*\n\d{4} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d (" + _log_fields(capture=False) + rb")"
     rb"(?:(?:Src Location|Src Port|Dst IP|Dst Location|Dst Port): [^\n]*\n)*"
     rb"(?:User: ([^\n]*)\n)?"
 )
-_LOG_HEADER_RE = re.compile(_LOG_EPOCH)
-_LOG_ALERT_RE = re.compile(_LOG_EPOCH + _LOG_ALERT_BODY)  # with the epoch
+_LOG_EPOCH_RE = re.compile(rb"\n\*\* Alert (\d{1,11})(?![0-9])")
+_LOG_HEADER_RE = re.compile(rb"\n\*\* Alert (?:(\d{1,11})(?![0-9]))?")  # every header: its epoch, or b""
+_LOG_ALERT_RE = re.compile(_LOG_EPOCH_RE.pattern + _LOG_ALERT_BODY)  # with the epoch
 _LOG_KEY_RE = re.compile(rb"\n\*\* Alert \d{1,11}(?![0-9])" + _LOG_ALERT_BODY)  # without: alerts that group
+_LOG_FIELDS_RE = re.compile(_log_fields(capture=True))  # location, rule id, level, description, src ip
 _JSON_LOCAL_TIME = "%Y %b %d %H:%M:%S"  # OSSEC 3.x "timestamp": "2019 Mar 01 10:00:00"
 # OSSEC's daily archives: /var/ossec/logs/alerts/2026/Nov/ossec-alerts-27.log.gz (the manager's local day).
 _ARCHIVE_NAME = re.compile(r"(?:^|/)(\d{4})/([A-Z][a-z]{2})/ossec-alerts-(\d\d)\.(?:log|json)(?:\.gz)?$")
 _DAY = 86400
 _ZONES = (14 * 3600, 12 * 3600)  # the local day of any time zone starts up to 14 h before UTC's, ends up to 12 h after
 
-LogKey = tuple[bytes, bytes, bytes, bytes, bytes, bytes]  # location, rule id, level, description, src ip, user
+LogKey = tuple[bytes, bytes]  # what _log_fields matched, and the user
 
 
 class FileReaders(NamedTuple):
@@ -1505,11 +1518,18 @@ def log_pieces(blocks: Iterable[bytes], counters: FileCounters) -> Iterator[byte
             if lead:
                 counters.malformed += fragment or bool(data[:first].strip())
             lead = skipping = False
-            data = data[first:]
-        cut = data.rfind(_HEADER)
-        if cut > 0:
-            yield within_cap(data[:cut], counters)
-        pending = data[cut:]
+            pending, block = b"", data[first:]
+        cut = block.rfind(_HEADER)
+        if cut == -1:  # no header starts in the block (one may start at its seam)
+            data = pending + block
+            cut = data.rfind(_HEADER)
+            if cut > 0:
+                yield within_cap(data[:cut], counters)
+            pending = data[cut:]
+        else:
+            if pending or cut:
+                yield within_cap(b"".join((pending, memoryview(block)[:cut])), counters)
+            pending = block[cut:]
         if len(pending) > MAX_ALERT_BYTES:
             counters.too_long += 1
             pending, skipping = pending[-keep:], True
@@ -1534,8 +1554,9 @@ def within_cap(piece: bytes, counters: FileCounters) -> bytes:
 
 
 def log_alert(key: LogKey, times: int = 1, first: int | None = None, last: int | None = None) -> Alert:
-    """An Alert from the groups of _LOG_ALERT_BODY (decoded here, once per distinct alert)."""
-    location, rule_id, level, description, src_ip, user = key
+    """An Alert from what _LOG_ALERT_BODY matched (decoded here, once per distinct alert)."""
+    fields, user = key
+    location, rule_id, level, description, src_ip = typing.cast(re.Match[bytes], _LOG_FIELDS_RE.match(fields)).groups()
     return new_record(
         Alert,
         (
@@ -1618,11 +1639,13 @@ def log_alerts(
     """
     start, end = window.start, window.end
     for piece in pieces:
-        epochs = list(map(int, _LOG_HEADER_RE.findall(piece)))
-        headers = piece.count(_HEADER)
-        if not epochs:
-            counters.malformed += headers
+        found = _LOG_HEADER_RE.findall(piece)
+        if b"" in found:  # headers without a readable epoch
+            counters.malformed += found.count(b"")
+            found = [epoch for epoch in found if epoch]
+        if not found:
             continue
+        epochs = list(map(int, found))
         in_order = epochs == sorted(epochs)
         if order.past_window(epochs, in_order):
             return
@@ -1630,19 +1653,19 @@ def log_alerts(
             continue  # no alert of this piece is in the window
         whole = start is None or end is None or (start <= epochs[0] and epochs[-1] < end and in_order)
         if one_by_one:
-            found = 0
+            matched = 0
             for match in _LOG_ALERT_RE.finditer(piece):
-                found += 1
+                matched += 1
                 if whole or start <= int(match[1]) < end:  # type: ignore[operator]
-                    yield log_alert(match.groups()[1:])  # type: ignore[arg-type]
-            counters.malformed += headers - found
+                    yield log_alert((match[2], match[3]))
+            counters.malformed += len(epochs) - matched
             continue
         keys: list[LogKey] = _LOG_KEY_RE.findall(piece)
-        if len(keys) != len(epochs) or len(keys) != headers:  # a malformed alert: match epochs to alerts one by one
+        if len(keys) != len(epochs):  # a malformed alert: pair epochs and alerts one by one
             matches = _LOG_ALERT_RE.findall(piece)
-            keys = [match[1:] for match in matches]
-            epochs = [int(match[0]) for match in matches]
-        counters.malformed += headers - len(keys)
+            counters.malformed += len(epochs) - len(matches)
+            keys = [(fields, user) for _, fields, user in matches]
+            epochs = [int(epoch) for epoch, _, _ in matches]
         if not whole:
             kept = [(key, epoch) for key, epoch in zip(keys, epochs, strict=True) if start <= epoch < end]  # type: ignore[operator]
             keys, epochs = [key for key, _ in kept], [epoch for _, epoch in kept]
@@ -1873,7 +1896,7 @@ def first_epoch(path: str, kind: str) -> int | None:
         while len(head) < 65536 and (chunk := raw.read(1024)):
             head += decompressor.decompress(chunk, 65536) if decompressor else chunk
             if kind == "log":
-                match = _LOG_HEADER_RE.search(head)
+                match = _LOG_EPOCH_RE.search(head)
                 if match and head.find(b"\n", match.start() + 1) != -1:
                     return int(match[1])
             elif head.count(b"\n") >= 2:
@@ -1953,7 +1976,7 @@ def record_after(stream: BinaryIO, offset: int, kind: str) -> tuple[int, int] | 
     data = stream.read(65536)
     if kind == "log":
         while True:
-            match = _LOG_HEADER_RE.search(data)
+            match = _LOG_EPOCH_RE.search(data)
             if match:
                 return offset - 1 + match.start() + 1, int(match[1])
             if len(data) > MAX_ALERT_BYTES or not (more := stream.read(65536)):
