@@ -1370,31 +1370,18 @@ _ZONES = (14 * 3600, 12 * 3600)  # the local day of any time zone starts up to 1
 LogKey = tuple[bytes, bytes]  # what _log_fields matched, and the user
 
 
-class FileReaders(NamedTuple):
-    """The parsers the [fast] extra brings when installed (orjson, isal), else the standard library's."""
+def fast_json() -> Callable[[bytes], Any] | None:
+    """orjson's parser, some 4 times faster than json's, when the [fast] extra installed it; else None.
 
-    json_loads: Callable[[bytes], Any] | None  # orjson.loads; None: json.loads alone
-    decompressor: Callable[[int], Any]  # zlib.decompressobj, or ISA-L's, some 3 times faster
-    corrupt: tuple[type[Exception], ...]  # what reading a corrupt .gz raises
-
-
-@functools.cache
-def file_readers() -> FileReaders:
-    """Found once per run, at the first alert file (a cron job on the database never imports them)."""
-    import zlib
-
+    (ISA-L's gzip, whose decompression alone is 3 times zlib's, made reading a
+    .gz alerts.log 40% slower as a whole on the development machine: the
+    extra leaves it out.)
+    """
     try:
         import orjson
-
-        loads: Callable[[bytes], Any] | None = orjson.loads
     except ImportError:
-        loads = None
-    try:
-        from isal import isal_zlib
-
-        return FileReaders(loads, isal_zlib.decompressobj, (OSError, zlib.error, typing.cast(type[Exception], isal_zlib.IsalError)))
-    except ImportError:
-        return FileReaders(loads, zlib.decompressobj, (OSError, zlib.error))
+        return None
+    return orjson.loads
 
 
 class FileCounters:
@@ -1433,6 +1420,8 @@ def read_blocks(path: str, start: int = 0, stop: int | None = None) -> Iterator[
     corrupt one is an error. Bytes are never decoded here: only the values
     that reach the output are, once each.
     """
+    import zlib
+
     try:
         raw = open_raw(path)
     except OSError as err:
@@ -1447,7 +1436,7 @@ def read_blocks(path: str, start: int = 0, stop: int | None = None) -> Iterator[
             while left > 0 and (block := raw.read1(int(min(_BLOCK, left)))):
                 left -= len(block)
                 yield block
-        except file_readers().corrupt as err:
+        except (OSError, zlib.error) as err:
             reason = getattr(err, "strerror", None) or str(err)
             raise Failure(f"cannot read {path}: {reason}") from None
 
@@ -1463,17 +1452,17 @@ def gunzip(raw: BinaryIO, path: str) -> Iterator[bytes]:
     """The data of a gzip file (every member, as gzip reads them), at most a block at a time.
 
     No more than _BLOCK bytes come out of one call, so that memory stays flat
-    however far a small archive expands; zlib's and ISA-L's decompressors
-    behave alike here, and give every byte before a cut.
+    however far a small archive expands; every byte before a cut comes out.
     """
-    readers = file_readers()
+    import zlib
+
     member = None  # the decompressor of the member being read
     pending = raw.read(_BLOCK // 4)
     if pending[:2] not in (b"", b"\x1f\x8b"):
         raise Failure(f"cannot read {path}: not a gzip file")
     while pending or (pending := raw.read(_BLOCK // 4)):
         if member is None:
-            member = readers.decompressor(31)  # gzip's header and trailer (CRC) checked
+            member = zlib.decompressobj(wbits=31)  # gzip's header and trailer (CRC) checked
         data = member.decompress(pending, _BLOCK)
         pending = member.unconsumed_tail
         if member.eof:  # another member may follow; zeros after the last one are padding, as for gzip
@@ -1600,30 +1589,26 @@ def tally(keys: list[K], epochs: list[int | None]) -> Iterator[tuple[K, int, int
 
 
 class TimeOrder:
-    """What a time window lets a reader skip in one file, and whether the file keeps the time order that allows it.
+    """Whether the alerts of a file read so far keep its time order, within TIME_ORDER_SLACK.
 
-    The file is read from its start, or from where seek_start found the window
-    to begin. Once every alert of a piece is TIME_ORDER_SLACK past the window's
-    end, the rest of the file is later still and is not read. Every epoch read
-    is checked: one more than TIME_ORDER_SLACK behind an earlier one means the
-    file is out of order, and then it is read to its end, and from its very
-    start (``broken``).
+    seek_start skips the start of a plain file on the premise that they do. An
+    epoch more than TIME_ORDER_SLACK behind one read before it breaks the
+    premise (``broken``), and then the start skipped is read too. The end of a
+    file is always read: an alert stamped before a clock was set back is found
+    wherever it lies after the window's start.
     """
 
-    def __init__(self, window: Window) -> None:
-        self.end = window.end
+    def __init__(self) -> None:
         self.highest: int | None = None
         self.broken = False
 
-    def past_window(self, epochs: list[int], in_order: bool) -> bool:
-        """Note a piece's epochs (nonempty); True when it and the rest of the file are past the window."""
-        lowest, highest = min(epochs), max(epochs)
-        if self.highest is not None and lowest < self.highest - TIME_ORDER_SLACK:
+    def note(self, epochs: list[int], in_order: bool) -> None:
+        """Check the epochs of a piece (nonempty, ``in_order`` when sorted) against what came before."""
+        if self.highest is not None and min(epochs) < self.highest - TIME_ORDER_SLACK:
             self.broken = True
         if not in_order and min(map(operator.sub, epochs, itertools.accumulate(epochs, max))) < -TIME_ORDER_SLACK:
             self.broken = True
-        self.highest = highest if self.highest is None else max(self.highest, highest)
-        return not self.broken and self.end is not None and lowest >= self.end + TIME_ORDER_SLACK
+        self.highest = max(epochs) if self.highest is None else max(self.highest, max(epochs))
 
 
 def log_alerts(
@@ -1647,8 +1632,7 @@ def log_alerts(
             continue
         epochs = list(map(int, found))
         in_order = epochs == sorted(epochs)
-        if order.past_window(epochs, in_order):
-            return
+        order.note(epochs, in_order)
         if start is not None and end is not None and (epochs[-1] < start or epochs[0] >= end) and in_order:
             continue  # no alert of this piece is in the window
         whole = start is None or end is None or (start <= epochs[0] and epochs[-1] < end and in_order)
@@ -1805,6 +1789,35 @@ def parse_json_alert(obj: Any) -> Alert | None:
     )
 
 
+_ABSENT = ("absent",)  # a key's value for a field an object does not have (None would say it is null)
+
+
+def json_key(obj: dict[str, Any]) -> tuple[Any, ...]:
+    """Every value parse_json_alert looks at in an object, as the key under which its outcome is
+    remembered: the objects of one alert differ only in time and log. Numbers come with their type:
+    1, 1.0 and True are equal keys, but only 1 is a rule ID. Raises TypeError when a value cannot be
+    a key (a list or an object where a string belongs), and the object is then parsed alone."""
+    get = obj.get
+    rule, agent, data = get("rule"), get("agent"), get("data")
+    if type(rule) is dict:
+        rule_id, sidid, level = rule.get("id", _ABSENT), rule.get("sidid"), rule.get("level", _ABSENT)
+        rule_key = (rule_id, type(rule_id), sidid, type(sidid), level, type(level), rule.get("description", _ABSENT), rule.get("comment"))
+    else:
+        rule_key = None
+    return (
+        rule_key,
+        (agent.get("name"), agent.get("ip"), agent.get("id")) if type(agent) is dict else None,
+        (data.get("srcip", _ABSENT), data.get("dstuser"), data.get("srcuser")) if type(data) is dict else None,
+        get("location"),
+        get("hostname"),
+        get("agent_name"),
+        get("agentip"),
+        get("srcip"),
+        get("dstuser"),
+        get("srcuser"),
+    )
+
+
 def load_json(line: bytes, fast: Callable[[bytes], Any] | None) -> Any:
     """A line's JSON value; ValueError when it is not JSON (nested too deep included).
 
@@ -1829,9 +1842,12 @@ def json_alerts(
     line_lists: Iterable[list[bytes]], window: Window, order: TimeOrder, counters: FileCounters, one_by_one: bool
 ) -> Iterator[Alert]:
     """The alerts of alerts.json lines in the window: one by one, or merged with counts and times (as log_alerts)."""
-    fast = file_readers().json_loads
+    fast = fast_json()
     timed = window.start is not None
+    made: dict[Any, Alert | None] = {}  # what parse_json_alert made of each json_key; bounded
     for lines in line_lists:
+        if len(made) > REPEAT_CACHE_ENTRIES:
+            made.clear()
         alerts: list[Alert] = []
         epochs: list[int | None] = []
         for line in lines:
@@ -1844,7 +1860,13 @@ def json_alerts(
                 if line.strip():
                     counters.not_json += 1
                 continue
-            alert = parse_json_alert(obj)
+            try:
+                key = json_key(obj) if type(obj) is dict else None
+                alert = made[key]
+            except KeyError:
+                alert = made[key] = parse_json_alert(obj)
+            except TypeError:
+                alert = parse_json_alert(obj)
             if alert is None:
                 counters.malformed += 1
                 continue
@@ -1855,8 +1877,8 @@ def json_alerts(
             alerts.append(alert)
             epochs.append(epoch)
         known = [epoch for epoch in epochs if epoch is not None]
-        if known and order.past_window(known, known == sorted(known)):
-            return
+        if known:
+            order.note(known, known == sorted(known))
         if timed:  # every epoch is known
             kept = [(alert, epoch) for alert, epoch in zip(alerts, epochs, strict=True) if window.contains(epoch)]  # type: ignore[arg-type]
             alerts, epochs = [alert for alert, _ in kept], [epoch for _, epoch in kept]
@@ -1901,7 +1923,7 @@ def first_epoch(path: str, kind: str) -> int | None:
                     return int(match[1])
             elif head.count(b"\n") >= 2:
                 with contextlib.suppress(ValueError, AttributeError):
-                    obj = load_json(head.split(b"\n")[1], file_readers().json_loads)
+                    obj = load_json(head.split(b"\n")[1], fast_json())
                     return json_time(obj) if type(obj) is dict else None
                 return None
     return None
@@ -1991,7 +2013,7 @@ def record_after(stream: BinaryIO, offset: int, kind: str) -> tuple[int, int] | 
     if end == -1:
         return None
     try:
-        obj = load_json(data[newline + 1 : end], file_readers().json_loads)
+        obj = load_json(data[newline + 1 : end], fast_json())
     except ValueError:
         return None
     epoch = json_time(obj) if type(obj) is dict else None
@@ -2008,7 +2030,7 @@ def read_alert_file(path: str, kind: str, window: Window, one_by_one: bool) -> I
     start = 0 if one_by_one else seek_start(path, kind, window)
     if start:
         log.debug("%s: the window starts after byte %d of %d; the bytes before are skipped", path, start, os.path.getsize(path))
-    order = TimeOrder(window)
+    order = TimeOrder()
 
     def alerts(begin: int, stop: int | None) -> Iterator[Alert]:
         blocks = read_blocks(path, begin, stop)
