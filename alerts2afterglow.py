@@ -1328,6 +1328,7 @@ _BLOCK = 1 << 20  # bytes read at a time
 # may swap neighbours by seconds. What a time window skips (the start of a file, its end, whole files)
 # allows this much disorder, and a file whose alerts break it is read in full.
 TIME_ORDER_SLACK = 3600
+JSON_DEPTH = 1100  # how deep alerts.json values may nest: deeper than orjson parses (1,024), see deep_json
 MAX_EPOCH = 99_999_999_999  # 11 digits, the year 5138: later "times" are junk (and datetime's limit is 9999)
 
 _HEADER = b"\n** Alert "  # an alert starts on a line of its own with this
@@ -1519,7 +1520,7 @@ def log_pieces(blocks: Iterable[bytes], counters: FileCounters) -> Iterator[byte
             if pending or cut:
                 yield within_cap(b"".join((pending, memoryview(block)[:cut])), counters)
             pending = block[cut:]
-        if len(pending) > MAX_ALERT_BYTES:
+        if len(pending) > MAX_ALERT_BYTES + keep:  # too long, even if its end is the start of a header
             counters.too_long += 1
             pending, skipping = pending[-keep:], True
     if lead:
@@ -1823,7 +1824,7 @@ def load_json(line: bytes, fast: Callable[[bytes], Any] | None) -> Any:
 
     The fast parser (orjson) refuses what the standard one accepts (NaN, bytes
     that are not UTF-8, lone surrogates): those lines go to json, so both give
-    the same values.
+    the same values. json nests as deep as orjson at least while deep_json is on.
     """
     import json
 
@@ -1836,6 +1837,23 @@ def load_json(line: bytes, fast: Callable[[bytes], Any] | None) -> Any:
         return json.loads(text(line))
     except RecursionError:
         raise ValueError("nested too deep") from None
+
+
+@contextlib.contextmanager
+def deep_json() -> Iterator[None]:
+    """Let json.loads nest values JSON_DEPTH deep, as deep as orjson (1,024) and a little more, so
+    that a line gives the same value with the [fast] extra or without it. Python's default limit
+    (1,000 frames, of which the caller's count) is far from the C stack's; json's C parser uses
+    some hundreds of bytes of it per level."""
+    depth, frame = 0, typing.cast(Any, sys._getframe())
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, depth + JSON_DEPTH))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def json_alerts(
@@ -2038,10 +2056,12 @@ def read_alert_file(path: str, kind: str, window: Window, one_by_one: bool) -> I
             return log_alerts(log_pieces(blocks, counters), window, order, counters, one_by_one)
         return json_alerts(json_lines(blocks, counters), window, order, counters, one_by_one)
 
-    yield from alerts(start, None)
+    with deep_json() if kind == "json" else contextlib.nullcontext():
+        yield from alerts(start, None)
     if start and order.broken:
         log.debug("%s: not in time order: the bytes skipped before the window are read too", path)
-        yield from alerts(0, start)
+        with deep_json() if kind == "json" else contextlib.nullcontext():
+            yield from alerts(0, start)
     counters.warn()
 
 
