@@ -537,16 +537,18 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument(
         "--alerts-log",
         metavar="FILE",
-        action="append",
+        nargs="+",
+        action="extend",
         default=[],
-        help="read OSSEC/Wazuh alerts.log; repeatable, - for stdin, .gz read as gzip",
+        help="read OSSEC/Wazuh alerts.log; one or more files (a shell glob), repeatable, - for stdin, .gz read as gzip",
     )
     files.add_argument(
         "--alerts-json",
         metavar="FILE",
-        action="append",
+        nargs="+",
+        action="extend",
         default=[],
-        help="read OSSEC/Wazuh alerts.json (one object a line); repeatable, - for stdin, .gz read as gzip",
+        help="read OSSEC/Wazuh alerts.json (one object a line); one or more files, repeatable, - for stdin, .gz as gzip",
     )
 
     db = parser.add_argument_group("database (the default source)")
