@@ -1626,6 +1626,7 @@ def log_alerts(
     straddles one of its edges.
     """
     start, end = window.start, window.end
+    made: dict[LogKey, Alert] = {}  # one by one, alerts repeat: each distinct one is made once (bounded)
     for piece in pieces:
         found = _LOG_HEADER_RE.findall(piece)
         if b"" in found:  # headers without a readable epoch
@@ -1644,8 +1645,14 @@ def log_alerts(
             for match in _LOG_ALERT_RE.finditer(piece):
                 matched += 1
                 if whole or start <= int(match[1]) < end:  # type: ignore[operator]
-                    yield log_alert((match[2], match[3]))
+                    key = (match[2], match[3])
+                    alert = made.get(key)
+                    if alert is None:
+                        alert = made[key] = log_alert(key)
+                    yield alert
             counters.malformed += len(epochs) - matched
+            if len(made) > REPEAT_CACHE_ENTRIES:
+                made.clear()
             continue
         keys: list[LogKey] = _LOG_KEY_RE.findall(piece)
         if len(keys) != len(epochs):  # a malformed alert: pair epochs and alerts one by one
@@ -1863,12 +1870,14 @@ def json_alerts(
 ) -> Iterator[Alert]:
     """The alerts of alerts.json lines in the window: one by one, or merged with counts and times (as log_alerts)."""
     fast = fast_json()
-    timed = window.start is not None
-    made: dict[Any, Alert | None] = {}  # what parse_json_alert made of each json_key; bounded
+    start, end = window.start, window.end
+    made: dict[Any, int] = {}  # json_key -> the number of what parse_json_alert made of it
+    numbered: list[Alert | None] = []  # by number: counting small numbers is cheaper than Alerts
     for lines in line_lists:
-        if len(made) > REPEAT_CACHE_ENTRIES:
+        if len(numbered) > REPEAT_CACHE_ENTRIES:
             made.clear()
-        alerts: list[Alert] = []
+            numbered.clear()
+        numbers: list[int] = []
         epochs: list[int | None] = []
         for line in lines:
             if len(line) > MAX_ALERT_BYTES:
@@ -1882,31 +1891,34 @@ def json_alerts(
                 continue
             try:
                 key = json_key(obj) if type(obj) is dict else None
-                alert = made[key]
-            except KeyError:
-                alert = made[key] = parse_json_alert(obj)
-            except TypeError:
-                alert = parse_json_alert(obj)
-            if alert is None:
+                number = made.get(key)
+                if number is None:
+                    number = made[key] = len(numbered)
+                    numbered.append(parse_json_alert(obj))
+            except TypeError:  # a value that cannot be a key: this object alone
+                number = len(numbered)
+                numbered.append(parse_json_alert(obj))
+            if numbered[number] is None:
                 counters.malformed += 1
                 continue
             epoch = json_time(obj)
-            if epoch is None and timed:
+            if epoch is None and start is not None:
                 counters.no_time += 1
                 continue
-            alerts.append(alert)
+            numbers.append(number)
             epochs.append(epoch)
-        known = [epoch for epoch in epochs if epoch is not None]
+        known = [epoch for epoch in epochs if epoch is not None] if None in epochs else typing.cast(list[int], epochs)
+        in_order = known == sorted(known)
         if known:
-            order.note(known, known == sorted(known))
-        if timed:  # every epoch is known
-            kept = [(alert, epoch) for alert, epoch in zip(alerts, epochs, strict=True) if window.contains(epoch)]  # type: ignore[arg-type]
-            alerts, epochs = [alert for alert, _ in kept], [epoch for _, epoch in kept]
+            order.note(known, in_order)
+        if known and start is not None and end is not None and not (in_order and start <= known[0] and known[-1] < end):
+            kept = [(number, epoch) for number, epoch in zip(numbers, known, strict=True) if start <= epoch < end]
+            numbers, epochs = [number for number, _ in kept], [epoch for _, epoch in kept]
         if one_by_one:
-            yield from alerts
+            yield from map(numbered.__getitem__, numbers)
         else:
-            for alert, times, first, last in tally(alerts, epochs):
-                yield alert._replace(times=times, first=first, last=last)
+            for number, times, first, last in tally(numbers, epochs):
+                yield typing.cast(Alert, numbered[number])._replace(times=times, first=first, last=last)
 
 
 # ---- what a time window skips
