@@ -1327,8 +1327,8 @@ class RuleDescriptions:
 MAX_ALERT_BYTES = 4 << 20
 _BLOCK = 1 << 20  # bytes read at a time
 # OSSEC writes an alert file in time order (one thread stamps and writes each alert); Wazuh's threads
-# may swap neighbours by seconds. What a time window skips (the start of a file, its end, whole files)
-# allows this much disorder, and a file whose alerts break it is read in full.
+# may swap neighbours by seconds. What a time window skips (the start of a plain file, whole files)
+# allows this much disorder, and a file whose alerts are seen to break it is read in full.
 TIME_ORDER_SLACK = 3600
 JSON_DEPTH = 1100  # how deep alerts.json values may nest: deeper than orjson parses (1,024), see deep_json
 MAX_EPOCH = 99_999_999_999  # 11 digits, the year 5138: later "times" are junk (and datetime's limit is 9999)
@@ -1434,7 +1434,8 @@ def read_blocks(path: str, start: int = 0, stop: int | None = None) -> Iterator[
             if path.endswith(".gz"):
                 yield from gunzip(raw, path)
                 return
-            raw.seek(start) if start else None
+            if start:
+                raw.seek(start)
             left = math.inf if stop is None else stop - start
             while left > 0 and (block := raw.read1(int(min(_BLOCK, left)))):
                 left -= len(block)
@@ -1500,8 +1501,8 @@ def log_pieces(blocks: Iterable[bytes], counters: FileCounters) -> Iterator[byte
     fragment = False  # text seen before the first header
     skipping = False  # inside an alert too long to keep
     for block in blocks:
-        data = pending + block
         if lead or skipping:
+            data = pending + block
             first = data.find(_HEADER)
             if first == -1:
                 fragment = fragment or (lead and bool(data[:-keep].strip()))
@@ -2025,31 +2026,26 @@ def seek_start(path: str, kind: str, window: Window) -> int:
 
 
 def record_after(stream: BinaryIO, offset: int, kind: str) -> tuple[int, int] | None:
-    """The position and time of the first alert (or JSON line) that starts after ``offset``, or None."""
-    stream.seek(max(offset - 1, 0))
+    """The position and time of the first alert (or JSON line) that starts at ``offset`` or after it,
+    or None when none within the cap says its time."""
+    base = max(offset - 1, 0)  # the byte before: a record starts after a newline
+    stream.seek(base)
     data = stream.read(65536)
-    if kind == "log":
-        while True:
-            match = _LOG_EPOCH_RE.search(data)
-            if match:
-                return offset - 1 + match.start() + 1, int(match[1])
-            if len(data) > MAX_ALERT_BYTES or not (more := stream.read(65536)):
+    while True:
+        if kind == "log" and (match := _LOG_EPOCH_RE.search(data)):
+            return base + match.start() + 1, int(match[1])
+        newline = data.find(b"\n")
+        end = data.find(b"\n", newline + 1) if newline != -1 else -1
+        if kind == "json" and end != -1:
+            try:
+                obj = load_json(data[newline + 1 : end], fast_json())
+            except ValueError:
                 return None
-            data += more
-    newline = data.find(b"\n")
-    while newline != -1 and data.find(b"\n", newline + 1) == -1 and len(data) <= MAX_ALERT_BYTES + 65536:
-        if not (more := stream.read(65536)):
-            break
+            epoch = json_time(obj) if type(obj) is dict else None
+            return None if epoch is None else (base + newline + 1, epoch)
+        if len(data) > MAX_ALERT_BYTES + 65536 or not (more := stream.read(len(data))):  # doubling: linear
+            return None
         data += more
-    end = data.find(b"\n", newline + 1) if newline != -1 else -1
-    if end == -1:
-        return None
-    try:
-        obj = load_json(data[newline + 1 : end], fast_json())
-    except ValueError:
-        return None
-    epoch = json_time(obj) if type(obj) is dict else None
-    return None if epoch is None else (max(offset - 1, 0) + newline + 1, epoch)
 
 
 # ---- the files of a run
