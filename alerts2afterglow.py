@@ -1955,7 +1955,7 @@ def first_epoch(path: str, kind: str) -> int | None:
                 if match and head.find(b"\n", match.start() + 1) != -1:
                     return int(match[1])
             elif head.count(b"\n") >= 2:
-                with contextlib.suppress(ValueError, AttributeError):
+                with contextlib.suppress(ValueError):
                     obj = load_json(head.split(b"\n")[1], fast_json())
                     return json_time(obj) if type(obj) is dict else None
                 return None
