@@ -123,11 +123,10 @@ def test_stored_addresses_that_are_not_ips_are_kept_as_text_with_one_warning(oss
         ]
         + [f"203.0.113.5,SSHD authentication failed.,{WEB1},1"]
     )
-    assert result.err == (
-        "alerts2afterglow: warning: 5 stored source address(es) are not IP addresses and were kept as text "
-        "(first: '²')\n"
-    ) or result.err.startswith("alerts2afterglow: warning: 5 stored source address(es) are not IP addresses")
-    assert len(result.err.splitlines()) == 1
+    (warning,) = result.err.splitlines()
+    prefix = "alerts2afterglow: warning: 5 stored source address(es) are not IP addresses and were kept as text "
+    assert warning.startswith(prefix)
+    assert warning[len(prefix) :] in {f"(first: {ip!r})" for ip in ODD_ADDRESSES}  # the server's order decides
     one_by_one = cli(*ossec.args, *WINDOW, "--show-duplicate")
     assert (one_by_one.code, len(one_by_one.lines), len(one_by_one.err.splitlines())) == (0, 11, 1)
 
