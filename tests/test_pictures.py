@@ -436,11 +436,14 @@ def test_tooltips_say_first_and_last_seen_where_known():
     assert "seen" not in dot_of([(t, tool.Tally(n.alerts, n.level)) for t, n in rows])
 
 
-def test_tooltips_of_a_real_run_degrade_cleanly():
-    dot = run(f"--alerts-log={LOG}", "--all", "--format=dot").stdout
-    tips = tooltips(dot)
-    assert tips["source:203.0.113.45"].startswith("203.0.113.45 (public IPv4): 24 alerts, highest level 10")
-    assert len(tips) == 17 + 33
+def test_tooltips_of_the_example_day_say_when():
+    for source in (f"--alerts-log={LOG}", f"--alerts-json={ROOT_DIR / 'examples' / 'alerts.json'}"):
+        tips = tooltips(run(source, "--all", "--format=dot").stdout)
+        assert tips["source:203.0.113.45"] == (
+            "203.0.113.45 (public IPv4): 24 alerts, highest level 10, "
+            "first seen 2026-11-27 02:10:21 UTC, last seen 2026-11-27 18:01:08 UTC"
+        )
+        assert len(tips) == 17 + 33 and all("seen 2026-11-27 " in tip for tip in tips.values())
 
 
 # --- fonts ---------------------------------------------------------------------------------------
