@@ -83,8 +83,11 @@ REPEAT_CACHE_ENTRIES = 16384
 DEFAULT_DNS_WORKERS = 64  # PTR lookups in flight at once
 DEFAULT_DNS_TIMEOUT = 3.0  # seconds for one lookup
 DEFAULT_DNS_BUDGET = 60.0  # seconds for all lookups of a run
-DEFAULT_LAYOUT = "circo"  # Graphviz engine for --render, as in the original pipeline
+DEFAULT_LAYOUT = "auto"  # Graphviz engine for --render: circo for small graphs, sfdp beyond (choose_layout)
 DEFAULT_RENDER_TIMEOUT = 300.0  # seconds; a huge graph must not hang a cron job
+# A picture holds at most this many nodes (and LINKS_PER_NODE times as many links): beyond, labels
+# are unreadable and Graphviz's time and memory grow fast (docs/pictures.md, bench/bench_render.py).
+DEFAULT_MAX_NODES = 1000
 
 # What OSSEC writes where an alert has no source address or no user.
 NO_ADDRESS = frozenset({"", "0", "(null)", "(none)", "0.0.0.0", "::"})
@@ -319,7 +322,10 @@ class Settings(NamedTuple):
     render_timeout: float = DEFAULT_RENDER_TIMEOUT
     min_count: int = 1  # drop triples seen fewer times
     top: int | None = None  # keep only the sources with the most alerts
+    max_nodes: int = DEFAULT_MAX_NODES  # a picture's limit, 0 for none (--render)
+    location_detail: str = "file"  # --location-detail: "file", or "agent" for one location per agent
     made_at: int = 0  # when the graph was made: now, or SOURCE_DATE_EPOCH for reproducible output
+    cuts: tuple[str, ...] = ()  # what --min-count, --top and --max-nodes left out, for the title (set by run)
 
 
 def parse_interval(text: str) -> int:
@@ -581,6 +587,12 @@ def positive_int(text: str) -> int:
     return int(text)
 
 
+def node_limit(text: str) -> int:
+    if not re.fullmatch(r"\d{1,7}", text):
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a whole number (0: no limit)")
+    return int(text)
+
+
 def port_number(text: str) -> int:
     if not re.fullmatch(r"\d{1,5}", text) or not 0 < int(text) < 65536:
         raise argparse.ArgumentTypeError(f"invalid port {text!r}: expected 1-65535")
@@ -792,7 +804,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--layout",
         choices=LAYOUTS,
         default=DEFAULT_LAYOUT,
-        help="Graphviz layout engine for --render (default: %(default)s)",
+        help=f"Graphviz layout engine for --render; auto: circo up to {CIRCO_MAX_NODES} nodes and "
+        f"{CIRCO_MAX_LINKS} links, sfdp beyond (default: %(default)s)",
+    )
+    out.add_argument(
+        "--max-nodes",
+        metavar="N",
+        type=node_limit,
+        default=DEFAULT_MAX_NODES,
+        help=f"--render draws the busiest sources that fit in N nodes and {LINKS_PER_NODE}*N links, "
+        "and says so; 0 draws everything (default: %(default)s)",
     )
     out.add_argument(
         "--render-timeout",
@@ -809,6 +830,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop triples seen fewer than N times (default: %(default)s)",
     )
     out.add_argument("--top", metavar="N", type=positive_int, help="keep only the N sources with the most alerts")
+    out.add_argument(
+        "--location-detail",
+        choices=LOCATION_DETAILS,
+        default="file",
+        help="file: a location per agent and log file, '(web1) 10.0.0.2->/var/log/auth.log'; "
+        "agent: one per agent, '(web1) 10.0.0.2', counts added up (default: %(default)s)",
+    )
 
     rdns = parser.add_argument_group("reverse DNS")
     rdns.add_argument("--do-reverse", action="store_true", help="replace source IPs by their host names (PTR)")
@@ -916,6 +944,8 @@ def graph_options(args: argparse.Namespace) -> dict[str, Any]:
         "render_timeout": args.render_timeout,
         "min_count": args.min_count,
         "top": args.top,
+        "max_nodes": args.max_nodes,
+        "location_detail": args.location_detail,
         "made_at": int(made_at) if made_at.isdigit() else int(time.time()),
     }
 
@@ -2836,8 +2866,8 @@ def later(first: int | None, second: int | None) -> int | None:
     return first if second is None or first >= second else second
 
 
-def add_tally(totals: dict[Triple, Tally], triple: Triple, tally: Tally) -> None:
-    """Count ``tally`` behind ``triple``: counts add up, the highest level stays, the times widen.
+def add_tally(totals: dict[K, Tally], triple: K, tally: Tally) -> None:
+    """Count ``tally`` behind ``triple`` (or a graph's node or link): counts add up, the highest level stays, the times widen.
 
     >>> totals = {}
     >>> add_tally(totals, ("a", "b", "c"), Tally(2, 3, 100, 200))
@@ -2873,8 +2903,20 @@ def group_triples(rows: Iterable[Row]) -> list[Row]:
     return sorted_rows(totals)
 
 
-def cut_rows(rows: list[Row], min_count: int, top: int | None) -> list[Row]:
-    """--min-count drops rare triples; --top keeps the sources with the most alerts (ties: by name)."""
+def busiest_sources(rows: Iterable[Row]) -> list[str]:
+    """The sources, those with the most alerts first (ties: by name): the order of --top and --max-nodes."""
+    per_source: Counter[str] = Counter()
+    for (source, _, _), tally in rows:
+        per_source[source] += tally.alerts
+    return [source for source, _ in sorted(per_source.items(), key=lambda item: (-item[1], item[0]))]
+
+
+def cut_rows(rows: list[Row], min_count: int, top: int | None) -> tuple[list[Row], list[str]]:
+    """--min-count drops rare triples; --top keeps the sources with the most alerts (ties: by name).
+
+    Returns the rows kept and, for the picture's title, what was cut ("top 10 of 161 sources").
+    """
+    cuts = []
     if min_count > 1:
         kept = [row for row in rows if row[1].alerts >= min_count]
         dropped = [row for row in rows if row[1].alerts < min_count]
@@ -2884,22 +2926,86 @@ def cut_rows(rows: list[Row], min_count: int, top: int | None) -> list[Row]:
             len(dropped),
             sum(t.alerts for _, t in dropped),
         )
+        if dropped:
+            cuts.append(f"triples of {min_count}+ alerts: {len(kept):,} of {len(rows):,}")
         rows = kept
     if top is not None:
-        per_source: Counter[str] = Counter()
-        for (source, _, _), tally in rows:
-            per_source[source] += tally.alerts
-        chosen = {source for source, _ in sorted(per_source.items(), key=lambda item: (-item[1], item[0]))[:top]}
+        ranked = busiest_sources(rows)
+        chosen = set(ranked[:top])
         dropped = [row for row in rows if row[0][0] not in chosen]  # row[0][0]: the triple's source
         log.debug(
             "--top %d dropped %d source(s), %d triple(s), %d alert(s)",
             top,
-            len(per_source) - len(chosen),
+            len(ranked) - len(chosen),
             len(dropped),
             sum(t.alerts for _, t in dropped),
         )
+        if len(ranked) > top:
+            cuts.append(f"top {top:,} of {len(ranked):,} sources")
         rows = [row for row in rows if row[0][0] in chosen]
-    return rows
+    return rows, cuts
+
+
+def fit_picture(rows: list[Row], max_nodes: int) -> tuple[list[Row], str | None]:
+    """The rows of the busiest sources whose graph fits in ``max_nodes`` nodes and LINKS_PER_NODE
+    times as many links (0: no limit), and what was cut, for the title and a warning.
+
+    Sources are taken in --top's order until the next would not fit, so that the
+    picture shows the top K sources whole; the busiest is kept even alone too large.
+    """
+    if not max_nodes:
+        return rows, None
+    max_links = LINKS_PER_NODE * max_nodes
+    reached: dict[str, list[tuple[str, str]]] = {}  # source -> its (description, location) pairs
+    for (source, description, location), _ in rows:
+        reached.setdefault(source, []).append((description, location))
+    ranked = busiest_sources(rows)
+    nodes: set[tuple[str, str]] = set()
+    links: set[tuple[str, str, str]] = set()
+    kept = 0
+    for source in ranked:
+        pairs = reached[source]
+        new_nodes = {("source", source)} | {("event", d) for d, _ in pairs} | {("target", loc) for _, loc in pairs}
+        new_links = {("source", source, d) for d, _ in pairs} | {("event", d, loc) for d, loc in pairs}
+        new_nodes -= nodes
+        new_links -= links
+        if kept and (len(nodes) + len(new_nodes) > max_nodes or len(links) + len(new_links) > max_links):
+            break
+        nodes |= new_nodes
+        links |= new_links
+        kept += 1
+    if kept == len(ranked):
+        return rows, None
+    chosen = set(ranked[:kept])
+    cut = f"busiest {kept:,} of {len(ranked):,} sources"
+    log.warning(
+        "the picture shows the %s: it holds at most %s nodes and %s links (--max-nodes=%d; 0 draws everything)",
+        cut,
+        f"{max_nodes:,}",
+        f"{max_links:,}",
+        max_nodes,
+    )
+    return [row for row in rows if row[0][0] in chosen], f"{cut} (--max-nodes={max_nodes})"
+
+
+def agent_location(location: str) -> str:
+    """A location without its log: what --location-detail=agent draws.
+
+    >>> agent_location("(web1) 10.0.0.2->/var/log/auth.log"), agent_location("ossec-server->syscheck")
+    ('(web1) 10.0.0.2', 'ossec-server')
+    >>> agent_location("(unknown location 7)")
+    '(unknown location 7)'
+    """
+    agent, arrow, _ = location.partition("->")
+    return agent if arrow and agent else location
+
+
+def per_agent(rows: Iterable[Row]) -> Iterator[Row]:
+    """The rows with each location cut down to its agent (--location-detail=agent), in order;
+    group_triples then merges those that became equal."""
+    agents = Memo(agent_location)
+    for (source, description, location), tally in rows:
+        yield (source, description, agents[location]), tally
 
 
 # ---------------------------------------------------------------------------
@@ -2994,7 +3100,10 @@ class AtomicOutput:
             os.unlink(self.tmp_path)
 
 
-# Graphviz output (--format=dot, --render): colours by OSSEC level, as OSSEC's own Picviz output had them.
+# Graphviz output (--format=dot, --render). The one palette of the pictures, which ossec.properties
+# repeats for AfterGlow (tests/test_pictures.py holds the two equal; docs/pictures.md shows it):
+# descriptions by their highest OSSEC level, as OSSEC's own Picviz output had them; sources and
+# locations by kind. Each role has its shape, and the legend of every picture says all of it.
 LEVEL_COLOURS = ((12, "#ef3b2c"), (8, "#fd8d3c"), (4, "#74c476"), (0, "#6baed6"))  # red, orange, green, blue
 UNKNOWN_LEVEL_COLOUR = "#d9d9d9"
 SOURCE_COLOURS = {
@@ -3019,9 +3128,26 @@ PRIVATE_NETWORKS = tuple(
         "fe80::/10",
     )
 )
-LAYOUTS = ("circo", "dot", "neato", "fdp", "sfdp", "twopi")
+# A node's DOT id is "role:value" (node_id), which the HTML page and docs/pictures.md rely on.
+ROLES = ("source", "event", "target")  # who, what, where; nodes and links are written in this order
+SHAPES = {"source": "ellipse", "event": "box", "target": "folder"}
+# DejaVu Sans covers Latin, Greek, Cyrillic, Arabic, Hebrew and more (fonts-dejavu-core, which
+# Graphviz pulls in); Graphviz's pango falls back glyph by glyph for the rest, e.g. to Noto Sans
+# CJK (fonts-noto-cjk). In SVG, sans-serif is the browser's own fallback.
+FONT = "DejaVu Sans,sans-serif"
+LAYOUTS = ("auto", "circo", "dot", "neato", "fdp", "sfdp", "twopi")
+# --layout=auto: circo, the AfterGlow pipeline's look, while it draws within a second here: its
+# time grows steeply with the links (8 s at 300, over a minute at 443); sfdp beyond, which draws
+# DEFAULT_MAX_NODES nodes in some 2 CPU seconds. Measured with bench/bench_render.py (docs/pictures.md).
+CIRCO_MAX_NODES = 60
+CIRCO_MAX_LINKS = 120
+LINKS_PER_NODE = 4  # --max-nodes=N also caps the links at this many times N: dense graphs cost more
+# Pictures larger than this square (inches) are scaled down to fit: 4,800 pixels a side at 96 dpi
+# bound the bitmap (and Graphviz's memory), and a sparse circo drawing is mostly empty space.
+PICTURE_INCHES = 50
 RENDER_FORMATS = {".png": "png", ".svg": "svg", ".gif": "gif", ".pdf": "pdf"}
 WRAP = 32  # description labels wrap at spaces after this many characters
+LOCATION_DETAILS = ("file", "agent")  # --location-detail
 
 
 def level_colour(level: int | None) -> str:
@@ -3094,79 +3220,216 @@ def scale(count: int, largest: int) -> float:
     return math.log(count) / math.log(largest) if largest > 1 else 0.0
 
 
-def graph_title(settings: Settings, alerts: int, links: int) -> str:
+def html_text(value: str) -> str:
+    r"""Text for inside a Graphviz HTML-like label (the title and legend): markup characters become
+    entities, control characters a space, bytes that were not UTF-8 U+FFFD.
+
+    >>> html_text('<b>&"x"</b>\n')
+    '&lt;b&gt;&amp;&quot;x&quot;&lt;/b&gt; '
+    """
+    value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    value = _CONTROL.sub(" ", value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return value.replace('"', "&quot;")
+
+
+def plural(count: int, noun: str) -> str:
+    """
+    >>> plural(1, "alert"), plural(1234, "source")
+    ('1 alert', '1,234 sources')
+    """
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def utc(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+class Graph(NamedTuple):
+    """A picture's nodes and links, each with the tally of the alerts behind it."""
+
+    nodes: dict[tuple[str, str], Tally]  # (role, value), the role one of ROLES
+    links: dict[tuple[tuple[str, str], tuple[str, str]], Tally]  # (tail node, head node)
+
+    @property
+    def alerts(self) -> int:
+        return sum(tally.alerts for (role, _), tally in self.nodes.items() if role == "source")
+
+    def sorted_nodes(self) -> list[tuple[tuple[str, str], Tally]]:
+        """Sources, then descriptions, then locations, each sorted by value: same input, same output."""
+        return sorted(self.nodes.items(), key=lambda item: (ROLES.index(item[0][0]), item[0][1]))
+
+    def sorted_links(self) -> list[tuple[tuple[tuple[str, str], tuple[str, str]], Tally]]:
+        return sorted(self.links.items(), key=lambda item: (ROLES.index(item[0][0][0]), item[0][0][1], item[0][1][1]))
+
+
+def graph_of(rows: Iterable[Row]) -> Graph:
+    """Each triple is a path source -> description -> location; nodes and links add up the tallies of theirs."""
+    graph = Graph({}, {})
+    for (source, description, location), tally in rows:
+        who, what, where = ("source", source), ("event", description), ("target", location)
+        for node in (who, what, where):
+            add_tally(graph.nodes, node, tally)
+        add_tally(graph.links, (who, what), tally)
+        add_tally(graph.links, (what, where), tally)
+    return graph
+
+
+def node_kind(role: str, value: str, level: int | None) -> tuple[str, str]:
+    """A node's kind as its tooltip names it, and its fill colour."""
+    if role == "source":
+        kind = source_kind(value)
+        return kind, SOURCE_COLOURS[kind]
+    if role == "target":
+        kind = location_kind(value)
+        return kind, LOCATION_COLOURS[kind]
+    return f"level {'unknown' if level is None else level}", level_colour(level)
+
+
+def seen(tally: Tally) -> str:
+    """When the alerts behind a node or link were seen, for its tooltip; nothing where the source did not say."""
+    first, last = tally.first, tally.last
+    if first is None or last is None or first == last:
+        known = first if first is not None else last
+        return "" if known is None else f", seen {utc(known)}"
+    return f", first seen {utc(first)}, last seen {utc(last)}"
+
+
+def node_tooltip(role: str, value: str, kind: str, tally: Tally) -> str:
+    """
+    >>> node_tooltip("source", "203.0.113.5", "public IPv4", Tally(3, 10, 1795745421, 1795749021))
+    '203.0.113.5 (public IPv4): 3 alerts, highest level 10, first seen 2026-11-27 02:10:21 UTC, last seen 2026-11-27 03:10:21 UTC'
+    >>> node_tooltip("event", "SQL injection attempt.", "level 6", Tally(1, 6))
+    'SQL injection attempt. (level 6): 1 alert'
+    """
+    level = "" if role == "event" or tally.level is None else f", highest level {tally.level}"
+    return f"{value} ({kind}): {plural(tally.alerts, 'alert')}{level}{seen(tally)}"
+
+
+def source_description(settings: Settings) -> str:
+    """What the alerts were read from, for the title."""
     if settings.database is not None:
-        source = f"database {settings.database.describe()}"
-    else:
-        source = ", ".join(settings.alerts_logs + settings.alerts_jsons)
+        return f"OSSEC/Wazuh database {settings.database.describe()}"
+    files = [
+        f"{name} {', '.join('standard input' if path == '-' else path for path in paths)}"
+        for name, paths in (("alerts.log", settings.alerts_logs), ("alerts.json", settings.alerts_jsons))
+        if paths
+    ]
+    return f"OSSEC/Wazuh {' and '.join(files)}"
+
+
+def graph_title(settings: Settings, graph: Graph) -> list[str]:
+    """The picture's title, line by line: what was read and which window; what the graph holds and
+    what was cut or filtered out; when and by what it was made."""
+    sources = sum(1 for role, _ in graph.nodes if role == "source")
+    holds = f"{plural(graph.alerts, 'alert')} from {plural(sources, 'source')}, {plural(len(graph.links), 'link')}"
+    notes = [*settings.cuts, *settings.filters.describe()]
+    if settings.location_detail == "agent":
+        notes.append("one location per agent")
     made = datetime.fromtimestamp(settings.made_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return (
-        f"OSSEC alerts: {source}; {settings.window.describe_short()}; {alerts} alert(s), {links} link(s); "
-        f"made {made} by {PROG} {__version__}"
-    )
+    return [
+        f"{source_description(settings)}: {settings.window.describe_short()}",
+        "; ".join([holds, *notes]),
+        f"made {made} by {PROG} {__version__}",
+    ]
+
+
+def legend() -> list[tuple[str, list[tuple[str, str]]]]:
+    """What each colour means, role by role: (heading, [(colour, meaning), ...])."""
+    ceilings = [15, *(floor - 1 for floor, _ in LEVEL_COLOURS[:-1])]
+    levels = [
+        (colour, f"{floor}\u2013{ceiling}") for (floor, colour), ceiling in zip(LEVEL_COLOURS, ceilings, strict=True)
+    ]
+    return [
+        (f"sources ({SHAPES['source']}s)", [(colour, kind) for kind, colour in SOURCE_COLOURS.items()]),
+        (
+            f"alert descriptions ({SHAPES['event']}es), by highest OSSEC level",
+            [*levels, (UNKNOWN_LEVEL_COLOUR, "unknown")],
+        ),
+        (f"locations ({SHAPES['target']}s)", [(colour, kind) for kind, colour in LOCATION_COLOURS.items()]),
+    ]
+
+
+LEGEND_NOTE = (
+    "links: source \u2192 alert description \u2192 location; size and line width: the alert count (logarithmic)"
+)
+
+
+def graph_label(settings: Settings, graph: Graph) -> str:
+    """The title above the legend, as one HTML-like label: a graph's own label is drawn beside the
+    layout, never in it, whatever the engine. Each colour is a coloured square before its meaning."""
+    first, holds, made = map(html_text, graph_title(settings, graph))
+    rows = [f'<FONT POINT-SIZE="14">{first}</FONT>', holds]
+    for heading, entries in legend():
+        swatches = "   ".join(
+            f'<FONT COLOR="{colour}" POINT-SIZE="16">\u25a0</FONT> {html_text(text)}' for colour, text in entries
+        )
+        rows.append(f"{html_text(heading)}:  {swatches}")
+    rows += [html_text(LEGEND_NOTE), f'<FONT POINT-SIZE="9">{made}</FONT>']
+    body = "".join(f"<TR><TD>{row}</TD></TR>" for row in rows)
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">{body}</TABLE>>'
 
 
 def write_dot(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
-    """A Graphviz digraph, source -> description -> location, same input same bytes; returns the triple count."""
+    """A Graphviz digraph, source -> description -> location, same input same bytes; returns the triple count.
+
+    Nodes are named "role:value" (node_id) with role source, event or target;
+    their size, and the width of links, grow with the alert count; tooltips say
+    the kind, count, highest level and, where the source says, first and last seen.
+    """
     rows = list(rows)
-    sources: Counter[str] = Counter()
-    events: Counter[str] = Counter()
-    targets: Counter[str] = Counter()
-    levels: dict[str, int | None] = {}
-    first: Counter[tuple[str, str]] = Counter()
-    second: Counter[tuple[str, str]] = Counter()
-    for (source, description, location), tally in rows:
-        sources[source] += tally.alerts
-        events[description] += tally.alerts
-        targets[location] += tally.alerts
-        first[source, description] += tally.alerts
-        second[description, location] += tally.alerts
-        levels[description] = higher_level(levels.get(description), tally.level)
-    largest = max([*sources.values(), *events.values(), *targets.values(), 1])
-    total = sum(sources.values())
+    graph = graph_of(rows)
+    largest = max([tally.alerts for tally in graph.nodes.values()] + [1])
     write = out.write
     write(f"// {PROG} {__version__}: source -> alert description -> location\n")
-    write('digraph "OSSEC alerts" {\n')
+    write('digraph "alerts" {\n')
     write(
-        f"  graph [label={dot_label(graph_title(settings, total, len(first) + len(second)))}, labelloc=t,"
-        ' fontname="Helvetica", fontsize=12, overlap=false, mindist=1.5, outputorder=edgesfirst];\n'
+        f"  graph [label={graph_label(settings, graph)}, labelloc=t, fontname={dot_label(FONT)}, fontsize=11,"
+        f' overlap=false, mindist=1.5, outputorder=edgesfirst, size="{PICTURE_INCHES},{PICTURE_INCHES}"];\n'
     )
-    write('  node [fontname="Helvetica", style=filled, penwidth=0];\n')
+    write(f"  node [fontname={dot_label(FONT)}, style=filled, penwidth=0];\n")
     write('  edge [color="#4d4d4d80", arrowsize=0.6];\n')
     if not rows:  # a quiet interval still gives a readable picture
         write('  "empty" [label="no alerts", shape=plaintext, style=""];\n')
-    for source, count in sorted(sources.items()):
-        kind = source_kind(source)
-        tooltip = f"{source} ({kind}): {count} alert(s)"
+    growth = {"source": 8, "event": 6, "target": 8}  # font points added for the largest count
+    for (role, value), tally in graph.sorted_nodes():
+        kind, colour = node_kind(role, value, tally.level)
+        if role == "event":
+            label = dot_label(value, WRAP)
+        elif role == "target":
+            label = dot_lines(location_lines(value))
+        else:
+            label = dot_label(value)
         write(
-            f"  {node_id('source', source)} [label={dot_label(source)}, shape=ellipse, "
-            f'fillcolor="{SOURCE_COLOURS[kind]}", fontsize={10 + 8 * scale(count, largest):.1f}, '
-            f"tooltip={dot_label(tooltip)}];\n"
+            f'  {node_id(role, value)} [label={label}, shape={SHAPES[role]}, fillcolor="{colour}", '
+            f"fontsize={10 + growth[role] * scale(tally.alerts, largest):.1f}, "
+            f"tooltip={dot_label(node_tooltip(role, value, kind, tally))}];\n"
         )
-    for description, count in sorted(events.items()):
-        level = levels[description]
-        tooltip = f"{description} (level {'unknown' if level is None else level}): {count} alert(s)"
+    for ((tail_role, tail), (head_role, head)), tally in graph.sorted_links():
         write(
-            f"  {node_id('event', description)} [label={dot_label(description, WRAP)}, shape=box, "
-            f'fillcolor="{level_colour(level)}", fontsize={10 + 6 * scale(count, largest):.1f}, '
-            f"tooltip={dot_label(tooltip)}];\n"
+            f"  {node_id(tail_role, tail)} -> {node_id(head_role, head)} "
+            f"[penwidth={1 + 5 * scale(tally.alerts, largest):.2f}, "
+            f"tooltip={dot_label(plural(tally.alerts, 'alert') + seen(tally))}];\n"
         )
-    for location, count in sorted(targets.items()):
-        kind = location_kind(location)
-        tooltip = f"{location} ({kind}): {count} alert(s)"
-        write(
-            f"  {node_id('target', location)} [label={dot_lines(location_lines(location))}, shape=folder, "
-            f'fillcolor="{LOCATION_COLOURS[kind]}", fontsize={10 + 8 * scale(count, largest):.1f}, '
-            f"tooltip={dot_label(tooltip)}];\n"
-        )
-    for (head_role, tail_role), edges in (("source", "event"), first), (("event", "target"), second):
-        for (head, tail), count in sorted(edges.items()):
-            write(
-                f"  {node_id(head_role, head)} -> {node_id(tail_role, tail)} "
-                f"[penwidth={1 + 5 * scale(count, largest):.2f}, tooltip={dot_label(f'{count} alert(s)')}];\n"
-            )
     write("}\n")
     return len(rows)
+
+
+def choose_layout(layout: str, graph: Graph) -> str:
+    """The Graphviz engine for a picture: the one --layout names, or for auto circo while it
+    stays quick (CIRCO_MAX_NODES, CIRCO_MAX_LINKS) and sfdp beyond; --debug says which and why."""
+    if layout != "auto":
+        return layout
+    nodes, links = len(graph.nodes), len(graph.links)
+    engine = "circo" if nodes <= CIRCO_MAX_NODES and links <= CIRCO_MAX_LINKS else "sfdp"
+    log.debug(
+        "layout: %s (--layout=auto: %d nodes, %d links; circo up to %d nodes and %d links)",
+        engine,
+        nodes,
+        links,
+        CIRCO_MAX_NODES,
+        CIRCO_MAX_LINKS,
+    )
+    return engine
 
 
 WRITERS: dict[str, Callable[[Iterable[Row], TextIO, Settings], int]] = {"csv": write_csv, "dot": write_dot}
@@ -3269,19 +3532,27 @@ def run(settings: Settings, out: TextIO) -> Stats:
         log.debug("%s", line)
     resolver = ReverseResolver(settings.dns) if settings.dns else None
     with open_source(settings, stats) as source:
+        per_agent_locations = settings.location_detail == "agent"
         if settings.show_duplicate:
             pairs = alert_rows(source, settings.filters, settings.use_user, stats)
+            if per_agent_locations:
+                pairs = per_agent(pairs)
             rows: Iterable[Row] = resolve_stream(pairs, resolver) if resolver else pairs
         else:
             triples = tally_triples(source, settings.filters, settings.use_user, stats)
-            rows = cut_rows(triples, settings.min_count, settings.top)
+            if per_agent_locations:
+                triples = group_triples(per_agent(triples))
+            rows, cuts = cut_rows(triples, settings.min_count, settings.top)
+            settings = settings._replace(cuts=tuple(cuts))
             if resolver:
                 rows = resolve_grouped(rows, resolver)
         if settings.render:
             rows = list(rows)
+            drawn, cut = fit_picture(rows, settings.max_nodes)
             graph = io.StringIO()
-            write_dot(rows, graph, settings)
-            render(graph.getvalue(), settings.render, settings.layout, settings.render_timeout)
+            write_dot(drawn, graph, settings._replace(cuts=(*settings.cuts, cut)) if cut else settings)
+            layout = choose_layout(settings.layout, graph_of(drawn))
+            render(graph.getvalue(), settings.render, layout, settings.render_timeout)
         if settings.render is None or settings.output is not None:
             stats.triples = WRITERS[settings.format](rows, out, settings)
         else:
