@@ -2627,19 +2627,22 @@ def run_graphviz(command: list[str], dot: bytes, out: BinaryIO, layout: str, tim
     """Run Graphviz on ``dot``, its picture written to ``out``; its first error line becomes a Failure."""
     import subprocess
 
-    with subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE, preexec_fn=die_with_parent()
-    ) as graphviz:
-        try:
-            _, errors = graphviz.communicate(dot, timeout=min(timeout, LONGEST_WAIT))
-        except subprocess.TimeoutExpired:
-            raise Failure(
-                f"Graphviz '{layout}' did not finish within {timeout:g} s; a smaller graph (--top, --min-count) "
-                "or --layout=sfdp draws faster"
-            ) from None
-        finally:
-            if graphviz.returncode is None:  # a timeout, a signal (Interrupted), any error: it ends with us
-                graphviz.kill()
+    graphviz = None
+    try:
+        with signals_held():  # a signal while Popen() starts it would leave a Graphviz no one holds
+            graphviz = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE, preexec_fn=graphviz_child()
+            )
+        _, errors = graphviz.communicate(dot, timeout=min(timeout, LONGEST_WAIT))
+    except subprocess.TimeoutExpired:
+        raise Failure(
+            f"Graphviz '{layout}' did not finish within {timeout:g} s; a smaller graph (--top, --min-count) "
+            "or --layout=sfdp draws faster"
+        ) from None
+    finally:
+        if graphviz is not None and graphviz.returncode is None:  # a timeout, a signal, any error
+            graphviz.kill()
+            graphviz.communicate()  # reaped, its pipes closed
     if graphviz.returncode != 0:
         message = errors.decode("utf-8", "replace").strip().splitlines()
         raise Failure(f"Graphviz '{layout}' failed: {message[0] if message else f'exit status {graphviz.returncode}'}")
@@ -2648,29 +2651,32 @@ def run_graphviz(command: list[str], dot: bytes, out: BinaryIO, layout: str, tim
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def die_with_parent() -> Callable[[], None] | None:
-    """On Linux, what a child runs before exec so that the kernel kills it (SIGKILL) when we die.
+def graphviz_child() -> Callable[[], None]:
+    """What Graphviz's process runs before exec: it takes again the signals that run_graphviz()
+    held back while starting it, and on Linux has the kernel kill it (SIGKILL) when we die.
 
-    The kernel sends the signal when the *thread* that started the child ends,
-    not the process: run_graphviz() starts Graphviz and waits for it in the
-    same thread, which therefore outlives it. The function runs between fork
-    and exec (preexec_fn), where nothing but simple system calls is safe
+    The kernel sends that signal when the *thread* that started the child
+    ends, not the process: run_graphviz() starts Graphviz and waits for it in
+    the same thread, which therefore outlives it. The function runs between
+    fork and exec (preexec_fn), where nothing but simple system calls is safe
     should other threads exist (none does by then: the DNS pool has ended):
-    one prctl() through a function looked up beforehand, and a check that we
-    did not die before it (then no signal would ever come).
+    prctl() through a function looked up beforehand, and a check that we did
+    not die before it (then no signal would ever come).
     """
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    death_signal = ctypes.c_ulong(signal.SIGKILL)
     parent = os.getpid()
+    prctl = None
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+        death_signal = ctypes.c_ulong(signal.SIGKILL)
 
     def in_child() -> None:
-        prctl(PR_SET_PDEATHSIG, death_signal)
-        if os.getppid() != parent:
-            os._exit(1)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, death_signal)
+            if os.getppid() != parent:
+                os._exit(1)
 
     return in_child
 
