@@ -2668,14 +2668,10 @@ def afterglow_safe(value: str) -> str:
 # that were not UTF-8 (U+DC80-U+DCFF) are written back as those bytes.
 _LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
 
-
-def plain_text(value: str) -> str:
-    """A value for --plain-csv: unchanged, but for a lone surrogate, which becomes U+FFFD."""
-    return _LONE_SURROGATE.sub("\ufffd", value)
-
-
-# How a cell starts that a spreadsheet takes for a formula (OWASP's CSV injection rule).
+# How a cell starts that a spreadsheet takes for a formula (OWASP's CSV injection rule); a cell that
+# starts so, or with the ' that neutralises it, gets a ' before it.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_MARKED_STARTS = (*FORMULA_STARTS, "'")
 
 
 def spreadsheet_safe(cell: str) -> str:
@@ -2686,7 +2682,7 @@ def spreadsheet_safe(cell: str) -> str:
     >>> spreadsheet_safe("=cmd|' /C calc'!A0"), spreadsheet_safe("'quoted'"), spreadsheet_safe("root")
     ("'=cmd|' /C calc'!A0", "''quoted'", 'root')
     """
-    return "'" + cell if cell.startswith((*FORMULA_STARTS, "'")) else cell
+    return "'" + cell if cell.startswith(_MARKED_STARTS) else cell
 
 
 def csv_cell(value: str) -> str:
@@ -2700,14 +2696,24 @@ def csv_cell(value: str) -> str:
     return value
 
 
+def afterglow_cell(value: str) -> str:
+    return csv_cell(spreadsheet_safe(afterglow_safe(value)))
+
+
+def plain_cell(value: str) -> str:
+    """A value for --plain-csv: unchanged, but for a lone surrogate, which becomes U+FFFD."""
+    if not value.isascii():
+        value = _LONE_SURROGATE.sub("\ufffd", value)
+    return csv_cell(spreadsheet_safe(value))
+
+
 def write_csv(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
     """Write CSV lines (with a count column under --count); returns the line count.
 
     Sources, descriptions and locations recur from line to line, so each
     distinct value is made safe and quoted once. Lines go out in batches.
     """
-    clean = plain_text if settings.plain_csv else afterglow_safe
-    cell = Memo(lambda value: csv_cell(spreadsheet_safe(clean(value))))
+    cell = Memo(plain_cell if settings.plain_csv else afterglow_cell)
     if settings.count_column:
         lines = (f"{cell[source]},{cell[what]},{cell[where]},{tally.alerts}\n" for (source, what, where), tally in rows)
     else:
@@ -2757,7 +2763,7 @@ def link_target(path: str, flag: str) -> str:
                 "world-writable sticky directory, which is not followed (as fs.protected_symlinks does)"
             )
         path = os.path.join(directory, os.readlink(path))
-    raise Failure(f"cannot write {flag} {path}: {os.strerror(errno.ELOOP)}")
+    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)  # the links changed while we read them
 
 
 def make_temporary(directory: str, name: str, mode: int) -> tuple[int, str]:
@@ -2819,7 +2825,10 @@ class AtomicOutput:
             raise self.failure(err) from None
         if existing is not None and not stat.S_ISREG(existing.st_mode):
             return self._open_in_place(existing, binary)
-        self.target = link_target(self.path, self.flag)
+        try:
+            self.target = link_target(self.path, self.flag)
+        except OSError as err:
+            raise self.failure(err) from None
         directory, name = os.path.split(self.target)
         try:
             with signals_held():

@@ -465,7 +465,7 @@ def test_fifo_is_written_in_place(tmp_path, log, flag):
 
 
 @pytest.mark.parametrize("flag", FLAGS)
-def test_directory_and_socket_are_refused(tmp_path, log, flag):
+def test_directory_socket_and_link_loop_are_refused(tmp_path, log, flag):
     directory = tmp_path / "dir.png"
     directory.mkdir()
     assert f"cannot write {flag} {directory}: it is a directory" in one_error(write_to(flag, directory, log))
@@ -474,7 +474,10 @@ def test_directory_and_socket_are_refused(tmp_path, log, flag):
         result = write_to(flag, tmp_path / "sock.png", log)
         assert "it is neither a regular file, a character device nor a FIFO" in one_error(result)
         assert stat.S_ISSOCK((tmp_path / "sock.png").lstat().st_mode)
-    assert files_in(tmp_path) == ["dir.png", "sock.png"] and files_in(directory) == []
+    loop = tmp_path / "loop.png"
+    loop.symlink_to("loop.png")
+    assert f"cannot write {flag} {loop}: Too many levels of symbolic links" in one_error(write_to(flag, loop, log))
+    assert files_in(tmp_path) == ["dir.png", "loop.png", "sock.png"] and files_in(directory) == []
 
 
 def test_unwritable_directory_is_named(tmp_path, log):
