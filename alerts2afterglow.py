@@ -519,7 +519,8 @@ examples:
       --use-user --do-reverse --output=alerts.csv
 
 exit status: 0 success (an empty window included), 1 runtime failure
-(database, I/O, DNS budget spent, Graphviz), 2 usage error.
+(database, I/O, DNS budget spent, Graphviz), 2 usage error, 128+N ended by
+signal N (SIGTERM 143, Ctrl-C 130).
 """
 
 
@@ -662,13 +663,15 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument(
         "--plain-csv",
         action="store_true",
-        help="RFC 4180 CSV in UTF-8 with every value unchanged, for consumers other than "
-        "AfterGlow (default: AfterGlow-safe ASCII)",
+        help="RFC 4180 CSV in UTF-8 with every value in full, for consumers other than "
+        "AfterGlow; in both modes a value that a spreadsheet would run as a formula gets a ' "
+        "before it (default: AfterGlow-safe ASCII)",
     )
     out.add_argument(
         "--output",
         metavar="FILE",
-        help="write to FILE atomically (temporary file, then rename) (default: stdout)",
+        help="write to FILE atomically (temporary file, then rename), keeping its mode, owner and "
+        "group; a device or FIFO is written in place (default: stdout)",
     )
     out.add_argument(
         "--format",
