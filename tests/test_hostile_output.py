@@ -2,8 +2,8 @@
 files on disk) when the values are an attacker's, and what it leaves behind when stopped.
 
 Every case runs the CLI as a process, as cron and users do, and checks its exit status, its stderr
-(empty, or one line and no traceback), what it wrote, and that no temporary file and no Graphviz
-process is left.
+(empty, or one line and no traceback) and what it wrote; where it writes files or runs Graphviz,
+that no temporary file and no Graphviz process is left.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -78,7 +77,7 @@ def hostile_triples() -> set[tuple[str, str, str]]:
     return triples | {("root", what, where) for what in DESCRIPTIONS for where in LOCATIONS}
 
 
-def alerts_json(path: Path, triples: Iterator[tuple[str, str, str]] | set[tuple[str, str, str]]) -> Path:
+def alerts_json(path: Path, triples: set[tuple[str, str, str]]) -> Path:
     """An alerts.json with one alert per triple, the source as the alert's user (--use-user)."""
     descriptions = {}  # one rule per description, as OSSEC has it
     lines = []
@@ -133,10 +132,10 @@ def quiet(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     return result
 
 
-def one_error(result: subprocess.CompletedProcess, code: int = 1) -> str:
-    """A failure: the exit status, and one line on stderr that says why, never a traceback."""
+def one_error(result: subprocess.CompletedProcess) -> str:
+    """A failure: exit 1, and one line on stderr that says why, never a traceback."""
     err = result.stderr.decode()
-    assert result.returncode == code, err
+    assert result.returncode == 1, err
     assert len(err.splitlines()) == 1 and err.startswith("alerts2afterglow: error: "), err
     assert "Traceback" not in err
     return err.strip()
@@ -207,10 +206,9 @@ def afterglow_dot(records: list[list[str]]) -> str:
     return "\n".join([*lines, "}"]) + "\n"
 
 
-def svg_of(dot: str | bytes, layout: str = "dot") -> ElementTree.Element:
+def svg_of(dot: str) -> ElementTree.Element:
     """Graphviz's SVG of a DOT graph, parsed as XML: a ParseError is a picture browsers refuse."""
-    data = dot.encode() if isinstance(dot, str) else dot
-    proc = subprocess.run([layout, "-Tsvg"], input=data, capture_output=True, timeout=60)
+    proc = subprocess.run(["dot", "-Tsvg"], input=dot.encode(), capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
     return ElementTree.fromstring(proc.stdout)
 
@@ -310,7 +308,7 @@ def test_dot_is_accepted_by_graphviz_and_its_svg_is_valid_xml_showing_values_lit
     dot = quiet(run(f"--alerts-json={hostile}", "--all", "--use-user", "--format=dot")).stdout.decode("utf-8")
     assert "&nbsp;" not in dot.replace("&amp;nbsp;", "")  # every '&' reaches Graphviz as '&amp;'
     assert max(len(line.encode()) for line in dot.splitlines()) < 16_384
-    check_picture(svg_of(dot, "dot"))
+    check_picture(svg_of(dot))
 
 
 def test_render_svg_is_valid_xml_showing_values_literally(hostile, tmp_path):
@@ -365,12 +363,18 @@ def test_new_file_gets_the_mode_any_program_gives(tmp_path, log, flag, umask):
     assert files_in(tmp_path) == ["alerts.png"]
 
 
-@pytest.mark.parametrize("flag", FLAGS)
-def test_replaced_file_keeps_mode_owner_and_group(tmp_path, log, flag):
-    target = tmp_path / "alerts.png"
+def others_file(directory: Path) -> Path:
+    """An existing alerts.png, mode 0640, of another user and group."""
+    target = directory / "alerts.png"
     target.write_text("old\n")
     os.chown(target, OTHER_UID, OTHER_GID)
     target.chmod(0o640)
+    return target
+
+
+@pytest.mark.parametrize("flag", FLAGS)
+def test_replaced_file_keeps_mode_owner_and_group(tmp_path, log, flag):
+    target = others_file(tmp_path)
     before = target.stat()
     quiet(write_to(flag, target, log, umask=0o077))
     after = target.stat()
@@ -383,9 +387,7 @@ def test_replaced_file_keeps_mode_owner_and_group(tmp_path, log, flag):
 @pytest.mark.parametrize("flag", FLAGS)
 def test_file_whose_owner_cannot_be_kept_is_not_replaced(tmp_path, log, flag):
     """Without the power to chown (root without CAP_CHOWN), replacing another user's file would steal it."""
-    target = tmp_path / "alerts.png"
-    target.write_text("old\n")
-    os.chown(target, OTHER_UID, OTHER_GID)
+    target = others_file(tmp_path)
     result = write_to(flag, target, log, prefix=("setpriv", "--bounding-set=-chown"))
     assert f"cannot write {flag} {target}: it belongs to user {OTHER_UID} and group {OTHER_GID}" in one_error(result)
     assert target.read_text() == "old\n" and target.stat().st_uid == OTHER_UID
