@@ -581,7 +581,8 @@ def test_render_timeout_leaves_no_temporary_file_and_no_graphviz(tmp_path, big_l
 
 
 def test_render_timeout_beyond_what_the_system_can_wait_still_draws(tmp_path, log):
-    quiet(run(f"--alerts-log={log}", "--all", f"--render={tmp_path}/alerts.svg", "--render-timeout=1e300"))
+    """A year, the longest --render-timeout: more than poll() can wait (some 24.8 days)."""
+    quiet(run(f"--alerts-log={log}", "--all", f"--render={tmp_path}/alerts.svg", "--render-timeout=31536000"))
     assert files_in(tmp_path) == ["alerts.svg"]
 
 
