@@ -1518,7 +1518,9 @@ def parse_rules_file(text: str) -> Iterator[tuple[int, str, bool]]:
     no entity. So this reader skips comments as os_xml does and takes each
     ``<rule>`` and its ``<description>`` elements as text (element names in
     any case, as rules.c compares them). Several descriptions are joined in
-    order, each with its first line break made a space, as rules.c does.
+    order, each with its first line break made a space, as rules.c does; the
+    text is kept as OSSEC keeps it (spaces at its ends included), so that a
+    description reads the same as in alerts.log.
 
     >>> list(parse_rules_file('<var name="X">1</var><group name="a,"><rule id="5" level="3">'
     ...     '<pcre2>^\\\\<\\\\d+\\\\> &</pcre2><description>Rejected by access list </description>'
@@ -1533,7 +1535,7 @@ def parse_rules_file(text: str) -> Iterator[tuple[int, str, bool]]:
         rule_id = found.get("id", "").strip()
         parts = [part.replace("\n", " ", 1) for part in re.findall(_RULE_DESCRIPTION, body, flags=_ANY_CASE_LINES)]
         if re.fullmatch(r"[0-9]{1,9}", rule_id) and parts:
-            yield int(rule_id), "".join(parts).strip(), found.get("overwrite", "").lower() == "yes"
+            yield int(rule_id), "".join(parts), found.get("overwrite", "").lower() == "yes"
 
 
 def read_rules_file(path: str) -> str:
