@@ -235,6 +235,10 @@ class Stats:
         self.users_known = True  # whether the alerts read say their user (the database: only with --use-user)
         self.survey: Survey | None = None  # set when nothing was written and someone will read why
 
+    def removed_by_flag(self) -> list[tuple[str, int]]:
+        """What each filter removed, in the filters' order."""
+        return sorted(self.removed.items(), key=lambda item: FILTER_FLAGS.index(item[0]))
+
     @property
     def read(self) -> int:
         """The alerts the run read in the time window (as far as it counted those the database's filters removed)."""
@@ -251,7 +255,7 @@ class Stats:
     def report(self, settings: Settings) -> None:
         """A line per filter (the cuts have theirs where they apply), one for the alerts without a
         source, then the sum: every alert read is removed, without a source, cut or written."""
-        for flag, count in self.removed.items():
+        for flag, count in self.removed_by_flag():
             log.debug("%s removed %d alert(s)", flag, count)
         if self.unknown_level:
             log.debug("--min-level kept %d alert(s) of unknown level", self.unknown_level)
@@ -303,6 +307,10 @@ def _both_zones(epoch: int) -> str:
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+# The flags of the filters, in the order they apply and are reported (filter_steps, filter_conditions).
+FILTER_FLAGS = ("--exclude-alerts", "--rules", "--min-level", "--location", "--src", "--src/--src-user")
 
 
 class Filters(NamedTuple):
@@ -3004,7 +3012,7 @@ def tally_triples(source: Source, filters: Filters, use_user: bool, stats: Stats
     """
     alerts: Iterable[Alert] = source.alerts
     steps = filter_steps(filters, use_user, source.applied, use_host)
-    stats.row_filters, stats.sql_filters = [flag for flag, _ in steps], sorted(source.applied)
+    stats.row_filters, stats.sql_filters = [flag for flag, _ in steps], sorted(source.applied, key=FILTER_FLAGS.index)
     if steps:
         alerts = passing(alerts, steps, stats.removed)
     totals: dict[Triple, Tally] = {}
@@ -3038,7 +3046,7 @@ def alert_rows(source: Source, filters: Filters, use_user: bool, stats: Stats, u
     LRU cache).
     """
     steps = filter_steps(filters, use_user, source.applied, use_host)
-    stats.row_filters, stats.sql_filters = [flag for flag, _ in steps], sorted(source.applied)
+    stats.row_filters, stats.sql_filters = [flag for flag, _ in steps], sorted(source.applied, key=FILTER_FLAGS.index)
     sourcing = Sourcing(use_user, use_host)
 
     @functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)
@@ -4215,8 +4223,10 @@ def no_source_note(settings: Settings, stats: Stats) -> str:
 
 def outside_note(window: Window, survey: Survey, where: str, now: int) -> str:
     """How many alerts lie outside the window, the span of all, and the flags that would take them."""
-    count = plural(survey.outside, "alert")
-    share = f"all {count} of {where}" if survey.outside == survey.alerts else f"{count} of the {survey.alerts:,} of {where}"
+    if survey.outside == survey.alerts:
+        share = f"all {plural(survey.outside, 'alert')} of {where}"
+    else:
+        share = f"{survey.outside:,} of the {plural(survey.alerts, 'alert')} of {where}"
     note = f"{share} {'lies' if survey.outside == 1 else 'lie'} outside the time window ({window.describe_short()})"
     if survey.first is None or survey.last is None:
         return f"{note}: --all takes them"
@@ -4229,7 +4239,7 @@ def outside_note(window: Window, survey: Survey, where: str, now: int) -> str:
 def removed_note(stats: Stats, survey: Survey, in_window: int) -> str | None:
     """How many alerts the filters removed, by flag; those the database's query removed without
     counting them (no --debug) together."""
-    counted = [f"{flag} {count:,}" for flag, count in stats.removed.items() if count]
+    counted = [f"{flag} {count:,}" for flag, count in stats.removed_by_flag() if count]
     uncounted = max(in_window - stats.read, 0)
     if uncounted:
         counted.append(f"{' and '.join(flag for flag in stats.sql_filters if not stats.removed[flag])} {uncounted:,}")
