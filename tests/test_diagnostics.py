@@ -90,21 +90,26 @@ def flag(kind: str) -> str:
 # --- outside the window ---------------------------------------------------------------------------
 
 
+def says_all_lie_outside(argv: list[str], count: int, where: str) -> None:
+    """The default window's run on a terminal says that all the source's alerts lie outside it, their
+    span, and what takes them; and what it suggests gives what --all gives."""
+    code, out, shown = on_terminal(*argv)
+    assert (code, out) == (0, "")
+    assert re.fullmatch(
+        rf"alerts2afterglow: info: nothing written: all {count} alerts of {re.escape(where)} lie outside the time "
+        rf"window {WINDOW}; {SPAN}: {TAKE}\n",
+        shown,
+    ), shown
+    suggested = from_cron(*argv, "--start-time=2026-11-27T02:10:21Z")
+    assert (suggested.returncode, suggested.stderr) == (0, "")
+    assert suggested.stdout == from_cron(*argv, "--all").stdout != ""
+
+
 @pytest.mark.parametrize("gz", [False, True], ids=["plain", "gz"])
 @pytest.mark.parametrize("kind", ["log", "json"])
 def test_an_archived_file_outside_the_default_window_says_so_and_what_takes_it(tmp_path, kind, gz):
     path = archive(tmp_path, kind, gz)
-    code, out, shown = on_terminal(f"{flag(kind)}={path}")
-    assert (code, out) == (0, "")
-    assert re.fullmatch(
-        rf"alerts2afterglow: info: nothing written: all 75 alerts of {re.escape(str(path))} lie outside the time "
-        rf"window {WINDOW}; {SPAN}: {TAKE}\n",
-        shown,
-    ), shown
-    # What it suggests takes them: the same lines as --all.
-    suggested = from_cron(f"{flag(kind)}={path}", "--start-time=2026-11-27T02:10:21Z")
-    assert (suggested.returncode, suggested.stderr) == (0, "")
-    assert suggested.stdout == from_cron(f"{flag(kind)}={path}", "--all").stdout != ""
+    says_all_lie_outside([f"{flag(kind)}={path}"], 75, str(path))
     # The cron job on the same quiet interval: nothing on stderr, nothing on stdout, success.
     cron = from_cron(f"{flag(kind)}={path}")
     assert (cron.returncode, cron.stdout, cron.stderr) == (0, "", "")
@@ -265,15 +270,8 @@ def load_day(ossec) -> list[make_examples.Example]:
 
 def test_the_database_outside_the_window_says_so_in_one_more_query(ossec):
     alerts = load_day(ossec)
-    code, out, shown = on_terminal(*ossec.args)
-    assert (code, out) == (0, "")
-    assert re.fullmatch(
-        rf"alerts2afterglow: info: nothing written: all {len(alerts)} alerts of the database root@127\.0\.0\.1:3306/{ossec.name} "
-        rf"lie outside the time window {WINDOW}; {SPAN}: {TAKE}\n",
-        shown,
-    ), shown
+    says_all_lie_outside(ossec.args, len(alerts), f"the database root@127.0.0.1:3306/{ossec.name}")
     suggested = from_cron(*ossec.args, "--start-time=2026-11-27T02:10:21Z", "--debug")
-    assert suggested.stdout == from_cron(*ossec.args, "--all").stdout != ""
     queries = [line for line in from_cron(*ossec.args, "--debug").stderr.splitlines() if ": SQL: SELECT" in line]
     assert queries[-1].endswith(
         "SQL: SELECT (SELECT COUNT(*) FROM alert), (SELECT MIN(timestamp) FROM alert), (SELECT MAX(timestamp) FROM alert), "
