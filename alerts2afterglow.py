@@ -670,12 +670,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         choices=sorted(WRITERS),
         default="csv",
-        help="csv: lines for AfterGlow; dot: a Graphviz graph drawn by this tool (default: %(default)s)",
+        help="csv: lines for AfterGlow; dot: a Graphviz graph drawn by this tool; html: an interactive page "
+        "of the graph, drawn by Graphviz (default: %(default)s)",
     )
     out.add_argument(
         "--render",
         metavar="FILE",
-        help="draw the graph into FILE with Graphviz (.png, .svg, .gif, .pdf), atomically; "
+        help="draw the graph into FILE with Graphviz (.png, .svg, .gif, .pdf; .html: the interactive page), atomically; "
         "then only --output gets text",
     )
     out.add_argument(
@@ -779,7 +780,7 @@ def graph_options(args: argparse.Namespace) -> dict[str, Any]:
     """--format, --render and the cuts, which need whole triples (not --show-duplicate)."""
     if args.show_duplicate:
         for flag, given in (
-            ("--format=dot", args.format == "dot"),
+            (f"--format={args.format}", args.format in ("dot", "html")),
             ("--render", args.render),
             ("--min-count", args.min_count > 1),
             ("--top", args.top),
@@ -2181,7 +2182,8 @@ PRIVATE_NETWORKS = tuple(
     )
 )
 LAYOUTS = ("circo", "dot", "neato", "fdp", "sfdp", "twopi")
-RENDER_FORMATS = {".png": "png", ".svg": "svg", ".gif": "gif", ".pdf": "pdf"}
+# --render's formats by file name; .html is the interactive page, which embeds Graphviz's SVG.
+RENDER_FORMATS = {".png": "png", ".svg": "svg", ".gif": "gif", ".pdf": "pdf", ".html": "svg"}
 WRAP = 32  # description labels wrap at spaces after this many characters
 
 
@@ -2250,6 +2252,22 @@ def node_id(role: str, name: str) -> str:
     return f'"{role}:{dot_text(name)}"'
 
 
+def graph_id(*parts: str) -> str:
+    """The ``id`` of a node (role, name) or an edge (role, name, role, name) in Graphviz's SVG.
+
+    Graphviz puts it on the node's or edge's group as it is, where the HTML
+    page finds each element without undoing Graphviz's escaping of names in
+    ``<title>`` (entities kept, runs of spaces, dashes). A hash, so that it is
+    short and safe whatever the names hold; 80 bits, so that no two collide.
+
+    >>> graph_id("source", "203.0.113.5")
+    'g29bbe1f2558a3f09b967'
+    """
+    import hashlib
+
+    return "g" + hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=10).hexdigest()
+
+
 def scale(count: int, largest: int) -> float:
     """0 for a single alert, 1 for the largest count, logarithmic between."""
     return math.log(count) / math.log(largest) if largest > 1 else 0.0
@@ -2302,7 +2320,7 @@ def write_dot(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
         write(
             f"  {node_id('source', source)} [label={dot_label(source)}, shape=ellipse, "
             f'fillcolor="{SOURCE_COLOURS[kind]}", fontsize={10 + 8 * scale(count, largest):.1f}, '
-            f"tooltip={dot_label(tooltip)}];\n"
+            f"tooltip={dot_label(tooltip)}, id={graph_id('source', source)}];\n"
         )
     for description, count in sorted(events.items()):
         level = levels[description]
@@ -2310,7 +2328,7 @@ def write_dot(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
         write(
             f"  {node_id('event', description)} [label={dot_label(description, WRAP)}, shape=box, "
             f'fillcolor="{level_colour(level)}", fontsize={10 + 6 * scale(count, largest):.1f}, '
-            f"tooltip={dot_label(tooltip)}];\n"
+            f"tooltip={dot_label(tooltip)}, id={graph_id('event', description)}];\n"
         )
     for location, count in sorted(targets.items()):
         kind = location_kind(location)
@@ -2318,19 +2336,17 @@ def write_dot(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
         write(
             f"  {node_id('target', location)} [label={dot_lines(location_lines(location))}, shape=folder, "
             f'fillcolor="{LOCATION_COLOURS[kind]}", fontsize={10 + 8 * scale(count, largest):.1f}, '
-            f"tooltip={dot_label(tooltip)}];\n"
+            f"tooltip={dot_label(tooltip)}, id={graph_id('target', location)}];\n"
         )
     for (head_role, tail_role), edges in (("source", "event"), first), (("event", "target"), second):
         for (head, tail), count in sorted(edges.items()):
             write(
                 f"  {node_id(head_role, head)} -> {node_id(tail_role, tail)} "
-                f"[penwidth={1 + 5 * scale(count, largest):.2f}, tooltip={dot_label(f'{count} alert(s)')}];\n"
+                f"[penwidth={1 + 5 * scale(count, largest):.2f}, tooltip={dot_label(f'{count} alert(s)')}, "
+                f"id={graph_id(head_role, head, tail_role, tail)}];\n"
             )
     write("}\n")
     return len(rows)
-
-
-WRITERS: dict[str, Callable[[Iterable[Row], TextIO, Settings], int]] = {"csv": write_csv, "dot": write_dot}
 
 
 def render(dot: str, path: str, layout: str, timeout: float) -> None:
@@ -2365,6 +2381,842 @@ def render(dot: str, path: str, layout: str, timeout: float) -> None:
         message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise Failure(f"Graphviz '{layout}' failed: {message[0] if message else f'exit status {proc.returncode}'}")
     picture.commit()
+
+
+def draw(rows: list[Row], path: str, settings: Settings) -> None:
+    """Draw the graph into ``path``: a picture by Graphviz, or the interactive page for a name in .html."""
+    if os.path.splitext(path)[1].lower() == PAGE_SUFFIX:
+        write_page(rows, path, settings)
+        return
+    graph = io.StringIO()
+    write_dot(rows, graph, settings)
+    render(graph.getvalue(), path, settings.layout, settings.render_timeout)
+
+
+# ---------------------------------------------------------------------------
+# Output: the interactive page (--format=html, --render=FILE.html)
+# ---------------------------------------------------------------------------
+# One self-contained file: Graphviz's SVG of the same graph, rebuilt from an allowlist of
+# elements and attributes; the names and counts as JSON in a block that never runs; the script
+# and style below, the only ones a Content-Security-Policy lets run. Every name came from an
+# attacker in part: it reaches the page only inside that JSON block, and the script inserts it
+# with textContent. docs/html.md says what the page may and may not do.
+
+PAGE_SUFFIX = ".html"
+ROLES = ("source", "event", "target")  # as node_id names them; the page says source, description, location
+SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
+# What the page keeps of Graphviz's SVG: shapes and text positions, nothing that can link, load or run.
+SVG_SHAPES = frozenset({"polygon", "polyline", "ellipse", "path"})
+_SVG_VALUE = re.compile(r"[A-Za-z0-9 .,()+\-]*\Z")  # numbers, path commands, transform functions, keywords
+_SVG_COLOUR = re.compile(r"#[0-9A-Fa-f]{3,8}\Z|[A-Za-z]+\Z")  # never url(...)
+_SVG_FONT = re.compile(r"[A-Za-z0-9 ,.\-]*\Z")
+SVG_ATTRIBUTES = {
+    **dict.fromkeys(("fill", "stroke"), _SVG_COLOUR),
+    **dict.fromkeys(("font-family",), _SVG_FONT),
+    **dict.fromkeys(
+        (
+            "viewBox", "transform", "points", "d", "x", "y", "cx", "cy", "rx", "ry", "stroke-width",
+            "stroke-opacity", "fill-opacity", "stroke-dasharray", "font-size", "font-weight", "font-style",
+            "text-anchor",
+        ),
+        _SVG_VALUE,
+    ),
+}  # fmt: skip
+# Graphviz copies names into <title> and labels with entities it does not check: what XML refuses is
+# neutralised before parsing (a stray "&", a reference to a character XML forbids, the character itself).
+_XML_REFERENCE = re.compile(r"&(?:#([0-9]{1,7})|#x([0-9A-Fa-f]{1,6})|(amp|lt|gt|quot|apos));|&")
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def is_xml_char(code: int) -> bool:
+    return code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF
+
+
+def _xml_reference(match: re.Match[str]) -> str:
+    decimal, hexadecimal, named = match.groups()
+    if named:
+        return match.group(0)
+    if (decimal or hexadecimal) and is_xml_char(int(decimal, 10) if decimal else int(hexadecimal, 16)):
+        return match.group(0)
+    return "&amp;" + match.group(0)[1:]
+
+
+def well_formed(svg: bytes) -> str:
+    r"""Graphviz's SVG made well-formed XML: what it passes through from labels becomes text.
+
+    >>> well_formed(b"<t>&nbsp; &amp; &#1; &#65; \x01 &</t>")
+    '<t>&amp;nbsp; &amp; &amp;#1; &#65; \ufffd &amp;</t>'
+    """
+    text = svg.decode("utf-8", "replace")
+    return _XML_FORBIDDEN.sub("\ufffd", _XML_REFERENCE.sub(_xml_reference, text))
+
+
+class PageGraph:
+    """The graph as the page numbers it: nodes (sources, then descriptions, then locations) and edges.
+
+    Each has an index, which is its place in the page's JSON and its element's
+    id in the page's SVG (``n7``, ``e12``), found in Graphviz's SVG by graph_id.
+    """
+
+    def __init__(self, rows: Sequence[Row]) -> None:
+        self.nodes: dict[tuple[str, str], int] = {}
+        for position, role in enumerate(ROLES):
+            for name in sorted({triple[position] for triple, _ in rows}):
+                self.nodes[role, name] = len(self.nodes)
+        self.edges: dict[tuple[int, int], int] = {}
+        for source, description, location in (triple for triple, _ in rows):
+            event = self.nodes["event", description]
+            self.edges.setdefault((self.nodes["source", source], event), len(self.edges))
+            self.edges.setdefault((event, self.nodes["target", location]), len(self.edges))
+
+    def svg_ids(self) -> dict[str, str]:
+        """{the id write_dot gave an element: the page's id for it}."""
+        names = {index: key for key, index in self.nodes.items()}
+        ids = {graph_id(*key): f"n{index}" for key, index in self.nodes.items()}
+        for (head, tail), index in self.edges.items():
+            ids[graph_id(*names[head], *names[tail])] = f"e{index}"
+        return ids
+
+
+def graphviz_svg(rows: list[Row], settings: Settings) -> bytes:
+    """Graphviz's SVG of the graph, drawn by render() into a private directory that goes away with it."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix=f"{PROG}.") as scratch:
+        path = os.path.join(scratch, "graph.svg")
+        draw(rows, path, settings)
+        with open(path, "rb") as picture:
+            return picture.read()
+
+
+def clean_svg(svg: bytes, ids: dict[str, str]) -> tuple[str, list[str]]:
+    """Graphviz's SVG rebuilt from an allowlist, and the text of its labels, in order.
+
+    Kept: the svg root's viewBox, groups, shapes and text elements with the
+    attributes of SVG_ATTRIBUTES whose values have the expected form. Dropped:
+    titles, links (Graphviz's tooltips), everything else. Nodes and edges of
+    ``ids`` get the page's id and class ``n`` or ``e``. Text elements are left
+    empty: their text travels with the other data, for the script to insert.
+    """
+    from xml.etree import ElementTree
+
+    try:
+        root = ElementTree.fromstring(well_formed(svg))
+    except ElementTree.ParseError as err:
+        raise Failure(f"cannot read Graphviz's SVG: {err}") from None
+    parts: list[str] = []
+    labels: list[str] = []
+
+    def attributes(element: ElementTree.Element) -> str:
+        kept = [
+            f' {name}="{value}"'
+            for name, value in element.attrib.items()
+            if name in SVG_ATTRIBUTES and SVG_ATTRIBUTES[name].match(value)
+        ]
+        return "".join(kept)
+
+    def rebuild(element: ElementTree.Element) -> None:
+        tag = element.tag.removeprefix(SVG_NAMESPACE)
+        if tag == "text":
+            parts.append(f"<text{attributes(element)}></text>")
+            labels.append("".join(element.itertext()))
+        elif tag in SVG_SHAPES:
+            parts.append(f"<{tag}{attributes(element)}/>")
+        elif tag == "a" or (tag == "g" and "class" not in element.attrib):  # Graphviz's wrappers for tooltips
+            for child in element:
+                rebuild(child)
+        elif tag == "g":
+            page_id = ids.get(element.get("id", ""))
+            kind = element.get("class", "")
+            if page_id is not None:  # a node (n7) or an edge (e12) of the page
+                kind = page_id[0]
+            elif kind not in ("graph", "node", "edge", "cluster"):
+                kind = "other"
+            parts.append(f'<g class="{kind}"' + (f' id="{page_id}"' if page_id else "") + f"{attributes(element)}>")
+            for child in element:
+                rebuild(child)
+            parts.append("</g>")
+
+    parts.append(f"<svg{attributes(root)}>")
+    for child in root:
+        rebuild(child)
+    parts.append("</svg>")
+    return "".join(parts), labels
+
+
+def node_kind(role: str, name: str) -> str:
+    """What the page says a node is, in the words of the legend."""
+    if role == "source":
+        return source_kind(name)
+    if role == "target":
+        return f"{location_kind(name)} log"
+    return "alert description"
+
+
+def legend_entries() -> list[tuple[int, str, str]]:
+    """(role, colour, meaning) for every colour the graph uses: the pictures' palette."""
+    entries = [(0, colour, kind) for kind, colour in SOURCE_COLOURS.items()]
+    ceiling = None
+    for floor, colour in LEVEL_COLOURS:  # highest first
+        entries.append((1, colour, f"level {floor} and up" if ceiling is None else f"level {floor}-{ceiling}"))
+        ceiling = floor - 1
+    entries.append((1, UNKNOWN_LEVEL_COLOUR, "level unknown"))
+    entries += [(2, colour, f"{kind} log") for kind, colour in LOCATION_COLOURS.items()]
+    return entries
+
+
+def page_data(rows: list[Row], graph: PageGraph, labels: list[str], settings: Settings) -> dict[str, Any]:
+    """What the page's script reads: the title, the labels of the SVG, the nodes, the triples, the edges."""
+    nodes = graph.nodes
+    return {
+        "title": graph_title(settings, sum(tally.alerts for _, tally in rows), len(graph.edges)),
+        "labels": labels,
+        "nodes": [(ROLES.index(role), name, node_kind(role, name)) for role, name in nodes],
+        "triples": [
+            (nodes["source", source], nodes["event", description], nodes["target", location], *tally)
+            for (source, description, location), tally in rows
+        ],
+        "edges": list(graph.edges),
+        "legend": legend_entries(),
+    }
+
+
+def script_json(value: Any) -> str:
+    r"""JSON for a ``<script type="application/json">`` block, which nothing in it can end or run.
+
+    ASCII only (so U+2028, U+2029 and lone surrogates are escaped too), and
+    ``<``, ``>`` and ``&`` escaped: no ``</script>``, no ``<!--``.
+
+    >>> script_json(["</script><!-- & \u2028"])
+    '["\\u003c/script\\u003e\\u003c!-- \\u0026 \\u2028"]'
+    """
+    import json
+
+    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def csp_hash(text: str) -> str:
+    """The Content-Security-Policy source that lets this one inline script or style run."""
+    import base64
+    import hashlib
+
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def page_markup(svg: str, data: dict[str, Any]) -> str:
+    """The whole page: nothing to load, and only its own script and style may run."""
+    policy = "; ".join(
+        (
+            "default-src 'none'",
+            f"script-src {csp_hash(PAGE_SCRIPT)}",
+            f"style-src {csp_hash(PAGE_STYLE)}",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "require-trusted-types-for 'script'",  # where supported, assigning HTML to innerHTML throws
+            "trusted-types 'none'",
+        )
+    )
+    return PAGE_HTML.format(
+        policy=policy,
+        generator=f"{PROG} {__version__}",
+        style=PAGE_STYLE,
+        svg=svg,
+        data=script_json(data),
+        script=PAGE_SCRIPT,
+    )
+
+
+def write_html(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
+    """The interactive page of the graph (docs/html.md); returns the triple count."""
+    rows = list(rows)
+    graph = PageGraph(rows)
+    svg, labels = clean_svg(graphviz_svg(rows, settings), graph.svg_ids())
+    out.write(page_markup(svg, page_data(rows, graph, labels, settings)))
+    return len(rows)
+
+
+def write_page(rows: list[Row], path: str, settings: Settings) -> None:
+    """--render=FILE.html: the page, written atomically."""
+    page = AtomicOutput(path, "--render")
+    try:
+        write_html(rows, page.stream, settings)
+    except BaseException:
+        page.discard()
+        raise
+    page.commit()
+
+
+# The page itself. Its script and style are fixed text: the Content-Security-Policy names their
+# hashes, and the data reaches them only through the JSON block.
+PAGE_HTML = """\
+<!DOCTYPE html>
+<html lang="en" dir="ltr">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{policy}">
+<meta name="referrer" content="no-referrer">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="{generator}">
+<title>OSSEC alerts</title>
+<style>{style}</style>
+</head>
+<body>
+<header>
+<h1 id="title"></h1>
+<noscript><p>This page needs JavaScript to show its graph; its data is in the script block at its end.</p></noscript>
+<div class="bar">
+<label>Search <input id="q" type="search" placeholder="IP, user, description, location" autocomplete="off" spellcheck="false"></label>
+<button id="prev" type="button" title="previous match (Shift+Enter)">&#9664;</button>
+<button id="next" type="button" title="next match (Enter)">&#9654;</button>
+<span id="hits" aria-live="polite"></span>
+<label title="alerts of unknown level are always shown">Show <select id="level"></select></label>
+<button id="fit" type="button" title="the whole graph">Fit</button>
+<button id="reset" type="button" title="no selection, no search, all levels (Esc clears the selection)">Reset</button>
+</div>
+</header>
+<main>
+<div id="graph">{svg}</div>
+<aside>
+<section id="panel" aria-live="polite">
+<h2 id="sel-kind"></h2>
+<div id="sel-name"></div>
+<p id="sel-summary"></p>
+<div id="sel-lists"></div>
+</section>
+<section id="legend">
+<h2>Legend</h2>
+<ul id="legend-list"></ul>
+<p>Node size and edge width grow with the alert count. Drag to pan, wheel to zoom.</p>
+</section>
+</aside>
+</main>
+<section id="triples">
+<h2>Triples <span id="table-count"></span></h2>
+<table>
+<thead><tr id="columns"></tr></thead>
+<tbody id="rows"></tbody>
+</table>
+<button id="more" type="button" hidden>Show more</button>
+</section>
+<div id="tip" role="tooltip" hidden></div>
+<script type="application/json" id="data">{data}</script>
+<script>{script}</script>
+</body>
+</html>
+"""
+
+PAGE_STYLE = r"""
+:root { color: #222; background: #fff; font: 13px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+body { margin: 0; }
+header { padding: 8px 12px 6px; border-bottom: 1px solid #ddd; }
+h1 { margin: 0 0 6px; font-size: 14px; font-weight: 600; overflow-wrap: anywhere; }
+h2 { margin: 0 0 4px; font-size: 13px; }
+h3 { margin: 10px 0 4px; font-size: 12px; }
+.bar { display: flex; flex-wrap: wrap; gap: 6px 10px; align-items: center; }
+#q { width: 24em; }
+#hits { min-width: 7em; color: #555; }
+main { display: flex; height: 70vh; min-height: 320px; border-bottom: 1px solid #ddd; }
+#graph { flex: 1; min-width: 0; overflow: hidden; cursor: grab; }
+#graph svg { display: block; width: 100%; height: 100%; touch-action: none; user-select: none; }
+aside { width: 480px; max-width: 45vw; overflow: auto; padding: 8px 12px; border-left: 1px solid #ddd; }
+#sel-name { font-weight: 600; overflow-wrap: anywhere; unicode-bidi: isolate; }
+#sel-summary { color: #444; }
+#legend-list { margin: 0; padding: 0; list-style: none; }
+.swatch { display: inline-block; width: 11px; height: 11px; margin-right: 6px; border: 1px solid #999; vertical-align: -1px; }
+.swatch.role0 { border-radius: 50%; }
+#triples { padding: 8px 12px; }
+table { width: 100%; border-collapse: collapse; font-size: 12px; }
+th, td { padding: 2px 6px; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; overflow-wrap: anywhere; unicode-bidi: isolate; }
+th button { padding: 0; border: 0; background: none; font: inherit; font-weight: 600; cursor: pointer; }
+th[aria-sort="ascending"] button::after { content: " \25B2"; }
+th[aria-sort="descending"] button::after { content: " \25BC"; }
+th { white-space: nowrap; }
+td.num, td.time { white-space: nowrap; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+aside table { font-size: 11px; }
+td.pick { color: #0645ad; cursor: pointer; }
+td.pick:hover { text-decoration: underline; }
+.ctl { margin: 0 1px; padding: 0 2px; border: 1px solid #c00; border-radius: 2px; color: #c00; font-size: 85%; }
+#tip { position: fixed; z-index: 2; max-width: 420px; padding: 4px 7px; border: 1px solid #999; background: #fffff4;
+  box-shadow: 0 1px 4px #0003; pointer-events: none; overflow-wrap: anywhere; unicode-bidi: isolate; }
+#tip strong { display: block; }
+g.n { cursor: pointer; }
+g.off { display: none; }
+svg.searching:not(.fade) g.n:not(.hit) { opacity: 0.35; }
+svg.fade g.n:not(.on), svg.fade g.e:not(.on) { opacity: 0.08; }
+g.n.hit > :not(text) { stroke: #e6007e; stroke-width: 4px; }
+g.n.current > :not(text), g.n.sel > :not(text) { stroke: #000; stroke-width: 5px; }
+g.e.on path { stroke: #222; stroke-opacity: 0.9; }
+#more { margin-top: 6px; }
+"""
+
+PAGE_SCRIPT = r"""
+"use strict";
+(() => {
+  performance.mark("a2a-start");
+  const byId = (id) => document.getElementById(id);
+  const data = JSON.parse(byId("data").textContent);
+  const ROLE = ["source", "description", "location"];
+  const PAGE = 200; // table rows shown at a time: every update stays fast whatever the graph
+  const svg = document.querySelector("#graph svg");
+  const tip = byId("tip");
+
+  // Text from the data is only ever inserted as text. Invisible and direction-changing
+  // characters are shown as a boxed code point, so that a name cannot hide or reorder text.
+  const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2028\u2029\u2060-\u206f\ufeff\ufff9-\ufffb]/g;
+  const codePoint = (ch) => "U+" + ch.codePointAt(0).toString(16).toUpperCase().padStart(4, "0");
+  function put(parent, text) {
+    let at = 0;
+    for (const match of text.matchAll(HIDDEN)) {
+      parent.append(text.slice(at, match.index));
+      const box = document.createElement("span");
+      box.className = "ctl";
+      box.textContent = codePoint(match[0]);
+      parent.append(box);
+      at = match.index + match[0].length;
+    }
+    parent.append(text.slice(at));
+    return parent;
+  }
+  const plain = (text) => text.replace(HIDDEN, (ch) => "[" + codePoint(ch) + "]");
+  function element(tag, text, className) {
+    const made = document.createElement(tag);
+    if (className) made.className = className;
+    if (text !== undefined) put(made, String(text));
+    return made;
+  }
+  const number = (n) => n.toLocaleString("en-US");
+  const level = (l) => (l === null ? "unknown" : String(l));
+  const when = (t) => (t === null ? "unknown" : new Date(t * 1000).toISOString().slice(0, 19).replace("T", " "));
+
+  document.title = data.title;
+  byId("title").textContent = plain(data.title);
+  if (svg) svg.querySelectorAll("text").forEach((text, i) => { text.textContent = plain(data.labels[i] ?? ""); });
+
+  const nodes = data.nodes.map(([role, name, kind], i) => ({
+    i, role, name, kind, key: ROLE[role] + ":" + name, low: name.toLowerCase(), triples: [], el: byId("n" + i),
+    alive: true, hit: false,
+  }));
+  const triples = data.triples.map(([s, d, l, count, lvl, first, last]) => ({ s, d, l, count, level: lvl, first, last }));
+  const edges = data.edges.map(([a, b], i) => ({ a, b, el: byId("e" + i), triples: [] }));
+  const edgeOf = new Map(edges.map((e) => [e.a + " " + e.b, e]));
+  for (const t of triples) {
+    for (const n of [t.s, t.d, t.l]) nodes[n].triples.push(t);
+    t.edges = [edgeOf.get(t.s + " " + t.d), edgeOf.get(t.d + " " + t.l)];
+    for (const e of t.edges) e.triples.push(t);
+  }
+  const wellFormed = (s) => (s.toWellFormed ? s.toWellFormed() : s);
+  const nodeByKey = new Map();
+  for (const n of nodes) if (!nodeByKey.has(wellFormed(n.key))) nodeByKey.set(wellFormed(n.key), n);
+  const nodeOf = (el) => nodes[Number(el.id.slice(1))];
+
+  const state = { minLevel: null, query: "", selected: null, sort: "count", descending: true, limit: PAGE, hits: [], current: -1 };
+  const kept = (t) => state.minLevel === null || t.level === null || t.level >= state.minLevel;
+
+  function tally(list) {
+    const sum = { count: 0, level: null, first: null, last: null };
+    for (const t of list) {
+      if (!kept(t)) continue;
+      sum.count += t.count;
+      if (t.level !== null && (sum.level === null || t.level > sum.level)) sum.level = t.level;
+      if (t.first !== null && (sum.first === null || t.first < sum.first)) sum.first = t.first;
+      if (t.last !== null && (sum.last === null || t.last > sum.last)) sum.last = t.last;
+    }
+    return sum;
+  }
+
+  // Classes on SVG elements change only where they must: a click on a big graph touches its neighbourhood.
+  function marker(name) {
+    let marked = new Set();
+    return (wanted) => {
+      for (const el of marked) if (!wanted.has(el)) el.classList.remove(name);
+      for (const el of wanted) if (!marked.has(el)) el.classList.add(name);
+      marked = wanted;
+    };
+  }
+  const markOn = marker("on");
+  const markHit = marker("hit");
+  const markOff = marker("off");
+  const markCurrent = marker("current");
+  const markSelected = marker("sel");
+
+  // ---- the view: pan and zoom by the viewBox ----
+  const full = svg ? svg.viewBox.baseVal : null;
+  const home = full ? { x: full.x, y: full.y, w: full.width, h: full.height } : null;
+  let view = home;
+  function setView(v) {
+    view = v;
+    if (svg) svg.setAttribute("viewBox", `${v.x} ${v.y} ${v.w} ${v.h}`);
+  }
+  function svgPoint(clientX, clientY) {
+    const p = svg.createSVGPoint();
+    p.x = clientX;
+    p.y = clientY;
+    return p.matrixTransform(svg.getScreenCTM().inverse());
+  }
+  function zoom(factor, centre) {
+    const w = Math.min(Math.max(view.w * factor, home.w / 200), home.w * 4);
+    const k = w / view.w;
+    setView({ x: centre.x - (centre.x - view.x) * k, y: centre.y - (centre.y - view.y) * k, w, h: view.h * k });
+  }
+  function jumpTo(node) {
+    if (!node.el || !svg) return;
+    const box = node.el.getBBox();
+    const toRoot = svg.getScreenCTM().inverse().multiply(node.el.getScreenCTM());
+    const corner = new DOMPoint(box.x, box.y).matrixTransform(toRoot);
+    const far = new DOMPoint(box.x + box.width, box.y + box.height).matrixTransform(toRoot);
+    const size = Math.max(far.x - corner.x, far.y - corner.y) * 8;
+    const w = Math.min(Math.max(size, home.w / 200), Math.max(view.w, size));
+    const h = w * (view.h / view.w);
+    setView({ x: (corner.x + far.x) / 2 - w / 2, y: (corner.y + far.y) / 2 - h / 2, w, h });
+  }
+
+  // ---- level filter, selection, search ----
+  function applyLevel() {
+    const off = new Set();
+    for (const n of nodes) {
+      n.alive = n.triples.some(kept);
+      if (!n.alive && n.el) off.add(n.el);
+    }
+    for (const e of edges) if (e.el && !e.triples.some(kept)) off.add(e.el);
+    markOff(off);
+    search(byId("q").value, false);
+    select(state.selected, false);
+  }
+
+  function neighbourhood(node) {
+    const on = new Set();
+    for (const t of node.triples) {
+      if (!kept(t)) continue;
+      for (const n of [t.s, t.d, t.l]) if (nodes[n].el) on.add(nodes[n].el);
+      for (const e of t.edges) if (e.el) on.add(e.el);
+    }
+    if (node.el) on.add(node.el);
+    return on;
+  }
+
+  function select(node, remember = true) {
+    state.selected = node;
+    state.limit = PAGE;
+    if (svg) svg.classList.toggle("fade", node !== null);
+    markSelected(new Set(node && node.el ? [node.el] : []));
+    markOn(node ? neighbourhood(node) : new Set());
+    showPanel();
+    showTable();
+    if (remember) {
+      let hash = "";
+      try { hash = node ? "#" + encodeURIComponent(wellFormed(node.key)) : ""; } catch (err) { hash = ""; }
+      if (location.hash !== hash && !(hash === "" && location.hash === "#")) location.hash = hash;
+    }
+  }
+
+  function fromHash() {
+    let key = "";
+    try { key = decodeURIComponent(location.hash.slice(1)); } catch (err) { key = ""; }
+    const node = nodeByKey.get(key) ?? null;
+    if (node === state.selected) return;
+    select(node, false);
+    if (node) jumpTo(node);
+  }
+
+  function search(text, fresh = true) {
+    state.query = text.trim().toLowerCase();
+    const hits = [];
+    for (const n of nodes) {
+      n.hit = state.query !== "" && n.low.includes(state.query);
+      if (n.hit && n.alive) hits.push(n);
+    }
+    state.hits = hits;
+    if (fresh) state.current = -1;
+    markHit(new Set(hits.filter((n) => n.el).map((n) => n.el)));
+    markCurrent(new Set());
+    if (svg) svg.classList.toggle("searching", state.query !== "");
+    byId("hits").textContent = state.query === "" ? "" : `${number(hits.length)} match${hits.length === 1 ? "" : "es"}`;
+    state.limit = PAGE;
+    showTable();
+  }
+
+  function step(by) {
+    const hits = state.hits;
+    if (hits.length === 0) return;
+    state.current = (state.current + by + hits.length) % hits.length;
+    const node = hits[state.current];
+    markCurrent(new Set(node.el ? [node.el] : []));
+    byId("hits").textContent = `${state.current + 1} of ${number(hits.length)}`;
+    select(node);
+    jumpTo(node);
+  }
+
+  // ---- the side panel: the alerts behind the selected node ----
+  function table(headings, rows) {
+    const made = element("table");
+    const head = made.createTHead().insertRow();
+    for (const heading of headings) head.append(element("th", heading));
+    const body = made.createTBody();
+    for (const cells of rows) {
+      const row = body.insertRow();
+      for (const cell of cells) row.append(cell);
+    }
+    return made;
+  }
+  const nameCell = (n) => {
+    const cell = element("td", nodes[n].name, "pick");
+    cell.dataset.node = String(n);
+    return cell;
+  };
+  const figureCells = (sum) => [
+    element("td", number(sum.count), "num"), element("td", level(sum.level), "num"),
+    element("td", when(sum.first), "time"), element("td", when(sum.last), "time"),
+  ];
+  const FIGURES = ["Alerts", "Level", "First seen (UTC)", "Last seen (UTC)"];
+
+  function grouped(list, key) {
+    const groups = new Map();
+    for (const t of list) {
+      if (!kept(t)) continue;
+      const k = key(t);
+      if (!groups.has(k)) groups.set(k, []);
+      groups.get(k).push(t);
+    }
+    return [...groups.entries()].map(([k, ts]) => [k, tally(ts)]).sort((a, b) => b[1].count - a[1].count);
+  }
+
+  function showPanel() {
+    const node = state.selected;
+    const lists = byId("sel-lists");
+    if (node === null) {
+      byId("sel-kind").textContent = "Nothing selected";
+      byId("sel-name").replaceChildren();
+      byId("sel-summary").textContent = "Click a node to see the alerts behind it; Esc or a click on the background resets.";
+      lists.replaceChildren();
+      return;
+    }
+    const sum = tally(node.triples);
+    byId("sel-kind").textContent = `${ROLE[node.role]} (${node.kind})`;
+    byId("sel-name").replaceChildren();
+    put(byId("sel-name"), node.name);
+    byId("sel-summary").textContent = `${number(sum.count)} alert${sum.count === 1 ? "" : "s"}, highest level ${level(sum.level)}, `
+      + `first seen ${when(sum.first)}, last seen ${when(sum.last)} (UTC)` + (state.minLevel === null ? "" : `, at level ${state.minLevel} and up`);
+    const parts = [];
+    if (node.role === 0) {
+      parts.push(element("h3", "Alerts it raised, where"));
+      parts.push(table(["Description", "Location", ...FIGURES],
+        grouped(node.triples, (t) => t.d + " " + t.l).map(([k, sum2]) => {
+          const [d, l] = k.split(" ").map(Number);
+          return [nameCell(d), nameCell(l), ...figureCells(sum2)];
+        })));
+    } else if (node.role === 1) {
+      parts.push(element("h3", "Sources"));
+      parts.push(table(["Source", ...FIGURES], grouped(node.triples, (t) => t.s).map(([s, sum2]) => [nameCell(s), ...figureCells(sum2)])));
+      parts.push(element("h3", "Locations"));
+      parts.push(table(["Location", ...FIGURES], grouped(node.triples, (t) => t.l).map(([l, sum2]) => [nameCell(l), ...figureCells(sum2)])));
+    } else {
+      parts.push(element("h3", "Who reached it, with what"));
+      parts.push(table(["Source", "Description", ...FIGURES],
+        grouped(node.triples, (t) => t.s + " " + t.d).map(([k, sum2]) => {
+          const [s, d] = k.split(" ").map(Number);
+          return [nameCell(s), nameCell(d), ...figureCells(sum2)];
+        })));
+    }
+    lists.replaceChildren(...parts);
+  }
+
+  // ---- the table of all triples: follows the filter, the selection and the search ----
+  const COLUMNS = [
+    ["source", "Source", (t) => nodes[t.s].name],
+    ["description", "Description", (t) => nodes[t.d].name],
+    ["location", "Location", (t) => nodes[t.l].name],
+    ["count", "Alerts", (t) => t.count],
+    ["level", "Level", (t) => t.level],
+    ["first", "First seen (UTC)", (t) => t.first],
+    ["last", "Last seen (UTC)", (t) => t.last],
+  ];
+  let order = null; // the triples sorted by the current column
+  function sortTriples() {
+    const [, , value] = COLUMNS.find(([key]) => key === state.sort);
+    const sign = state.descending ? -1 : 1;
+    order = triples.slice().sort((a, b) => {
+      const x = value(a), y = value(b);
+      if (x === y) return 0;
+      if (x === null) return 1; // unknown last, either way
+      if (y === null) return -1;
+      return (x < y ? -1 : 1) * sign;
+    });
+  }
+  function showTable() {
+    if (order === null) sortTriples();
+    const sel = state.selected;
+    const q = state.query;
+    const rows = order.filter((t) => kept(t)
+      && (sel === null || t.s === sel.i || t.d === sel.i || t.l === sel.i)
+      && (q === "" || nodes[t.s].hit || nodes[t.d].hit || nodes[t.l].hit));
+    const body = byId("rows");
+    body.replaceChildren(...rows.slice(0, state.limit).map((t) => {
+      const row = document.createElement("tr");
+      row.append(nameCell(t.s), nameCell(t.d), nameCell(t.l), ...figureCells(t));
+      return row;
+    }));
+    byId("table-count").textContent = `${number(Math.min(rows.length, state.limit))} shown of ${number(rows.length)} `
+      + `(${number(triples.length)} in all)`;
+    byId("more").hidden = rows.length <= state.limit;
+    for (const button of document.querySelectorAll("#triples th button")) {
+      const on = button.dataset.sort === state.sort;
+      button.closest("th").setAttribute("aria-sort", on ? (state.descending ? "descending" : "ascending") : "none");
+    }
+  }
+
+  // ---- the tooltip ----
+  function showTip(el, x, y) {
+    const lines = [];
+    if (el.classList.contains("n")) {
+      const node = nodeOf(el);
+      const sum = tally(node.triples);
+      lines.push(element("strong", node.name), element("div", `${ROLE[node.role]}: ${node.kind}`));
+      lines.push(element("div", `${number(sum.count)} alert${sum.count === 1 ? "" : "s"}, highest level ${level(sum.level)}`));
+      lines.push(element("div", `first seen ${when(sum.first)}`), element("div", `last seen ${when(sum.last)} (UTC)`));
+    } else {
+      const edge = edges[Number(el.id.slice(1))];
+      const sum = tally(edge.triples);
+      lines.push(element("strong", nodes[edge.a].name), element("div", "\u2192"), element("strong", nodes[edge.b].name));
+      lines.push(element("div", `${number(sum.count)} alert${sum.count === 1 ? "" : "s"}, highest level ${level(sum.level)}`));
+    }
+    tip.replaceChildren(...lines);
+    tip.hidden = false;
+    moveTip(x, y);
+  }
+  function moveTip(x, y) {
+    tip.style.left = `${Math.min(x + 14, window.innerWidth - tip.offsetWidth - 4)}px`;
+    tip.style.top = `${Math.min(y + 14, window.innerHeight - tip.offsetHeight - 4)}px`;
+  }
+
+  // ---- wiring ----
+  const levelChoice = byId("level");
+  levelChoice.append(new Option("all levels", ""));
+  for (let n = 1; n <= 15; n++) levelChoice.append(new Option(`level ${n} and up`, String(n)));
+  levelChoice.addEventListener("change", () => {
+    state.minLevel = levelChoice.value === "" ? null : Number(levelChoice.value);
+    applyLevel();
+  });
+  const query = byId("q");
+  query.addEventListener("input", () => search(query.value));
+  query.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      step(event.shiftKey ? -1 : 1);
+    }
+  });
+  byId("next").addEventListener("click", () => step(1));
+  byId("prev").addEventListener("click", () => step(-1));
+  byId("fit").addEventListener("click", () => setView(home));
+  byId("reset").addEventListener("click", () => {
+    query.value = "";
+    levelChoice.value = "";
+    state.minLevel = null;
+    applyLevel();
+    select(null);
+    setView(home);
+  });
+  byId("more").addEventListener("click", () => {
+    state.limit += PAGE;
+    showTable();
+  });
+  for (const [key, heading] of COLUMNS) {
+    const button = element("button", heading);
+    button.type = "button";
+    button.dataset.sort = key;
+    button.addEventListener("click", () => {
+      state.descending = state.sort === key ? !state.descending : !["source", "description", "location"].includes(key);
+      state.sort = key;
+      order = null;
+      showTable();
+    });
+    const th = document.createElement("th");
+    th.append(button);
+    byId("columns").append(th);
+  }
+  document.addEventListener("click", (event) => {
+    const cell = event.target.closest ? event.target.closest("td.pick") : null;
+    if (cell) {
+      const node = nodes[Number(cell.dataset.node)];
+      select(node);
+      jumpTo(node);
+    }
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") select(null);
+    else if (event.key === "/" && document.activeElement !== query) {
+      event.preventDefault();
+      query.focus();
+    }
+  });
+  window.addEventListener("hashchange", fromHash);
+
+  if (svg) {
+    let drag = null;
+    let dragged = false;
+    svg.addEventListener("wheel", (event) => {
+      event.preventDefault();
+      zoom(Math.exp(event.deltaY * 0.0015), svgPoint(event.clientX, event.clientY));
+    }, { passive: false });
+    svg.addEventListener("pointerdown", (event) => {
+      if (event.button !== 0) return;
+      drag = { x: event.clientX, y: event.clientY, view, scale: svg.getScreenCTM().a };
+      dragged = false;
+    });
+    svg.addEventListener("pointermove", (event) => {
+      if (drag === null) return;
+      const dx = event.clientX - drag.x, dy = event.clientY - drag.y;
+      if (!dragged && Math.hypot(dx, dy) < 4) return;
+      if (!dragged) svg.setPointerCapture(event.pointerId);
+      dragged = true;
+      tip.hidden = true;
+      setView({ ...drag.view, x: drag.view.x - dx / drag.scale, y: drag.view.y - dy / drag.scale });
+    });
+    const stop = () => { drag = null; };
+    svg.addEventListener("pointerup", stop);
+    svg.addEventListener("pointercancel", stop);
+    svg.addEventListener("click", (event) => {
+      if (dragged) {
+        dragged = false;
+        return;
+      }
+      const hit = event.target.closest("g.n");
+      if (hit) select(nodeOf(hit));
+      else select(null);
+    });
+    svg.addEventListener("pointerover", (event) => {
+      const el = event.target.closest("g.n, g.e");
+      if (el && drag === null) showTip(el, event.clientX, event.clientY);
+    });
+    svg.addEventListener("pointermove", (event) => { if (!tip.hidden) moveTip(event.clientX, event.clientY); });
+    svg.addEventListener("pointerout", (event) => {
+      if (!event.relatedTarget || !event.relatedTarget.closest || !event.relatedTarget.closest("g.n, g.e")) tip.hidden = true;
+    });
+  }
+
+  const legend = byId("legend-list");
+  for (const [role, colour, label] of data.legend) {
+    const swatch = element("span", undefined, `swatch role${role}`);
+    swatch.style.backgroundColor = colour;
+    const item = element("li");
+    item.append(swatch, `${ROLE[role]}: ${label}`);
+    legend.append(item);
+  }
+
+  applyLevel();
+  fromHash();
+  if (state.selected === null) showPanel();
+  performance.mark("a2a-ready");
+})();
+"""
+
+
+WRITERS: dict[str, Callable[[Iterable[Row], TextIO, Settings], int]] = {
+    "csv": write_csv,
+    "dot": write_dot,
+    "html": write_html,
+}
 
 
 # ---------------------------------------------------------------------------
@@ -2440,9 +3292,7 @@ def run(settings: Settings, out: TextIO) -> Stats:
                 rows = resolve_grouped(rows, resolver)
         if settings.render:
             rows = list(rows)
-            graph = io.StringIO()
-            write_dot(rows, graph, settings)
-            render(graph.getvalue(), settings.render, settings.layout, settings.render_timeout)
+            draw(rows, settings.render, settings)
         if settings.render is None or settings.output is not None:
             stats.triples = WRITERS[settings.format](rows, out, settings)
         else:
