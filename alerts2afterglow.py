@@ -2717,8 +2717,13 @@ h3 { margin: 10px 0 4px; font-size: 12px; }
 #q { width: 24em; }
 #hits { min-width: 7em; color: #555; }
 main { display: flex; height: 70vh; min-height: 320px; border-bottom: 1px solid #ddd; }
-#graph { flex: 1; min-width: 0; overflow: hidden; cursor: grab; }
-#graph svg { display: block; width: 100%; height: 100%; touch-action: none; user-select: none; }
+#graph { position: relative; flex: 1; min-width: 0; overflow: hidden; cursor: grab; }
+#graph > svg, #veil { position: absolute; top: 0; left: 0; width: 100%; height: 100%; }
+#graph > svg { display: block; touch-action: none; user-select: none; will-change: transform; }
+#veil { background: #fff; opacity: 0; pointer-events: none; will-change: opacity; }
+#veil.dim { opacity: 0.6; }
+#veil.fade { opacity: 0.9; }
+#above { pointer-events: none; }
 aside { width: 480px; max-width: 45vw; overflow: auto; padding: 8px 12px; border-left: 1px solid #ddd; }
 #sel-name { font-weight: 600; overflow-wrap: anywhere; unicode-bidi: isolate; }
 #sel-summary { color: #444; }
@@ -2743,11 +2748,9 @@ td.pick:hover { text-decoration: underline; }
 #tip strong { display: block; }
 g.n { cursor: pointer; }
 g.off { display: none; }
-svg.searching:not(.fade) g.n:not(.hit) { opacity: 0.35; }
-svg.fade g.n:not(.on), svg.fade g.e:not(.on) { opacity: 0.08; }
-g.n.hit > :not(text) { stroke: #e6007e; stroke-width: 4px; }
-g.n.current > :not(text), g.n.sel > :not(text) { stroke: #000; stroke-width: 5px; }
-g.e.on path { stroke: #222; stroke-opacity: 0.9; }
+#above g.hit > :not(text) { stroke: #e6007e; stroke-width: 4px; }
+#above g.sel > :not(text) { stroke: #000; stroke-width: 5px; }
+#above g.e path { stroke: #222; stroke-opacity: 0.9; }
 #more { margin-top: 6px; }
 """
 
@@ -2826,20 +2829,45 @@ PAGE_SCRIPT = r"""
     return sum;
   }
 
-  // Classes on SVG elements change only where they must: a click on a big graph touches its neighbourhood.
-  function marker(name) {
-    let marked = new Set();
-    return (wanted) => {
-      for (const el of marked) if (!wanted.has(el)) el.classList.remove(name);
-      for (const el of wanted) if (!marked.has(el)) el.classList.add(name);
-      marked = wanted;
-    };
+  // The graph itself changes only with the level filter. What a click or a search shows is drawn
+  // above it: a white veil, and over the veil copies of the elements to show. Redrawing thousands
+  // of elements takes a browser hundreds of milliseconds; this takes a few.
+  let hidden = new Set();
+  function hide(elements) {
+    for (const el of hidden) if (!elements.has(el)) el.classList.remove("off");
+    for (const el of elements) if (!hidden.has(el)) el.classList.add("off");
+    hidden = elements;
   }
-  const markOn = marker("on");
-  const markHit = marker("hit");
-  const markOff = marker("off");
-  const markCurrent = marker("current");
-  const markSelected = marker("sel");
+  const veil = element("div");
+  const above = svg ? document.createElementNS(svg.namespaceURI, "svg") : null;
+  const aboveGraph = svg ? document.createElementNS(svg.namespaceURI, "g") : null;
+  if (svg) {
+    veil.id = "veil";
+    above.id = "above";
+    above.setAttribute("aria-hidden", "true");
+    above.setAttribute("viewBox", svg.getAttribute("viewBox"));
+    const drawing = svg.querySelector("g.graph");
+    if (drawing) aboveGraph.setAttribute("transform", drawing.getAttribute("transform"));
+    above.append(aboveGraph);
+    svg.after(veil, above);
+  }
+  function highlight() {
+    if (!svg) return;
+    const sel = state.selected;
+    const current = state.current >= 0 ? state.hits[state.current] : null;
+    const shown = sel ? neighbourhood(sel) : state.hits.filter((n) => n.el).map((n) => n.el);
+    const copies = shown.map((el) => {
+      const copy = el.cloneNode(true);
+      copy.removeAttribute("id");
+      copy.dataset.of = el.id;
+      const node = el.classList.contains("n") ? nodeOf(el) : null;
+      if (node && node.hit) copy.classList.add("hit");
+      if (node && (node === sel || node === current)) copy.classList.add("sel");
+      return copy;
+    });
+    aboveGraph.replaceChildren(...copies);
+    veil.className = sel ? "fade" : state.query ? "dim" : "";
+  }
 
   // ---- the view: pan and zoom by the viewBox ----
   const full = svg ? svg.viewBox.baseVal : null;
@@ -2847,7 +2875,9 @@ PAGE_SCRIPT = r"""
   let view = home;
   function setView(v) {
     view = v;
-    if (svg) svg.setAttribute("viewBox", `${v.x} ${v.y} ${v.w} ${v.h}`);
+    if (!svg) return;
+    svg.setAttribute("viewBox", `${v.x} ${v.y} ${v.w} ${v.h}`);
+    above.setAttribute("viewBox", `${v.x} ${v.y} ${v.w} ${v.h}`);
   }
   function svgPoint(clientX, clientY) {
     const p = svg.createSVGPoint();
@@ -2880,28 +2910,26 @@ PAGE_SCRIPT = r"""
       if (!n.alive && n.el) off.add(n.el);
     }
     for (const e of edges) if (e.el && !e.triples.some(kept)) off.add(e.el);
-    markOff(off);
+    hide(off);
     search(byId("q").value, false);
     select(state.selected, false);
   }
 
   function neighbourhood(node) {
-    const on = new Set();
+    const lines = new Set(); // edges first, so that nodes are drawn over them, as in the graph
+    const shapes = new Set(node.el ? [node.el] : []);
     for (const t of node.triples) {
       if (!kept(t)) continue;
-      for (const n of [t.s, t.d, t.l]) if (nodes[n].el) on.add(nodes[n].el);
-      for (const e of t.edges) if (e.el) on.add(e.el);
+      for (const n of [t.s, t.d, t.l]) if (nodes[n].el) shapes.add(nodes[n].el);
+      for (const e of t.edges) if (e.el) lines.add(e.el);
     }
-    if (node.el) on.add(node.el);
-    return on;
+    return [...lines, ...shapes];
   }
 
   function select(node, remember = true) {
     state.selected = node;
     state.limit = PAGE;
-    if (svg) svg.classList.toggle("fade", node !== null);
-    markSelected(new Set(node && node.el ? [node.el] : []));
-    markOn(node ? neighbourhood(node) : new Set());
+    highlight();
     showPanel();
     showTable();
     if (remember) {
@@ -2929,9 +2957,7 @@ PAGE_SCRIPT = r"""
     }
     state.hits = hits;
     if (fresh) state.current = -1;
-    markHit(new Set(hits.filter((n) => n.el).map((n) => n.el)));
-    markCurrent(new Set());
-    if (svg) svg.classList.toggle("searching", state.query !== "");
+    highlight();
     byId("hits").textContent = state.query === "" ? "" : `${number(hits.length)} match${hits.length === 1 ? "" : "es"}`;
     state.limit = PAGE;
     showTable();
@@ -2942,7 +2968,6 @@ PAGE_SCRIPT = r"""
     if (hits.length === 0) return;
     state.current = (state.current + by + hits.length) % hits.length;
     const node = hits[state.current];
-    markCurrent(new Set(node.el ? [node.el] : []));
     byId("hits").textContent = `${state.current + 1} of ${number(hits.length)}`;
     select(node);
     jumpTo(node);
@@ -3208,6 +3233,7 @@ PAGE_SCRIPT = r"""
   fromHash();
   if (state.selected === null) showPanel();
   performance.mark("a2a-ready");
+  requestAnimationFrame(() => setTimeout(() => performance.mark("a2a-drawn"))); // after the first frame
 })();
 """
 

@@ -337,8 +337,9 @@ class Visit:
         assert index >= 0, name
         return f"#n{index}"
 
-    def classes(self, selector: str) -> list[str]:
-        return self.js("s => [...document.querySelector(s).classList]", selector)
+    def shown(self, which: str = "") -> list[str]:
+        """The graph's elements drawn over the veil (by a selection or a search), as selectors."""
+        return self.js("w => [...document.querySelectorAll('#above g[data-of]' + w)].map(g => '#' + g.dataset.of)", which)
 
     def table(self, selector: str) -> list[list[str]]:
         return self.js(
@@ -383,7 +384,8 @@ def test_search_for_an_ip_highlights_it_and_enter_jumps_to_it(tab, example_page)
     before = page.get_attribute("#graph svg", "viewBox")
     page.fill("#q", "198.51.100.23")
     ip = view.node(0, "198.51.100.23")
-    assert view.js("[...document.querySelectorAll('#graph g.hit')].map(g => '#' + g.id)") == [ip]
+    assert view.shown() == view.shown(".hit") == [ip]
+    assert page.get_attribute("#veil", "class") == "dim"
     assert page.text_content("#hits") == "1 match"
     assert {row[0] for row in view.table("#triples")} == {"198.51.100.23"}
     page.press("#q", "Enter")
@@ -419,19 +421,22 @@ def test_click_on_a_source_lists_every_alert_behind_it_and_fades_the_rest(tab, e
     assert page.text_content("#sel-kind") == "source (public IPv4)"
     assert page.text_content("#sel-summary").startswith(f"{total} alerts, highest level 10, ")
     # The neighbourhood stays, the rest fades; the table follows the selection.
-    lit = set(view.js("[...document.querySelectorAll('#graph g.n.on')].map(g => g.id)"))
+    lit = set(view.shown(".n"))
     names = (
         {view.node(0, "203.0.113.45")}
         | {view.node(1, d) for d, _ in expected}
         | {view.node(2, loc) for _, loc in expected}
     )
-    assert {"#" + i for i in lit} == names
-    assert page.get_attribute("#graph svg", "class") == "fade"
+    assert lit == names
+    assert view.shown(".sel") == [view.node(0, "203.0.113.45")]
+    assert len(view.shown(".e")) == len({d for d, _ in expected}) + len(expected), "its edges, none other"
+    assert page.get_attribute("#veil", "class") == "fade"
     assert {tuple(r[:3]) for r in view.table("#triples")} == {("203.0.113.45", d, loc) for d, loc in expected}
     assert page.url.endswith("#" + quote("source:203.0.113.45", safe=""))
     # Esc resets, and so does a click on the background.
     page.keyboard.press("Escape")
-    assert view.js("document.querySelectorAll('#graph g.on').length") == 0
+    assert view.shown() == []
+    assert page.get_attribute("#veil", "class") == ""
     assert len(view.table("#triples")) == len(example_triples())
     page.click(view.node(2, "ossec-server->/var/log/secure"))
     assert {r[0] for r in view.table("#sel-lists")} == {"alice"}, "a location lists who reached it"
@@ -492,7 +497,7 @@ def test_fragment_restores_a_selection_and_follows_the_history(tab, example_page
     view = tab.open(example_page, "#" + quote("source:198.51.100.99", safe=""))
     page = view.page
     assert page.text_content("#sel-name") == "198.51.100.99"
-    assert "sel" in view.classes(view.node(0, "198.51.100.99"))
+    assert view.shown(".sel") == [view.node(0, "198.51.100.99")]
     page.click("#fit")  # the view had jumped to the selected node
     page.click(view.node(0, "alice"))
     assert page.text_content("#sel-name") == "alice"
