@@ -2573,7 +2573,15 @@ def page_data(rows: list[Row], graph: PageGraph, labels: list[str], settings: Se
         "labels": labels,
         "nodes": [(ROLES.index(role), name, node_kind(role, name)) for role, name in nodes],
         "triples": [
-            (nodes["source", source], nodes["event", description], nodes["target", location], *tally)
+            (
+                nodes["source", source],
+                nodes["event", description],
+                nodes["target", location],
+                tally.alerts,
+                tally.level,
+                tally.first,
+                tally.last,
+            )
             for (source, description, location), tally in rows
         ],
         "edges": list(graph.edges),
@@ -2692,7 +2700,7 @@ PAGE_HTML = """\
 </aside>
 </main>
 <section id="triples">
-<h2>Triples <span id="table-count"></span></h2>
+<h2>Triples (source, description, location): <span id="table-count"></span></h2>
 <table>
 <thead><tr id="columns"></tr></thead>
 <tbody id="rows"></tbody>
@@ -2722,7 +2730,7 @@ main { display: flex; height: 70vh; min-height: 320px; border-bottom: 1px solid 
 #graph > svg { display: block; touch-action: none; user-select: none; will-change: transform; }
 #veil { background: #fff; opacity: 0; pointer-events: none; will-change: opacity; }
 #veil.dim { opacity: 0.6; }
-#veil.fade { opacity: 0.9; }
+#veil.fade { opacity: 0.85; }
 #above { pointer-events: none; }
 aside { width: 480px; max-width: 45vw; overflow: auto; padding: 8px 12px; border-left: 1px solid #ddd; }
 #sel-name { font-weight: 600; overflow-wrap: anywhere; unicode-bidi: isolate; }
@@ -2740,8 +2748,9 @@ th { white-space: nowrap; }
 td.num, td.time { white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 aside table { font-size: 11px; }
-td.pick { color: #0645ad; cursor: pointer; }
-td.pick:hover { text-decoration: underline; }
+.pick { color: #0645ad; cursor: pointer; }
+.pick:hover { text-decoration: underline; }
+.pick + .pick { color: #4a5f8c; }
 .ctl { margin: 0 1px; padding: 0 2px; border: 1px solid #c00; border-radius: 2px; color: #c00; font-size: 85%; }
 #tip { position: fixed; z-index: 2; max-width: 420px; padding: 4px 7px; border: 1px solid #999; background: #fffff4;
   box-shadow: 0 1px 4px #0003; pointer-events: none; overflow-wrap: anywhere; unicode-bidi: isolate; }
@@ -2791,9 +2800,13 @@ PAGE_SCRIPT = r"""
   }
   const number = (n) => n.toLocaleString("en-US");
   const level = (l) => (l === null ? "unknown" : String(l));
-  const when = (t) => (t === null ? "unknown" : new Date(t * 1000).toISOString().slice(0, 19).replace("T", " "));
+  function when(t) {
+    if (t === null) return "unknown";
+    const date = new Date(t * 1000);
+    return Number.isNaN(date.getTime()) ? `epoch ${t}` : date.toISOString().slice(0, 19).replace("T", " ");
+  }
 
-  document.title = data.title;
+  document.title = plain(data.title);
   byId("title").textContent = plain(data.title);
   if (svg) svg.querySelectorAll("text").forEach((text, i) => { text.textContent = plain(data.labels[i] ?? ""); });
 
@@ -2985,26 +2998,37 @@ PAGE_SCRIPT = r"""
     }
     return made;
   }
-  const nameCell = (n) => {
-    const cell = element("td", nodes[n].name, "pick");
-    cell.dataset.node = String(n);
+  // A cell naming one node, or two stacked (a description over its location): each a link to select it.
+  function namesCell(indices) {
+    const cell = document.createElement("td");
+    for (const n of indices) {
+      const name = element("div", nodes[n].name, "pick");
+      name.dataset.node = String(n);
+      cell.append(name);
+    }
     return cell;
-  };
+  }
   const figureCells = (sum) => [
     element("td", number(sum.count), "num"), element("td", level(sum.level), "num"),
     element("td", when(sum.first), "time"), element("td", when(sum.last), "time"),
   ];
   const FIGURES = ["Alerts", "Level", "First seen (UTC)", "Last seen (UTC)"];
 
-  function grouped(list, key) {
+  // The triples of a list merged by the nodes by(t) names, busiest first.
+  function grouped(list, by) {
     const groups = new Map();
     for (const t of list) {
       if (!kept(t)) continue;
-      const k = key(t);
-      if (!groups.has(k)) groups.set(k, []);
-      groups.get(k).push(t);
+      const indices = by(t);
+      const key = indices.join(" ");
+      if (!groups.has(key)) groups.set(key, { indices, triples: [] });
+      groups.get(key).triples.push(t);
     }
-    return [...groups.entries()].map(([k, ts]) => [k, tally(ts)]).sort((a, b) => b[1].count - a[1].count);
+    return [...groups.values()].map((g) => [g.indices, tally(g.triples)]).sort((a, b) => b[1].count - a[1].count);
+  }
+  function listing(node, title, heading, by) {
+    const rows = grouped(node.triples, by).map(([indices, sum]) => [namesCell(indices), ...figureCells(sum)]);
+    return [element("h3", title), table([heading, ...FIGURES], rows)];
   }
 
   function showPanel() {
@@ -3023,28 +3047,13 @@ PAGE_SCRIPT = r"""
     put(byId("sel-name"), node.name);
     byId("sel-summary").textContent = `${number(sum.count)} alert${sum.count === 1 ? "" : "s"}, highest level ${level(sum.level)}, `
       + `first seen ${when(sum.first)}, last seen ${when(sum.last)} (UTC)` + (state.minLevel === null ? "" : `, at level ${state.minLevel} and up`);
-    const parts = [];
     if (node.role === 0) {
-      parts.push(element("h3", "Alerts it raised, where"));
-      parts.push(table(["Description", "Location", ...FIGURES],
-        grouped(node.triples, (t) => t.d + " " + t.l).map(([k, sum2]) => {
-          const [d, l] = k.split(" ").map(Number);
-          return [nameCell(d), nameCell(l), ...figureCells(sum2)];
-        })));
+      lists.replaceChildren(...listing(node, "Alerts it raised, where", "Description / location", (t) => [t.d, t.l]));
     } else if (node.role === 1) {
-      parts.push(element("h3", "Sources"));
-      parts.push(table(["Source", ...FIGURES], grouped(node.triples, (t) => t.s).map(([s, sum2]) => [nameCell(s), ...figureCells(sum2)])));
-      parts.push(element("h3", "Locations"));
-      parts.push(table(["Location", ...FIGURES], grouped(node.triples, (t) => t.l).map(([l, sum2]) => [nameCell(l), ...figureCells(sum2)])));
+      lists.replaceChildren(...listing(node, "Sources", "Source", (t) => [t.s]), ...listing(node, "Locations", "Location", (t) => [t.l]));
     } else {
-      parts.push(element("h3", "Who reached it, with what"));
-      parts.push(table(["Source", "Description", ...FIGURES],
-        grouped(node.triples, (t) => t.s + " " + t.d).map(([k, sum2]) => {
-          const [s, d] = k.split(" ").map(Number);
-          return [nameCell(s), nameCell(d), ...figureCells(sum2)];
-        })));
+      lists.replaceChildren(...listing(node, "Who reached it, with what", "Source / description", (t) => [t.s, t.d]));
     }
-    lists.replaceChildren(...parts);
   }
 
   // ---- the table of all triples: follows the filter, the selection and the search ----
@@ -3079,11 +3088,11 @@ PAGE_SCRIPT = r"""
     const body = byId("rows");
     body.replaceChildren(...rows.slice(0, state.limit).map((t) => {
       const row = document.createElement("tr");
-      row.append(nameCell(t.s), nameCell(t.d), nameCell(t.l), ...figureCells(t));
+      row.append(namesCell([t.s]), namesCell([t.d]), namesCell([t.l]), ...figureCells(t));
       return row;
     }));
-    byId("table-count").textContent = `${number(Math.min(rows.length, state.limit))} shown of ${number(rows.length)} `
-      + `(${number(triples.length)} in all)`;
+    byId("table-count").textContent = (rows.length === triples.length ? `all ${number(rows.length)}` : `${number(rows.length)} of ${number(triples.length)}`)
+      + (rows.length > state.limit ? `, the first ${number(state.limit)} shown` : "");
     byId("more").hidden = rows.length <= state.limit;
     for (const button of document.querySelectorAll("#triples th button")) {
       const on = button.dataset.sort === state.sort;
@@ -3161,9 +3170,9 @@ PAGE_SCRIPT = r"""
     byId("columns").append(th);
   }
   document.addEventListener("click", (event) => {
-    const cell = event.target.closest ? event.target.closest("td.pick") : null;
-    if (cell) {
-      const node = nodes[Number(cell.dataset.node)];
+    const name = event.target.closest ? event.target.closest(".pick") : null;
+    if (name) {
+      const node = nodes[Number(name.dataset.node)];
       select(node);
       jumpTo(node);
     }

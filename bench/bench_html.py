@@ -43,7 +43,6 @@ SOURCES, DESCRIPTIONS, LOCATIONS = 1800, 160, 40
 LOCATIONS_PER_DESCRIPTION = 5
 SOURCE_EDGES = 6000 - DESCRIPTIONS * LOCATIONS_PER_DESCRIPTION  # 5,200 source -> description edges
 DAY = 1795737600  # 2026-11-27 00:00 UTC
-EXAMPLE = ROOT / "examples" / "alerts.log"
 
 
 def busy_day(seed: int = 16) -> list[dict[str, object]]:
@@ -192,13 +191,14 @@ def screenshot(target: Path) -> None:
         subprocess.run(
             [
                 sys.executable,
-                str(ROOT / "alerts2afterglow.py"),
-                f"--alerts-log={EXAMPLE}",
+                "alerts2afterglow.py",
+                "--alerts-log=examples/alerts.log",
                 "--all",
                 "--use-user",
                 f"--render={page_path}",
             ],
             check=True,
+            cwd=ROOT,  # the title names the file as given
             env={**os.environ, "SOURCE_DATE_EPOCH": "1795824000"},
         )
         with sync_playwright() as playwright:

@@ -339,11 +339,16 @@ class Visit:
 
     def shown(self, which: str = "") -> list[str]:
         """The graph's elements drawn over the veil (by a selection or a search), as selectors."""
-        return self.js("w => [...document.querySelectorAll('#above g[data-of]' + w)].map(g => '#' + g.dataset.of)", which)
+        return self.js(
+            "w => [...document.querySelectorAll('#above g[data-of]' + w)].map(g => '#' + g.dataset.of)", which
+        )
 
     def table(self, selector: str) -> list[list[str]]:
         return self.js(
-            "s => [...document.querySelectorAll(s + ' tbody tr')].map(r => [...r.cells].map(c => c.textContent))",
+            # a cell that stacks two names (a description over its location) gives both
+            "s => [...document.querySelectorAll(s + ' tbody tr')].map(r => [...r.cells].flatMap(c => {"
+            "  const names = c.querySelectorAll('.pick');"
+            "  return names.length ? [...names].map(n => n.textContent) : [c.textContent]; }))",
             selector,
         )
 
@@ -549,3 +554,42 @@ def test_hostile_names_show_as_text_and_run_nothing(browser, hostile_page, bypas
         )
         labels = view.js("[...document.querySelectorAll('#graph text')].map(t => t.textContent)")
         assert any("<img src=x onerror=window.pwned=1>" in label for label in labels)
+
+
+def test_first_and_last_seen_show_in_utc_and_unknown_or_impossible_times_degrade(tab, tmp_path):
+    """Rows as the sources give them: times known, unknown (None), or far beyond what a date can hold."""
+    rows = [
+        (
+            ("203.0.113.9", "SSHD authentication failed.", "(web1) 10.0.0.2->/var/log/auth.log"),
+            alerts2afterglow.Tally(3, 5, 1795745421, 1795746000),
+        ),
+        (
+            ("203.0.113.9", "Web attack.", "(web2) 10.0.0.3->/var/log/nginx/access.log"),
+            alerts2afterglow.Tally(2, 6, None, None),
+        ),
+        (
+            ("198.51.100.7", "Web attack.", "(web2) 10.0.0.3->/var/log/nginx/access.log"),
+            alerts2afterglow.Tally(1, 6, 10**15, 10**15),
+        ),
+    ]
+    settings = alerts2afterglow.Settings(
+        window=alerts2afterglow.Window(None, None), alerts_logs=("test",), layout="dot"
+    )
+    path = tmp_path / "times.html"
+    with path.open("w") as out:
+        assert alerts2afterglow.write_html(rows, out, settings) == 3
+    view = tab.open(path)
+    page = view.page
+    page.click(view.node(0, "203.0.113.9"))
+    assert page.text_content("#sel-summary") == (
+        "5 alerts, highest level 6, first seen 2026-11-27 02:10:21, last seen 2026-11-27 02:20:00 (UTC)"
+    )
+    assert sorted(r[2:] for r in view.table("#sel-lists")) == [
+        ["2", "6", "unknown", "unknown"],
+        ["3", "5", "2026-11-27 02:10:21", "2026-11-27 02:20:00"],
+    ]
+    page.keyboard.press("Escape")
+    page.click("#triples th button[data-sort='first']")
+    assert [r[5] for r in view.table("#triples")] == ["epoch 1000000000000000", "2026-11-27 02:10:21", "unknown"], (
+        "latest first, unknown last"
+    )
