@@ -3217,7 +3217,7 @@ PAGE_SCRIPT = r"""
       }
       const hit = event.target.closest("g.n");
       if (hit) select(nodeOf(hit));
-      else select(null);
+      else if (!event.target.closest("g.e")) select(null); // the background; an edge changes nothing
     });
     svg.addEventListener("pointerover", (event) => {
       const el = event.target.closest("g.n, g.e");

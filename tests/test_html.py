@@ -441,6 +441,8 @@ def test_click_on_a_source_lists_every_alert_behind_it_and_fades_the_rest(tab, e
     assert len(view.table("#triples")) == len(example_triples())
     page.click(view.node(2, "ossec-server->/var/log/secure"))
     assert {r[0] for r in view.table("#sel-lists")} == {"alice"}, "a location lists who reached it"
+    page.dispatch_event("#graph g.e path", "click")  # an edge is not the background
+    assert page.text_content("#sel-kind").startswith("location")
     page.mouse.click(5, 200)  # the graph's white background, left of the drawing
     assert page.text_content("#sel-kind") == "Nothing selected"
 
