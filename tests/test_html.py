@@ -232,6 +232,7 @@ PAYLOADS = [
     "<!-- --> ]]> <![CDATA[ x",
     "__proto__",
     "x->event:y",
+    "nul\x00 escape\x1b[31m zero\u200bwidth",
 ]
 
 
