@@ -2635,20 +2635,26 @@ def page_markup(svg: str, data: dict[str, Any]) -> str:
     )
 
 
-def write_html(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
-    """The interactive page of the graph (docs/html.md); returns the triple count."""
-    rows = list(rows)
+def page_html(rows: list[Row], settings: Settings) -> str:
+    """The interactive page of the graph (docs/html.md)."""
     graph = PageGraph(rows)
     svg, labels = clean_svg(graphviz_svg(rows, settings), graph.svg_ids())
-    out.write(page_markup(svg, page_data(rows, graph, labels, settings)))
+    return page_markup(svg, page_data(rows, graph, labels, settings))
+
+
+def write_html(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
+    """--format=html: the page; returns the triple count."""
+    rows = list(rows)
+    out.write(page_html(rows, settings))
     return len(rows)
 
 
 def write_page(rows: list[Row], path: str, settings: Settings) -> None:
-    """--render=FILE.html: the page, written atomically."""
+    """--render=FILE.html: the page, written atomically once Graphviz has drawn it."""
+    text = page_html(rows, settings)
     page = AtomicOutput(path, "--render")
     try:
-        write_html(rows, page.stream, settings)
+        page.stream.write(text)
     except BaseException:
         page.discard()
         raise
