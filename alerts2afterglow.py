@@ -2553,23 +2553,25 @@ def node_kind(role: str, name: str) -> str:
     return "alert description"
 
 
-def legend_entries() -> list[tuple[int, str, str]]:
-    """(role, colour, meaning) for every colour the graph uses: the pictures' palette."""
-    entries = [(0, colour, kind) for kind, colour in SOURCE_COLOURS.items()]
-    ceiling = None
+def legend_entries() -> list[tuple[str, list[tuple[str, str]]]]:
+    """What each colour of the graph means, role by role: (heading, [(colour, meaning), ...])."""
+    levels = []
+    ceiling = 15  # OSSEC's highest level
     for floor, colour in LEVEL_COLOURS:  # highest first
-        entries.append((1, colour, f"level {floor} and up" if ceiling is None else f"level {floor}-{ceiling}"))
+        levels.append((colour, f"{floor}-{ceiling}"))
         ceiling = floor - 1
-    entries.append((1, UNKNOWN_LEVEL_COLOUR, "level unknown"))
-    entries += [(2, colour, f"{kind} log") for kind, colour in LOCATION_COLOURS.items()]
-    return entries
+    return [
+        ("sources", [(colour, kind) for kind, colour in SOURCE_COLOURS.items()]),
+        ("alert descriptions, by highest OSSEC level", [*levels, (UNKNOWN_LEVEL_COLOUR, "unknown")]),
+        ("locations", [(colour, f"{kind} log") for kind, colour in LOCATION_COLOURS.items()]),
+    ]
 
 
 def page_data(rows: list[Row], graph: PageGraph, labels: list[str], settings: Settings) -> dict[str, Any]:
     """What the page's script reads: the title, the labels of the SVG, the nodes, the triples, the edges."""
     nodes = graph.nodes
     return {
-        "title": graph_title(settings, sum(tally.alerts for _, tally in rows), len(graph.edges)),
+        "title": [graph_title(settings, sum(tally.alerts for _, tally in rows), len(graph.edges))],  # its lines
         "labels": labels,
         "nodes": [(ROLES.index(role), name, node_kind(role, name)) for role, name in nodes],
         "triples": [
@@ -2678,6 +2680,7 @@ PAGE_HTML = """\
 <body>
 <header>
 <h1 id="title"></h1>
+<p id="subtitle"></p>
 <noscript><p>This page needs JavaScript to show its graph; its data is in the script block at its end.</p></noscript>
 <div class="bar">
 <label>Search <input id="q" type="search" placeholder="IP, user, description, location" autocomplete="off" spellcheck="false"></label>
@@ -2700,7 +2703,7 @@ PAGE_HTML = """\
 </section>
 <section id="legend">
 <h2>Legend</h2>
-<ul id="legend-list"></ul>
+<div id="legend-list"></div>
 <p>Node size and edge width grow with the alert count. Drag to pan, wheel to zoom.</p>
 </section>
 </aside>
@@ -2741,9 +2744,11 @@ main { display: flex; height: 70vh; min-height: 320px; border-bottom: 1px solid 
 aside { width: 480px; max-width: 45vw; overflow: auto; padding: 8px 12px; border-left: 1px solid #ddd; }
 #sel-name { font-weight: 600; overflow-wrap: anywhere; unicode-bidi: isolate; }
 #sel-summary { color: #444; }
-#legend-list { margin: 0; padding: 0; list-style: none; }
+#legend-list ul { margin: 0 0 4px; padding: 0; list-style: none; }
+#legend-list li { display: inline-block; margin-right: 10px; }
+#subtitle { margin: 0 0 6px; color: #444; }
+#subtitle:empty { display: none; }
 .swatch { display: inline-block; width: 11px; height: 11px; margin-right: 6px; border: 1px solid #999; vertical-align: -1px; }
-.swatch.role0 { border-radius: 50%; }
 #triples { padding: 8px 12px; }
 table { width: 100%; border-collapse: collapse; font-size: 12px; }
 th, td { padding: 2px 6px; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; overflow-wrap: anywhere; unicode-bidi: isolate; }
@@ -2812,8 +2817,9 @@ PAGE_SCRIPT = r"""
     return Number.isNaN(date.getTime()) ? `epoch ${t}` : date.toISOString().slice(0, 19).replace("T", " ");
   }
 
-  document.title = plain(data.title);
-  byId("title").textContent = plain(data.title);
+  document.title = plain(data.title[0]);
+  byId("title").textContent = plain(data.title[0]);
+  byId("subtitle").textContent = plain(data.title.slice(1).join(" \u00b7 "));
   if (svg) svg.querySelectorAll("text").forEach((text, i) => { text.textContent = plain(data.labels[i] ?? ""); });
 
   const nodes = data.nodes.map(([role, name, kind], i) => ({
@@ -3235,13 +3241,16 @@ PAGE_SCRIPT = r"""
     });
   }
 
-  const legend = byId("legend-list");
-  for (const [role, colour, label] of data.legend) {
-    const swatch = element("span", undefined, `swatch role${role}`);
-    swatch.style.backgroundColor = colour;
-    const item = element("li");
-    item.append(swatch, `${ROLE[role]}: ${label}`);
-    legend.append(item);
+  for (const [heading, entries] of data.legend) {
+    const list = element("ul");
+    for (const [colour, meaning] of entries) {
+      const swatch = element("span", undefined, "swatch");
+      swatch.style.backgroundColor = colour; // through the CSS object model, which the policy allows
+      const item = element("li");
+      item.append(swatch, meaning); // a string becomes a text node
+      list.append(item);
+    }
+    byId("legend-list").append(element("h3", heading), list);
   }
 
   applyLevel();

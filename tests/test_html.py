@@ -162,7 +162,7 @@ def test_page_data_holds_every_triple_with_its_tally(example_page):
     names = [name for _, name, _ in data["nodes"]]
     got = {(names[s], names[d], names[loc]): (count, level) for s, d, loc, count, level, _, _ in data["triples"]}
     assert got == {triple: (t.count, t.level) for triple, t in example_triples().items()}
-    assert data["title"].startswith(f"OSSEC alerts: {EXAMPLE}; all alerts; 72 alert(s), ")
+    assert data["title"][0].startswith(f"OSSEC alerts: {EXAMPLE}; all alerts; 72 alert(s), ")
 
 
 def test_graph_elements_are_rebuilt_from_an_allowlist_and_every_node_and_edge_is_found(example_page):
