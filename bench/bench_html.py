@@ -14,7 +14,8 @@ opens the page from file:// in Debian's Chromium, the way tests/test_html.py doe
   and the time to the end of the next frame (requestAnimationFrame, then a task).
 
 Targets (issue 16): under 5 MB; interactive in under 2 s; a search or a click answered in
-under 100 ms. About a minute (sfdp lays the graph out in some 20 s); --runs page loads.
+under 100 ms. About half a minute (sfdp lays the graph out in 3 to 7 s here; each of the
+--runs page loads takes 2 to 3 s).
 
     python bench/bench_html.py [--runs=5] [--keep=DIR]
     python bench/bench_html.py --screenshot=docs/alerts-html.png   # the example day, for the docs
