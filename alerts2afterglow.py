@@ -18,7 +18,6 @@ transforms (filters, triples, grouping); output (CSV, DOT, Graphviz); main().
 from __future__ import annotations
 
 import argparse
-import codecs
 import configparser
 import contextlib
 import fnmatch
@@ -538,16 +537,18 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument(
         "--alerts-log",
         metavar="FILE",
-        action="append",
+        nargs="+",
+        action="extend",
         default=[],
-        help="read OSSEC/Wazuh alerts.log; repeatable, - for stdin, .gz read as gzip",
+        help="read OSSEC/Wazuh alerts.log; one or more files (a shell glob), repeatable, - for stdin, .gz read as gzip",
     )
     files.add_argument(
         "--alerts-json",
         metavar="FILE",
-        action="append",
+        nargs="+",
+        action="extend",
         default=[],
-        help="read OSSEC/Wazuh alerts.json (one object a line); repeatable, - for stdin, .gz read as gzip",
+        help="read OSSEC/Wazuh alerts.json (one object a line); one or more files, repeatable, - for stdin, .gz as gzip",
     )
 
     db = parser.add_argument_group("database (the default source)")
@@ -1319,40 +1320,94 @@ class RuleDescriptions:
 # Sources: alerts.log and alerts.json
 # ---------------------------------------------------------------------------
 
-_ALERT_SPLIT = "\n** Alert "  # an alert starts on a line of its own with this
-_CHUNK = 1 << 20  # bytes read at a time
-# The rest of an alert after "\n** Alert <epoch>": the 20-character date and the location,
-# any Wazuh label lines, the Rule line, then the optional lines in OSSEC's order, of which
-# "Src IP:" and "User:" are kept. Groups: location, rule id, level, description, src ip, user.
+# The longest alert (alerts.log, from its "** Alert" line to the next) or line (alerts.json) read;
+# a longer one is skipped and counted. OSSEC's largest event is 6 KiB (OS_MAXSTR), Wazuh's 64 KiB;
+# an alert adds its fields and, for a frequency rule, the events before it ("Previous output"),
+# and JSON may write one byte as six (\u0000): 4 MiB holds dozens of the largest events, and keeps
+# the memory a file can take to a few times that, whatever it holds or its .gz expands to.
+MAX_ALERT_BYTES = 4 << 20
+_BLOCK = 1 << 20  # bytes read at a time
+# OSSEC writes an alert file in time order (one thread stamps and writes each alert); Wazuh's threads
+# may swap neighbours by seconds. What a time window skips (the start of a plain file, whole files)
+# allows this much disorder, and a file whose alerts are seen to break it is read in full.
+TIME_ORDER_SLACK = 3600
+JSON_DEPTH = 1100  # how deep alerts.json values may nest: deeper than orjson parses (1,024), see deep_json
+MAX_EPOCH = 99_999_999_999  # 11 digits, the year 5138: later "times" are junk (and datetime's limit is 9999)
+
+_HEADER = b"\n** Alert "  # an alert starts on a line of its own with this
+
+
+def _log_fields(capture: bool) -> bytes:
+    """What tells an alert of alerts.log from another, after its date: the location, any Wazuh label
+    lines, the Rule line and the optional "Src IP:" line, with the fields in groups or without.
+    Numbers are bounded, so that no field can become a 5,000-digit int(); lines may end in CRLF."""
+
+    def field(pattern: bytes) -> bytes:
+        return b"(" + pattern + b")" if capture else pattern
+
+    return (
+        field(rb"[^\n]*") + rb"\n(?:(?!\*\* Alert |Rule: )[^\n]*\n)*?"
+        rb"Rule: " + field(rb"\d{1,9}") + rb" \(level " + field(rb"\d{1,9}") + rb"\) -> '" + field(rb"[^\n]*") + rb"'[ \t\r]*\n"
+        rb"(?:Src IP: " + field(rb"[^\n]*") + rb"\n)?"
+    )
+
+
+# The rest of an alert after "\n** Alert <epoch>": its header line and 20-character date, then what
+# _log_fields matches, as one group (a key that hashes once), then the optional lines in OSSEC's order,
+# of which "User:" is kept, the second group.
 _LOG_ALERT_BODY = (
-    r"[^\n]*\n"
-    r"\d{4} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ([^\n]*)\n"
-    r"(?:(?!\*\* Alert |Rule: )[^\n]*\n)*?"
-    r"Rule: (\d+) \(level (\d+)\) -> '([^\n]*)'[ \t\r]*\n"
-    r"(?:Src IP: ([^\n]*)\n)?"
-    r"(?:(?:Src Location|Src Port|Dst IP|Dst Location|Dst Port): [^\n]*\n)*"
-    r"(?:User: ([^\n]*)\n)?"
+    rb"[^\n]*\n\d{4} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d (" + _log_fields(capture=False) + rb")"
+    rb"(?:(?:Src Location|Src Port|Dst IP|Dst Location|Dst Port): [^\n]*\n)*"
+    rb"(?:User: ([^\n]*)\n)?"
 )
-_LOG_HEADER_RE = re.compile(r"\n\*\* Alert (\d+)")
-_LOG_ALERT_RE = re.compile(r"\n\*\* Alert (\d+)" + _LOG_ALERT_BODY)  # with the epoch
-_LOG_KEY_RE = re.compile(r"\n\*\* Alert \d+" + _LOG_ALERT_BODY)  # without: alerts that group together
+_LOG_EPOCH_RE = re.compile(rb"\n\*\* Alert (\d{1,11})(?![0-9])")
+_LOG_HEADER_RE = re.compile(rb"\n\*\* Alert (?:(\d{1,11})(?![0-9]))?")  # every header: its epoch, or b""
+_LOG_ALERT_RE = re.compile(_LOG_EPOCH_RE.pattern + _LOG_ALERT_BODY)  # with the epoch
+_LOG_KEY_RE = re.compile(rb"\n\*\* Alert \d{1,11}(?![0-9])" + _LOG_ALERT_BODY)  # without: alerts that group
+_LOG_FIELDS_RE = re.compile(_log_fields(capture=True))  # location, rule id, level, description, src ip
 _JSON_LOCAL_TIME = "%Y %b %d %H:%M:%S"  # OSSEC 3.x "timestamp": "2019 Mar 01 10:00:00"
+# OSSEC's daily archives: /var/ossec/logs/alerts/2026/Nov/ossec-alerts-27.log.gz (the manager's local day).
+_ARCHIVE_NAME = re.compile(r"(?:^|/)(\d{4})/([A-Z][a-z]{2})/ossec-alerts-(\d\d)\.(?:log|json)(?:\.gz)?$")
+_DAY = 86400
+_ZONES = (14 * 3600, 12 * 3600)  # the local day of any time zone starts up to 14 h before UTC's, ends up to 12 h after
+
+LogKey = tuple[bytes, bytes]  # what _log_fields matched, and the user
+
+
+def fast_json() -> Callable[[bytes], Any] | None:
+    """orjson's parser, some 4 times faster than json's, when the [fast] extra installed it; else None.
+
+    (ISA-L's gzip, whose decompression alone is 3 times zlib's, made reading a
+    .gz alerts.log 40% slower as a whole on the development machine: the
+    extra leaves it out.)
+    """
+    try:
+        import orjson
+    except ImportError:
+        return None
+    return orjson.loads
 
 
 class FileCounters:
-    """What a file held that could not become an alert; warned about once per file."""
+    """What a file held that could not become an alert; one warning per file and kind."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: str, unit: str) -> None:
+        self.path = path
+        self.unit = unit  # "alert(s)" or "line(s)"
         self.malformed = 0
+        self.too_long = 0
         self.not_json = 0
         self.no_time = 0
         self.not_alerts = False  # text, but never an alert header: not an alerts.log
 
-    def warn(self, name: str) -> None:
+    def warn(self) -> None:
+        name = self.path
         if self.not_alerts:
             log.warning("%s: no '** Alert' line anywhere: is it an OSSEC alerts.log?", name)
         elif self.malformed:
             log.warning("%s: skipped %d malformed or truncated alert(s)", name, self.malformed)
+        if self.too_long:
+            log.warning("%s: skipped %d %s longer than %d MiB", name, self.too_long, self.unit, MAX_ALERT_BYTES >> 20)
         if self.not_json:
             log.warning("%s: skipped %d line(s) that are not JSON", name, self.not_json)
         if self.no_time:
@@ -1361,162 +1416,328 @@ class FileCounters:
             )
 
 
-def _open_binary(path: str) -> BinaryIO:
-    import gzip
+def read_blocks(path: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+    """The bytes of a file, of stdin (-) or of a .gz archive, in blocks; of a plain file from byte
+    ``start`` to ``stop``.
 
+    An archive cut short yields what came before the cut, with a warning; a
+    corrupt one is an error. Bytes are never decoded here: only the values
+    that reach the output are, once each.
+    """
+    import zlib
+
+    try:
+        raw = open_raw(path)
+    except OSError as err:
+        raise Failure(f"cannot read {path}: {err.strerror}") from None
+    with raw:
+        try:
+            if path.endswith(".gz"):
+                yield from gunzip(raw, path)
+                return
+            if start:
+                raw.seek(start)
+            left = math.inf if stop is None else stop - start
+            while left > 0 and (block := raw.read1(int(min(_BLOCK, left)))):
+                left -= len(block)
+                yield block
+        except (OSError, zlib.error) as err:
+            reason = getattr(err, "strerror", None) or str(err)
+            raise Failure(f"cannot read {path}: {reason}") from None
+
+
+def open_raw(path: str) -> io.BufferedReader:
+    """A file, or stdin for -, as bytes."""
     if path == "-":
         return open(sys.stdin.fileno(), "rb", closefd=False)
-    if path.endswith(".gz"):
-        return typing.cast(BinaryIO, gzip.open(path, "rb"))
     return open(path, "rb")
 
 
-def read_text_chunks(path: str) -> Iterator[str]:
-    """A file, stdin (-) or a .gz archive as large pieces of text.
+def gunzip(raw: BinaryIO, path: str) -> Iterator[bytes]:
+    """The data of a gzip file (every member, as gzip reads them), at most a block at a time.
 
-    Bytes that are not UTF-8 survive as surrogates (and go out unchanged with
-    --plain-csv). An archive cut short yields what came before the cut.
+    No more than _BLOCK bytes come out of one call, so that memory stays flat
+    however far a small archive expands; every byte before a cut comes out.
     """
-    import gzip
+    import zlib
 
-    try:
-        raw = _open_binary(path)
-    except OSError as err:
-        raise Failure(f"cannot read {path}: {err.strerror}") from None
-    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
-    with raw:
-        try:
-            while block := raw.read1(_CHUNK):  # type: ignore[attr-defined]
-                yield decoder.decode(block)
-        except EOFError:
-            log.warning("%s: the compressed file ends early; the alerts before the cut were read", path)
-        except gzip.BadGzipFile as err:
-            raise Failure(f"cannot read {path}: {err}") from None
-        except OSError as err:
-            raise Failure(f"cannot read {path}: {err.strerror or err}") from None
-    if tail := decoder.decode(b"", final=True):
-        yield tail
+    member = None  # the decompressor of the member being read
+    pending = raw.read(_BLOCK // 4)
+    if pending[:2] not in (b"", b"\x1f\x8b"):
+        raise Failure(f"cannot read {path}: not a gzip file")
+    while pending or (pending := raw.read(_BLOCK // 4)):
+        if member is None:
+            member = zlib.decompressobj(wbits=31)  # gzip's header and trailer (CRC) checked
+        data = member.decompress(pending, _BLOCK)
+        pending = member.unconsumed_tail
+        if member.eof:  # another member may follow; zeros after the last one are padding, as for gzip
+            pending, member = (member.unused_data + pending).lstrip(b"\x00"), None
+        if data:
+            yield data
+    if member is not None:
+        log.warning("%s: the compressed file ends early; the alerts before the cut were read", path)
 
 
-def split_lines(chunks: Iterable[str]) -> Iterator[str]:
-    """Lines (without their newline) from pieces of text."""
-    pending = ""
-    for chunk in chunks:
-        lines = (pending + chunk).split("\n")
-        pending = lines.pop()
-        yield from lines
-    if pending:
-        yield pending
+def text(raw: bytes) -> str:
+    """A value of the file as text: bytes that are not UTF-8 survive as surrogates (--plain-csv writes them back)."""
+    return raw.decode("utf-8", "surrogateescape")
 
 
-def split_log_text(chunks: Iterable[str], counters: FileCounters) -> Iterator[str]:
-    """Cut alerts.log text into pieces that each hold whole alerts.
+# ---- alerts.log
+
+
+def log_pieces(blocks: Iterable[bytes], counters: FileCounters) -> Iterator[bytes]:
+    """Cut alerts.log bytes into pieces that each hold whole alerts of at most MAX_ALERT_BYTES.
 
     Every piece starts with "\\n** Alert ". An alert ends where the next
     header begins, not at a blank line (Wazuh writes some inside one). Text
     before the first header (a file that starts mid-alert) and a last alert cut
-    mid-line (a live file) count as malformed.
+    mid-line (a live file) count as malformed. Each byte is copied a bounded
+    number of times, and an alert that outgrows the cap is dropped as it grows:
+    time is linear and memory flat, whatever the file holds.
     """
-    pending = "\n"  # so that a header on the very first line looks like any other
+    keep = len(_HEADER) - 1  # what may be the start of a header cut by the block's end
+    pending = b"\n"  # so that a header on the very first line looks like any other
     lead = True  # still before the first header
     fragment = False  # text seen before the first header
-    for chunk in chunks:
-        text = pending + chunk
-        if lead:
-            first = text.find(_ALERT_SPLIT)
-            if first == -1:  # keep only what may begin a header: memory stays flat on a file without one
-                fragment = fragment or bool(text[: -len(_ALERT_SPLIT)].strip())
-                pending = "\n" + text[-len(_ALERT_SPLIT) :]
+    skipping = False  # inside an alert too long to keep
+    for block in blocks:
+        if lead or skipping:
+            data = pending + block
+            first = data.find(_HEADER)
+            if first == -1:
+                fragment = fragment or (lead and bool(data[:-keep].strip()))
+                pending = data[-keep:]
                 continue
-            lead = False
-            counters.malformed += fragment or bool(text[:first].strip())
-            text = text[first:]
-        cut = text.rfind(_ALERT_SPLIT)
-        if cut > 0:
-            yield text[:cut]
-        pending = text[cut:]
+            if lead:
+                counters.malformed += fragment or bool(data[:first].strip())
+            lead = skipping = False
+            pending, block = b"", data[first:]
+        cut = block.rfind(_HEADER)
+        if cut == -1:  # no header starts in the block (one may start at its seam)
+            data = pending + block
+            cut = data.rfind(_HEADER)
+            if cut > 0:
+                yield within_cap(data[:cut], counters)
+            pending = data[cut:]
+        else:
+            if pending or cut:
+                yield within_cap(b"".join((pending, memoryview(block)[:cut])), counters)
+            pending = block[cut:]
+        if len(pending) > MAX_ALERT_BYTES + keep:  # too long, even if its end is the start of a header
+            counters.too_long += 1
+            pending, skipping = pending[-keep:], True
     if lead:
         counters.not_alerts = fragment or bool(pending.strip())
-    elif pending.endswith("\n"):
-        yield pending
+    elif skipping:
+        pass
+    elif pending.endswith(b"\n"):
+        yield within_cap(pending, counters)
     else:
         counters.malformed += 1
 
 
-def log_alert(groups: Sequence[str], count: int = 1) -> Alert:
-    """An Alert from the groups of _LOG_ALERT_BODY."""
-    location, rule_id, level, description, src_ip, user = groups
-    return Alert(
-        rule_id=int(rule_id),
-        description=description,
-        location=location,
-        src_ip=decode_text_ip(src_ip) if src_ip else None,
-        user=clean_user(user) if user else None,
-        level=int(level),
-        times=count,
+def within_cap(piece: bytes, counters: FileCounters) -> bytes:
+    """A piece of whole alerts without those longer than MAX_ALERT_BYTES (rarely any: pieces are mostly smaller)."""
+    if len(piece) <= MAX_ALERT_BYTES:
+        return piece
+    alerts = piece.split(_HEADER)[1:]
+    kept = [alert for alert in alerts if len(alert) + len(_HEADER) <= MAX_ALERT_BYTES]
+    counters.too_long += len(alerts) - len(kept)
+    return b"".join(_HEADER + alert for alert in kept)
+
+
+def log_alert(key: LogKey, times: int = 1, first: int | None = None, last: int | None = None) -> Alert:
+    """An Alert from what _LOG_ALERT_BODY matched (decoded here, once per distinct alert)."""
+    fields, user = key
+    location, rule_id, level, description, src_ip = typing.cast(re.Match[bytes], _LOG_FIELDS_RE.match(fields)).groups()
+    return new_record(
+        Alert,
+        (
+            int(rule_id),
+            text(description),
+            text(location).rstrip(" \t\r"),  # CRLF files, and spaces OSSEC never writes
+            decode_text_ip(text(src_ip)) if src_ip else None,
+            clean_user(text(user)) if user else None,
+            int(level),
+            times,
+            first,
+            last,
+        ),
     )
 
 
-def parse_log_text(text: str, window: Window, counters: FileCounters) -> Iterator[Alert]:
-    """Every alert of a piece of alerts.log, one by one and in order (for --show-duplicate)."""
-    found = 0
-    for match in _LOG_ALERT_RE.finditer(text):
-        found += 1
-        if window.contains(int(match.group(1))):
-            yield log_alert(match.groups()[1:])
-    counters.malformed += text.count(_ALERT_SPLIT) - found
+K = typing.TypeVar("K")
 
 
-def group_log_text(text: str, window: Window, counters: FileCounters) -> Iterator[Alert]:
-    """The alerts of a piece of alerts.log, equal ones merged into one Alert with a count.
+def tally(keys: list[K], epochs: list[int | None]) -> Iterator[tuple[K, int, int | None, int | None]]:
+    """Each distinct key with how often it occurs and its earliest and latest epoch.
+
+    Alerts are mostly in time order, and then counting, the latest (the last
+    occurrence) and the earliest (the first) are one C-level pass each; else a
+    loop in Python does it.
+
+    >>> list(tally(["a", "b", "a"], [1, 2, 3])), list(tally(["a", "b", "a"], [5, 2, None]))
+    ([('a', 2, 1, 3), ('b', 1, 2, 2)], [('a', 2, 5, 5), ('b', 1, 2, 2)])
+    """
+    counts = Counter(keys)
+    if None not in epochs and epochs == sorted(epochs):  # type: ignore[type-var]
+        last = dict(zip(keys, epochs, strict=True))
+        first = dict(zip(reversed(keys), reversed(epochs), strict=True))
+    else:
+        first, last = {}, {}
+        for key, epoch in zip(keys, epochs, strict=True):
+            first[key] = earlier(first.get(key), epoch)
+            last[key] = later(last.get(key), epoch)
+    for key, count in counts.items():
+        yield key, count, first[key], last[key]
+
+
+class TimeOrder:
+    """Whether the alerts of a file read so far keep its time order, within TIME_ORDER_SLACK.
+
+    seek_start skips the start of a plain file on the premise that they do. An
+    epoch more than TIME_ORDER_SLACK behind one read before it breaks the
+    premise (``broken``), and then the start skipped is read too. The end of a
+    file is always read: an alert stamped before a clock was set back is found
+    wherever it lies after the window's start.
+    """
+
+    def __init__(self) -> None:
+        self.highest: int | None = None
+        self.broken = False
+
+    def note(self, epochs: list[int], in_order: bool) -> None:
+        """Check the epochs of a piece (nonempty, ``in_order`` when sorted) against what came before."""
+        if self.highest is not None and min(epochs) < self.highest - TIME_ORDER_SLACK:
+            self.broken = True
+        if not in_order and min(map(operator.sub, epochs, itertools.accumulate(epochs, max))) < -TIME_ORDER_SLACK:
+            self.broken = True
+        self.highest = max(epochs) if self.highest is None else max(self.highest, max(epochs))
+
+
+def log_alerts(
+    pieces: Iterable[bytes], window: Window, order: TimeOrder, counters: FileCounters, one_by_one: bool
+) -> Iterator[Alert]:
+    """The alerts of alerts.log pieces in the window: one by one and in order (--show-duplicate), or
+    equal ones merged into one Alert with its count and when first and last seen.
 
     The regular expression engine finds and groups the alerts; Python only sees
-    each distinct one. The time window is checked per alert only for a piece
-    that straddles one of its edges.
+    each distinct one. A piece wholly outside the window costs only a search for
+    its headers; the window is checked alert by alert only in a piece that
+    straddles one of its edges.
     """
-    epochs = [int(epoch) for epoch in _LOG_HEADER_RE.findall(text)]
     start, end = window.start, window.end
-    if start is not None and epochs and (max(epochs) < start or min(epochs) >= end):  # type: ignore[operator]
-        return
-    if start is None or not epochs or (min(epochs) >= start and max(epochs) < end):  # type: ignore[operator]
-        keys = _LOG_KEY_RE.findall(text)
-        counters.malformed += len(epochs) - len(keys)
-    else:
-        matches = _LOG_ALERT_RE.findall(text)
-        counters.malformed += len(epochs) - len(matches)
-        keys = [match[1:] for match in matches if start <= int(match[0]) < end]  # type: ignore[operator]
-    for key, count in Counter(keys).items():
-        yield log_alert(key, count=count)
+    made: dict[LogKey, Alert] = {}  # one by one, alerts repeat: each distinct one is made once (bounded)
+    for piece in pieces:
+        found = _LOG_HEADER_RE.findall(piece)
+        if b"" in found:  # headers without a readable epoch
+            counters.malformed += found.count(b"")
+            found = [epoch for epoch in found if epoch]
+        if not found:
+            continue
+        epochs = list(map(int, found))
+        in_order = epochs == sorted(epochs)
+        order.note(epochs, in_order)
+        if start is not None and end is not None and (epochs[-1] < start or epochs[0] >= end) and in_order:
+            continue  # no alert of this piece is in the window
+        whole = start is None or end is None or (start <= epochs[0] and epochs[-1] < end and in_order)
+        if one_by_one:
+            matched = 0
+            for match in _LOG_ALERT_RE.finditer(piece):
+                matched += 1
+                if whole or start <= int(match[1]) < end:  # type: ignore[operator]
+                    key = (match[2], match[3])
+                    alert = made.get(key)
+                    if alert is None:
+                        alert = made[key] = log_alert(key)
+                    yield alert
+            counters.malformed += len(epochs) - matched
+            if len(made) > REPEAT_CACHE_ENTRIES:
+                made.clear()
+            continue
+        keys: list[LogKey] = _LOG_KEY_RE.findall(piece)
+        if len(keys) != len(epochs):  # a malformed alert: pair epochs and alerts one by one
+            matches = _LOG_ALERT_RE.findall(piece)
+            counters.malformed += len(epochs) - len(matches)
+            keys = [(fields, user) for _, fields, user in matches]
+            epochs = [int(epoch) for epoch, _, _ in matches]
+        if not whole:
+            kept = [(key, epoch) for key, epoch in zip(keys, epochs, strict=True) if start <= epoch < end]  # type: ignore[operator]
+            keys, epochs = [key for key, _ in kept], [epoch for _, epoch in kept]
+        for key, times, first, last in tally(keys, epochs):  # type: ignore[arg-type]
+            yield log_alert(key, times, first, last)
 
 
-def read_alerts_log(path: str, window: Window, one_by_one: bool) -> Iterator[Alert]:
-    """Stream the alerts of one alerts.log (OSSEC 2.x-3.x, Wazuh) inside the time window."""
-    counters = FileCounters()
-    parse = parse_log_text if one_by_one else group_log_text
-    for text in split_log_text(read_text_chunks(path), counters):
-        yield from parse(text, window, counters)
-    counters.warn(path)
+# ---- alerts.json
+
+
+def json_lines(blocks: Iterable[bytes], counters: FileCounters) -> Iterator[list[bytes]]:
+    """The lines of alerts.json bytes (without their newline), a block's worth at a time.
+
+    A line longer than MAX_ALERT_BYTES is dropped as it grows, in linear time
+    and flat memory; one found whole in a block is left to the reader to drop.
+    """
+    pending = b""
+    skipping = False  # inside a line too long to keep
+    for block in blocks:
+        if skipping:
+            newline = block.find(b"\n")
+            if newline == -1:
+                continue
+            block, skipping = block[newline + 1 :], False
+        lines = (pending + block).split(b"\n")
+        pending = lines.pop()
+        if len(pending) > MAX_ALERT_BYTES:
+            counters.too_long += 1
+            pending, skipping = b"", True
+        yield lines
+    if pending and not skipping:
+        yield [pending]
+
+
+def json_number(value: Any, highest: int) -> int | None:
+    """A whole number from 0 to ``highest`` as JSON gives it: an integer, or a string of ASCII digits.
+
+    >>> json_number(5, 15), json_number("5716", 999999999), json_number(True, 15), json_number(1e400, 15), json_number("²", 15)
+    (5, 5716, None, None, None)
+    """
+    if type(value) is int:
+        return value if 0 <= value <= highest else None
+    if type(value) is str and 0 < len(value) <= len(str(highest)) and value.isascii() and value.isdigit():
+        number = int(value)
+        return number if number <= highest else None
+    return None
+
+
+def json_text(value: Any) -> str | None:
+    return value if type(value) is str else None
 
 
 def json_location(obj: dict[str, Any]) -> str | None:
-    """The location as alerts.log writes it, rebuilt where the JSON leaves out the agent.
+    """The location as alerts.log writes it, rebuilt where the JSON leaves out the agent or host.
 
     >>> json_location({"location": "/var/log/auth.log", "agent": {"id": "001", "name": "web1", "ip": "10.0.0.2"}})
     '(web1) 10.0.0.2->/var/log/auth.log'
     >>> json_location({"location": "syscheck", "agent": {"id": "000", "name": "manager"}})
     'manager->syscheck'
+    >>> json_location({"location": "/var/log/syslog-ng/messages", "hostname": "ubnt"})  # OSSEC 2.9-3.x
+    'ubnt->/var/log/syslog-ng/messages'
     """
     location = obj.get("location")
-    if not isinstance(location, str):
+    if type(location) is not str:
         return None
     if location.startswith("(") or "->" in location:
         return location
     agent = obj.get("agent")
-    if isinstance(agent, dict):
-        name, ip, agent_id = agent.get("name"), agent.get("ip"), agent.get("id")
-    else:
-        name, ip, agent_id = obj.get("agent_name"), obj.get("agentip"), None
-    if not isinstance(name, str) or not name:
+    if type(agent) is dict:
+        name, ip, agent_id = json_text(agent.get("name")), json_text(agent.get("ip")), agent.get("id")
+    else:  # OSSEC 2.9-3.x: agent_name and agentip for an agent, hostname for the manager itself
+        name, ip, agent_id = json_text(obj.get("agent_name")), json_text(obj.get("agentip")), None
+        if not name:
+            hostname = json_text(obj.get("hostname"))
+            name = hostname if hostname and "->" not in hostname else None
+    if not name:
         return location
     if agent_id == "000" or not ip:
         return f"{name}->{location}"
@@ -1524,85 +1745,348 @@ def json_location(obj: dict[str, Any]) -> str | None:
 
 
 def json_time(obj: dict[str, Any]) -> int | None:
-    """The alert time from "id" (epoch.offset), "TimeStamp" (ms) or "timestamp" (text)."""
+    """The alert time from "id" (epoch.offset), "TimeStamp" (ms) or "timestamp" (text), or None.
+
+    >>> json_time({"id": "1795745421.0"}), json_time({"TimeStamp": 1e400}), json_time({"id": "9" * 5000 + ".1"})
+    (1795745421, None, None)
+    """
     alert_id = obj.get("id")
-    if isinstance(alert_id, str):
-        match = re.match(r"(\d{9,})\.\d+$", alert_id)
-        if match:
-            return int(match.group(1))
+    if type(alert_id) is str:
+        seconds, dot, _ = alert_id.partition(".")
+        if dot and 0 < len(seconds) <= 11 and seconds.isascii() and seconds.isdigit():
+            return int(seconds)
     millis = obj.get("TimeStamp")
-    if isinstance(millis, int | float):
+    if isinstance(millis, int | float) and not isinstance(millis, bool) and 0 <= millis <= MAX_EPOCH * 1000:  # not NaN
         return int(millis // 1000)
-    text = obj.get("timestamp")
-    if isinstance(text, str):
-        with contextlib.suppress(ValueError):
-            return int(datetime.strptime(text, _JSON_LOCAL_TIME).timestamp())
-        with contextlib.suppress(ValueError):
-            return int(datetime.fromisoformat(text).timestamp())
+    stamp = obj.get("timestamp")
+    if type(stamp) is str and len(stamp) <= 64:
+        for parse in (lambda: datetime.strptime(stamp, _JSON_LOCAL_TIME), lambda: datetime.fromisoformat(stamp)):
+            try:
+                epoch = int(parse().timestamp())
+            except (ValueError, OverflowError, OSError):
+                continue
+            return epoch if 0 <= epoch <= MAX_EPOCH else None
     return None
 
 
-def parse_json_alert(obj: Any) -> tuple[Alert, int | None] | None:
-    """One alerts.json object of any OSSEC (2.9, 3.x) or Wazuh version with its time, or None."""
-    rule = obj.get("rule") if isinstance(obj, dict) else None
-    if not isinstance(rule, dict):
+def parse_json_alert(obj: Any) -> Alert | None:
+    """One alerts.json object of any OSSEC (2.9, 3.x) or Wazuh version as an Alert, or None when it is
+    not one; every value of the wrong type or out of range makes it None, never an exception."""
+    rule = obj.get("rule") if type(obj) is dict else None
+    if type(rule) is not dict:
         return None
-    try:
-        rule_id = int(rule.get("id", rule.get("sidid")))  # type: ignore[arg-type]  # None: TypeError below
-        level = int(rule["level"]) if "level" in rule else None
-    except (TypeError, ValueError):
-        return None
+    rule_id = json_number(rule.get("id", rule.get("sidid")), 999_999_999)
+    level = json_number(rule["level"], 999_999_999) if "level" in rule else None
     location = json_location(obj)
-    if location is None:
+    if rule_id is None or location is None or (level is None and "level" in rule):
         return None
-    data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
-    description = rule.get("description", rule.get("comment"))
+    data = obj.get("data")
+    if type(data) is not dict:
+        data = {}
+    description = json_text(rule.get("description", rule.get("comment")))
     users = (data.get("dstuser"), data.get("srcuser"), obj.get("dstuser"), obj.get("srcuser"))
-    alert = Alert(
-        rule_id=rule_id,
-        description=description if isinstance(description, str) else f"Rule {rule_id}",
-        location=location,
-        src_ip=decode_text_ip(_json_text(data.get("srcip", obj.get("srcip")))),
-        user=next((user for user in map(clean_user, map(_json_text, users)) if user), None),
-        level=level,
+    return new_record(
+        Alert,
+        (
+            rule_id,
+            description if description is not None else f"Rule {rule_id}",
+            location,
+            decode_text_ip(json_text(data.get("srcip", obj.get("srcip")))),
+            next((user for user in map(clean_user, map(json_text, users)) if user), None),
+            level,
+            1,
+            None,
+            None,
+        ),
     )
-    return alert, json_time(obj)
 
 
-def _json_text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+_ABSENT = ("absent",)  # a key's value for a field an object does not have (None would say it is null)
 
 
-def read_alerts_json(path: str, window: Window) -> Iterator[Alert]:
-    """Stream the alerts of one alerts.json, one object a line."""
+def json_key(obj: dict[str, Any]) -> tuple[Any, ...]:
+    """Every value parse_json_alert looks at in an object, as the key under which its outcome is
+    remembered: the objects of one alert differ only in time and log. Numbers come with their type:
+    1, 1.0 and True are equal keys, but only 1 is a rule ID. Raises TypeError when a value cannot be
+    a key (a list or an object where a string belongs), and the object is then parsed alone."""
+    get = obj.get
+    rule, agent, data = get("rule"), get("agent"), get("data")
+    if type(rule) is dict:
+        rule_id, sidid, level = rule.get("id", _ABSENT), rule.get("sidid"), rule.get("level", _ABSENT)
+        rule_key = (rule_id, type(rule_id), sidid, type(sidid), level, type(level), rule.get("description", _ABSENT), rule.get("comment"))
+    else:
+        rule_key = None
+    return (
+        rule_key,
+        (agent.get("name"), agent.get("ip"), agent.get("id")) if type(agent) is dict else None,
+        (data.get("srcip", _ABSENT), data.get("dstuser"), data.get("srcuser")) if type(data) is dict else None,
+        get("location"),
+        get("hostname"),
+        get("agent_name"),
+        get("agentip"),
+        get("srcip"),
+        get("dstuser"),
+        get("srcuser"),
+    )
+
+
+def load_json(line: bytes, fast: Callable[[bytes], Any] | None) -> Any:
+    """A line's JSON value; ValueError when it is not JSON (nested too deep included).
+
+    The fast parser (orjson) refuses what the standard one accepts (NaN, bytes
+    that are not UTF-8, lone surrogates): those lines go to json, so both give
+    the same values. json nests as deep as orjson at least while deep_json is on.
+    """
     import json
 
-    counters = FileCounters()
-    for line in split_lines(read_text_chunks(path)):
-        if not line.strip():
-            continue
+    if fast is not None:
         try:
-            parsed = parse_json_alert(json.loads(line))
+            return fast(line)
         except ValueError:
-            counters.not_json += 1
-            continue
-        if parsed is None:
-            counters.malformed += 1
-            continue
-        alert, epoch = parsed
-        if epoch is None and window.start is not None:
-            counters.no_time += 1
-        elif epoch is None or window.contains(epoch):
-            yield alert
-    counters.warn(path)
+            pass
+    try:
+        return json.loads(text(line))
+    except RecursionError:
+        raise ValueError("nested too deep") from None
+
+
+@contextlib.contextmanager
+def deep_json() -> Iterator[None]:
+    """Let json.loads nest values JSON_DEPTH deep, as deep as orjson (1,024) and a little more, so
+    that a line gives the same value with the [fast] extra or without it. Python's default limit
+    (1,000 frames, of which the caller's count) is far from the C stack's; json's C parser uses
+    some hundreds of bytes of it per level."""
+    depth, frame = 0, typing.cast(Any, sys._getframe())
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, depth + JSON_DEPTH))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def json_alerts(
+    line_lists: Iterable[list[bytes]], window: Window, order: TimeOrder, counters: FileCounters, one_by_one: bool
+) -> Iterator[Alert]:
+    """The alerts of alerts.json lines in the window: one by one, or merged with counts and times (as log_alerts)."""
+    fast = fast_json()
+    start, end = window.start, window.end
+    made: dict[Any, int] = {}  # json_key -> the number of what parse_json_alert made of it
+    numbered: list[Alert | None] = []  # by number: counting small numbers is cheaper than Alerts
+    for lines in line_lists:
+        if len(numbered) > REPEAT_CACHE_ENTRIES:
+            made.clear()
+            numbered.clear()
+        numbers: list[int] = []
+        epochs: list[int | None] = []
+        for line in lines:
+            if len(line) > MAX_ALERT_BYTES:
+                counters.too_long += 1
+                continue
+            try:
+                obj = load_json(line, fast)
+            except ValueError:
+                if line.strip():
+                    counters.not_json += 1
+                continue
+            try:
+                key = json_key(obj) if type(obj) is dict else None
+                number = made.get(key)
+                if number is None:
+                    number = made[key] = len(numbered)
+                    numbered.append(parse_json_alert(obj))
+            except TypeError:  # a value that cannot be a key: this object alone
+                number = len(numbered)
+                numbered.append(parse_json_alert(obj))
+            if numbered[number] is None:
+                counters.malformed += 1
+                continue
+            epoch = json_time(obj)
+            if epoch is None and start is not None:
+                counters.no_time += 1
+                continue
+            numbers.append(number)
+            epochs.append(epoch)
+        known = [epoch for epoch in epochs if epoch is not None] if None in epochs else typing.cast(list[int], epochs)
+        in_order = known == sorted(known)
+        if known:
+            order.note(known, in_order)
+        if known and start is not None and end is not None and not (in_order and start <= known[0] and known[-1] < end):
+            kept = [(number, epoch) for number, epoch in zip(numbers, known, strict=True) if start <= epoch < end]
+            numbers, epochs = [number for number, _ in kept], [epoch for _, epoch in kept]
+        if one_by_one:
+            yield from map(numbered.__getitem__, numbers)
+        else:
+            for number, times, first, last in tally(numbers, epochs):
+                yield typing.cast(Alert, numbered[number])._replace(times=times, first=first, last=last)
+
+
+# ---- what a time window skips
+
+
+def archive_day(path: str) -> int | None:
+    """The UTC midnight of the day an OSSEC archive's name gives (ossec-alerts-27.log.gz in 2026/Nov/), or None.
+
+    >>> archive_day("/var/ossec/logs/alerts/2026/Nov/ossec-alerts-27.log.gz")
+    1795737600
+    """
+    match = _ARCHIVE_NAME.search(path)
+    if not match:
+        return None
+    try:
+        return int(datetime.strptime(" ".join(match.groups()), "%Y %b %d").replace(tzinfo=UTC).timestamp())
+    except ValueError:
+        return None
+
+
+def first_epoch(path: str, kind: str) -> int | None:
+    """The time of a file's first alert, read from its first few KiB (decompressed a little at a time,
+    so that a .gz costs little more than its header), or None when they do not show one."""
+    import zlib
+
+    decompressor = zlib.decompressobj(wbits=31) if path.endswith(".gz") else None
+    head = b"\n"
+    with contextlib.suppress(OSError, zlib.error), open(path, "rb") as raw:
+        while len(head) < 65536 and (chunk := raw.read(1024)):
+            head += decompressor.decompress(chunk, 65536) if decompressor else chunk
+            if kind == "log":
+                match = _LOG_EPOCH_RE.search(head)
+                if match and head.find(b"\n", match.start() + 1) != -1:
+                    return int(match[1])
+            elif head.count(b"\n") >= 2:
+                with contextlib.suppress(ValueError):
+                    obj = load_json(head.split(b"\n")[1], fast_json())
+                    return json_time(obj) if type(obj) is dict else None
+                return None
+    return None
+
+
+def skip_reason(path: str, kind: str, window: Window) -> str | None:
+    """Why none of a file's alerts can be in the window, or None when some may be (or it cannot be told cheaply).
+
+    Three cheap bounds: the file's modification time (no alert is later than
+    the last write), an OSSEC archive's name (its alerts are of that local
+    day, in whatever time zone), and its first alert (the earliest, the file
+    being in time order).
+    """
+    import stat
+
+    start, end = window.start, window.end
+    if start is None or end is None or path == "-":
+        return None
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None  # reading it will say why
+    if not stat.S_ISREG(status.st_mode):
+        return None
+    if status.st_mtime + TIME_ORDER_SLACK < start:
+        return "last written before the window starts"
+    day = archive_day(path)
+    if day is not None and (
+        day + _DAY + _ZONES[1] + TIME_ORDER_SLACK <= start or day - _ZONES[0] - TIME_ORDER_SLACK >= end
+    ):
+        return "an archive of a day outside the window"
+    first = first_epoch(path, kind)
+    if first is not None and first - TIME_ORDER_SLACK >= end:
+        return "its first alert comes after the window"
+    return None
+
+
+def seek_start(path: str, kind: str, window: Window) -> int:
+    """Where to start reading a plain file for the window: the start of an alert (or line) at least
+    TIME_ORDER_SLACK before the window's start, found by bisection on the file's bytes; 0 when the
+    file is small, compressed, not a regular file, or its records do not say their time."""
+    import stat
+
+    if window.start is None or path == "-" or path.endswith(".gz"):
+        return 0
+    target = window.start - TIME_ORDER_SLACK
+    try:
+        with open(path, "rb") as stream:
+            status = os.fstat(stream.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                return 0
+            low, high = 0, status.st_size
+            while high - low > 4 * _BLOCK:
+                middle = (low + high) // 2
+                found = record_after(stream, middle, kind)
+                if found is None:  # no record that says its time there: start before it
+                    high = middle
+                    continue
+                position, epoch = found
+                if epoch < target and position > low:
+                    low = position
+                else:
+                    high = middle
+            return low
+    except OSError:
+        return 0  # reading it will say why
+
+
+def record_after(stream: BinaryIO, offset: int, kind: str) -> tuple[int, int] | None:
+    """The position and time of the first alert (or JSON line) that starts at ``offset`` or after it,
+    or None when none within the cap says its time."""
+    base = max(offset - 1, 0)  # the byte before: a record starts after a newline
+    stream.seek(base)
+    data = stream.read(65536)
+    while True:
+        if kind == "log" and (match := _LOG_EPOCH_RE.search(data)):
+            return base + match.start() + 1, int(match[1])
+        newline = data.find(b"\n")
+        end = data.find(b"\n", newline + 1) if newline != -1 else -1
+        if kind == "json" and end != -1:
+            try:
+                obj = load_json(data[newline + 1 : end], fast_json())
+            except ValueError:
+                return None
+            epoch = json_time(obj) if type(obj) is dict else None
+            return None if epoch is None else (base + newline + 1, epoch)
+        if len(data) > MAX_ALERT_BYTES + 65536 or not (more := stream.read(len(data))):  # doubling: linear
+            return None
+        data += more
+
+
+# ---- the files of a run
+
+
+def read_alert_file(path: str, kind: str, window: Window, one_by_one: bool) -> Iterator[Alert]:
+    """Stream the alerts of one alerts.log (OSSEC 2.x-3.x, Wazuh) or alerts.json in the time window."""
+    counters = FileCounters(path, "alert(s)" if kind == "log" else "line(s)")
+    # Seeking would put a broken file's skipped alerts after the others: --show-duplicate keeps file order.
+    start = 0 if one_by_one else seek_start(path, kind, window)
+    if start:
+        log.debug("%s: the window starts after byte %d of %d; the bytes before are skipped", path, start, os.path.getsize(path))
+    order = TimeOrder()
+
+    def alerts(begin: int, stop: int | None) -> Iterator[Alert]:
+        blocks = read_blocks(path, begin, stop)
+        if kind == "log":
+            return log_alerts(log_pieces(blocks, counters), window, order, counters, one_by_one)
+        return json_alerts(json_lines(blocks, counters), window, order, counters, one_by_one)
+
+    with deep_json() if kind == "json" else contextlib.nullcontext():
+        yield from alerts(start, None)
+    if start and order.broken:
+        log.debug("%s: not in time order: the bytes skipped before the window are read too", path)
+        with deep_json() if kind == "json" else contextlib.nullcontext():
+            yield from alerts(0, start)
+    counters.warn()
 
 
 def read_alert_files(settings: Settings) -> Iterator[Alert]:
-    """Every alert in the window of every --alerts-log, then every --alerts-json, in file order."""
-    for path in settings.alerts_logs:
-        yield from read_alerts_log(path, settings.window, settings.show_duplicate)
-    for path in settings.alerts_jsons:
-        yield from read_alerts_json(path, settings.window)
+    """Every alert in the window of every --alerts-log, then every --alerts-json, in file order;
+    files whose alerts all lie outside the window are not read (--debug says which and why)."""
+    files = [(path, "log") for path in settings.alerts_logs] + [(path, "json") for path in settings.alerts_jsons]
+    for path, kind in files:
+        reason = skip_reason(path, kind, settings.window)
+        if reason is not None:
+            log.debug("%s: skipped: %s", path, reason)
+            continue
+        yield from read_alert_file(path, kind, settings.window, settings.show_duplicate)
+
 
 
 # ---------------------------------------------------------------------------

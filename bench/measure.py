@@ -65,10 +65,10 @@ def summary(results: list[tuple[float, int]]) -> tuple[float, float]:
 
 
 @contextlib.contextmanager
-def installed_tool(command: str | None) -> Iterator[list[str]]:
+def installed_tool(command: str | None, extras: str = "") -> Iterator[list[str]]:
     """The command to benchmark: ``command`` if given, else the project installed the way the
-    README installs it (``pip install .`` into a fresh venv), so that the figures include what a
-    user's run costs (byte-compiled module, no editable-install hooks) and nothing more."""
+    README installs it (``pip install .``, or ``'.[extras]'``, into a fresh venv), so that the figures
+    include what a user's run costs (byte-compiled module, no editable-install hooks) and nothing more."""
     if command:
         yield shlex.split(command)
         return
@@ -76,7 +76,7 @@ def installed_tool(command: str | None) -> Iterator[list[str]]:
         print("installing the tool into a scratch venv (pip install .)", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", venv], check=True)
         pip = subprocess.run(
-            [f"{venv}/bin/pip", "install", "--quiet", "--disable-pip-version-check", str(ROOT)],
+            [f"{venv}/bin/pip", "install", "--quiet", "--disable-pip-version-check", f"{ROOT}[{extras}]" if extras else str(ROOT)],
             capture_output=True,
             text=True,
             check=False,
