@@ -17,6 +17,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -594,3 +595,35 @@ def test_first_and_last_seen_show_in_utc_and_unknown_times_sort_last(tab, tmp_pa
     assert [r[5] for r in view.table("#triples")] == ["5138-11-16 09:46:39", "2026-11-27 02:10:21", "unknown"], (
         "latest first, unknown last"
     )
+
+
+def utc(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_first_and_last_seen_on_the_example_day(tab, example_page):
+    """Every time on the page, against the alert times read from examples/alerts.log without the tool."""
+    view = tab.open(example_page)
+    page = view.page
+    triples = example_triples()
+    shown = {tuple(row[:3]): row[3:] for row in view.table("#triples")}
+    assert shown == {triple: [str(t.count), str(t.level), utc(t.first), utc(t.last)] for triple, t in triples.items()}
+    page.click(view.node(0, "192.0.2.77"))
+    behind = [t for (s, _, _), t in triples.items() if s == "192.0.2.77"]
+    first, last = min(t.first for t in behind), max(t.last for t in behind)
+    assert page.text_content("#sel-summary").endswith(f"first seen {utc(first)}, last seen {utc(last)} (UTC)")
+    assert {tuple(row[:2]): row[4:] for row in view.table("#sel-lists")} == {
+        (d, loc): [utc(t.first), utc(t.last)] for (s, d, loc), t in triples.items() if s == "192.0.2.77"
+    }
+    page.click("#fit")
+    page.hover(view.node(1, "SSHD authentication failed."))
+    on_it = [t for (_, d, _), t in triples.items() if d == "SSHD authentication failed."]
+    assert page.inner_text("#tip").splitlines()[3:] == [
+        f"first seen {utc(min(t.first for t in on_it))}",
+        f"last seen {utc(max(t.last for t in on_it))} (UTC)",
+    ]
+    page.keyboard.press("Escape")  # the whole table again
+    page.click("#triples th button[data-sort='last']")
+    assert [row[6] for row in view.table("#triples")][:3] == sorted(
+        (utc(t.last) for t in triples.values()), reverse=True
+    )[:3]
