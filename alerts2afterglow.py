@@ -3495,7 +3495,7 @@ PAGE_SCRIPT = r"""
   function namesCell(indices) {
     const cell = document.createElement("td");
     for (const n of indices) {
-      const name = element("div", nodes[n].name, "pick");
+      const name = element("div", nodes[n].name, "pick line");
       name.dataset.node = String(n);
       cell.append(name);
     }
@@ -3505,7 +3505,13 @@ PAGE_SCRIPT = r"""
     element("td", number(sum.count), "num"), element("td", level(sum.level), "num"),
     element("td", when(sum.first), "time"), element("td", when(sum.last), "time"),
   ];
-  const FIGURES = ["Alerts", "Level", "First seen (UTC)", "Last seen (UTC)"];
+  // The side panel is narrow: there, first seen stands over last seen in one cell.
+  function panelFigureCells(sum) {
+    const seen = element("td", undefined, "time");
+    seen.append(element("div", when(sum.first), "line"), element("div", when(sum.last), "line"));
+    return [element("td", number(sum.count), "num"), element("td", level(sum.level), "num"), seen];
+  }
+  const FIGURES = ["Alerts", "Level", "First / last seen (UTC)"];
 
   // The triples of a list merged by the nodes by(t) names, busiest first.
   function grouped(list, by) {
@@ -3520,7 +3526,7 @@ PAGE_SCRIPT = r"""
     return [...groups.values()].map((g) => [g.indices, tally(g.triples)]).sort((a, b) => b[1].count - a[1].count);
   }
   function listing(node, title, heading, by) {
-    const rows = grouped(node.triples, by).map(([indices, sum]) => [namesCell(indices), ...figureCells(sum)]);
+    const rows = grouped(node.triples, by).map(([indices, sum]) => [namesCell(indices), ...panelFigureCells(sum)]);
     return [element("h3", title), table([heading, ...FIGURES], rows)];
   }
 

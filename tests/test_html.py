@@ -345,10 +345,10 @@ class Visit:
 
     def table(self, selector: str) -> list[list[str]]:
         return self.js(
-            # a cell that stacks two names (a description over its location) gives both
+            # a cell that stacks two lines (a description over its location, first over last seen) gives both
             "s => [...document.querySelectorAll(s + ' tbody tr')].map(r => [...r.cells].flatMap(c => {"
-            "  const names = c.querySelectorAll('.pick');"
-            "  return names.length ? [...names].map(n => n.textContent) : [c.textContent]; }))",
+            "  const lines = c.querySelectorAll('.line');"
+            "  return lines.length ? [...lines].map(n => n.textContent) : [c.textContent]; }))",
             selector,
         )
 
