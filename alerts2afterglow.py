@@ -18,8 +18,9 @@ transforms (filters, triples, grouping); output (CSV, DOT, Graphviz); main().
 from __future__ import annotations
 
 import argparse
-import configparser
+import array
 import contextlib
+import errno
 import fnmatch
 import functools
 import gc
@@ -32,6 +33,7 @@ import operator
 import os
 import re
 import socket
+import stat
 import sys
 import textwrap
 import threading
@@ -42,8 +44,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, NamedTuple, TextIO
 
-import pymysql
-import pymysql.cursors
+try:
+    import pymysql
+    import pymysql.cursors
+except ModuleNotFoundError:  # run in place without it: files, --help and --version work; connect() says so
+    pymysql = None  # type: ignore[assignment]
 
 # What only some runs need (gzip, json, ElementTree, tempfile, subprocess, shutil, concurrent.futures
 # and dnspython) is imported where it is used: a cron job would pay for it at every start.
@@ -53,7 +58,7 @@ __version__ = "1.0.0"
 PROG = "alerts2afterglow"
 
 EXIT_OK = 0
-EXIT_FAILURE = 1  # runtime failure: database, DNS budget, I/O
+EXIT_FAILURE = 1  # runtime failure: database, I/O, Graphviz
 EXIT_USAGE = 2  # bad flag or value, as argparse itself uses
 EXIT_INTERRUPTED = 130  # Ctrl-C, as the shell reports SIGINT
 
@@ -63,7 +68,12 @@ DEFAULT_DBPORT = 3306
 DEFAULT_DBNAME = "ossec"
 DEFAULT_DBUSER = "ossec"
 DEFAULT_INTERVAL = "30 minute"
-DEFAULT_CONNECT_TIMEOUT = 10.0  # seconds; a cron job must never hang on a dead server
+DEFAULT_CONNECT_TIMEOUT = 10.0  # seconds for the TCP connect and the MySQL handshake together
+# Seconds the server may stay silent mid-session. The grouping query sends nothing until it has
+# grouped every alert of the window: a million alerts take it about a second (bench/RESULTS.md), so
+# ten minutes leave room for some 300 million on a slow, busy server, and still end a stalled run
+# (a dead proxy, a lock never released) long before the next run of a half-hourly cron job.
+DEFAULT_READ_TIMEOUT = 600.0
 # In-memory temporary tables for this session's GROUP BY (never lowered): with MariaDB's default
 # 16 MB, grouping a million alerts spills to disk and takes five times longer.
 SESSION_TMP_TABLE_BYTES = 256 * 1024 * 1024
@@ -73,12 +83,21 @@ REPEAT_CACHE_ENTRIES = 16384
 DEFAULT_DNS_WORKERS = 64  # PTR lookups in flight at once
 DEFAULT_DNS_TIMEOUT = 3.0  # seconds for one lookup
 DEFAULT_DNS_BUDGET = 60.0  # seconds for all lookups of a run
-DEFAULT_LAYOUT = "circo"  # Graphviz engine for --render, as in the original pipeline
+DEFAULT_LAYOUT = "auto"  # Graphviz engine for --render: circo for small graphs, sfdp beyond (choose_layout)
 DEFAULT_RENDER_TIMEOUT = 300.0  # seconds; a huge graph must not hang a cron job
+# A picture holds at most this many nodes (and LINKS_PER_NODE times as many links): beyond, labels
+# are unreadable and Graphviz's time and memory grow fast (docs/pictures.md, bench/bench_render.py).
+DEFAULT_MAX_NODES = 1000
 
 # What OSSEC writes where an alert has no source address or no user.
 NO_ADDRESS = frozenset({"", "0", "(null)", "(none)", "0.0.0.0", "::"})
 NO_USER = frozenset({"", "(none)", "(null)"})
+
+# Times a window may name: from OSSEC's first possible (unsigned) epoch up to 9999-12-31 00:00 UTC,
+# which every time zone can still show as a date.
+MAX_EPOCH = 253402214400
+# The longest any timeout may be (pymysql's own limit for connect_timeout): every wait stays finite.
+MAX_TIMEOUT = 365 * 86400
 
 INTERVAL_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 
@@ -276,6 +295,7 @@ class DatabaseTarget(NamedTuple):
     password: str
     database: str
     connect_timeout: float
+    read_timeout: float
 
     def describe(self) -> str:
         return f"{self.user}@{self.host}:{self.port}/{self.database}"
@@ -302,7 +322,10 @@ class Settings(NamedTuple):
     render_timeout: float = DEFAULT_RENDER_TIMEOUT
     min_count: int = 1  # drop triples seen fewer times
     top: int | None = None  # keep only the sources with the most alerts
+    max_nodes: int = DEFAULT_MAX_NODES  # a picture's limit, 0 for none (--render)
+    location_detail: str = "file"  # --location-detail: "file", or "agent" for one location per agent
     made_at: int = 0  # when the graph was made: now, or SOURCE_DATE_EPOCH for reproducible output
+    cuts: tuple[str, ...] = ()  # what --min-count, --top and --max-nodes left out, for the title (set by run)
 
 
 def parse_interval(text: str) -> int:
@@ -311,7 +334,7 @@ def parse_interval(text: str) -> int:
     >>> parse_interval("30 minute"), parse_interval("1 Hours"), parse_interval("2week")
     (1800, 3600, 1209600)
     """
-    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]+?)s?\s*", text)
+    match = re.fullmatch(r"\s*([0-9]{1,12})\s*([a-zA-Z]+?)s?\s*", text)
     unit = match.group(2).lower() if match else ""
     if not match or unit not in INTERVAL_UNITS or int(match.group(1)) == 0:
         raise argparse.ArgumentTypeError(
@@ -324,25 +347,31 @@ def parse_interval(text: str) -> int:
 def parse_time(text: str) -> int:
     """Parse a UNIX epoch, ``yyyy/mm/dd hh:mm:ss`` or ISO 8601 into epoch seconds.
 
-    Times without a zone are local time, as the Perl original read them.
+    Times without a zone are local time, as the Perl original read them. A
+    time must lie between 1970 (OSSEC stores unsigned epochs) and the end of
+    year 9999, which every time zone can still show.
 
     >>> parse_time("1700000000"), parse_time("2023-11-14T22:13:20Z")
     (1700000000, 1700000000)
     """
     value = text.strip()
-    if re.fullmatch(r"\d+", value):
-        return int(value)
     try:
-        moment = datetime.strptime(value, "%Y/%m/%d %H:%M:%S")
-    except ValueError:
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"invalid time {text!r}: expected a UNIX epoch, 'yyyy/mm/dd hh:mm:ss' "
-                "or ISO 8601 (e.g. 2026-11-27T10:00:00+01:00)"
-            ) from None
-    return int(moment.timestamp())
+        if re.fullmatch(r"[0-9]{1,20}", value):
+            epoch = int(value)
+        else:
+            try:
+                moment = datetime.strptime(value, "%Y/%m/%d %H:%M:%S")
+            except ValueError:
+                moment = datetime.fromisoformat(value)
+            epoch = int(moment.timestamp())  # OverflowError or OSError where the local zone cannot say
+    except (ValueError, OverflowError, OSError):
+        raise argparse.ArgumentTypeError(
+            f"invalid time {text!r}: expected a UNIX epoch, 'yyyy/mm/dd hh:mm:ss' "
+            "or ISO 8601 (e.g. 2026-11-27T10:00:00+01:00)"
+        ) from None
+    if not 0 <= epoch < MAX_EPOCH:
+        raise argparse.ArgumentTypeError(f"invalid time {text!r}: out of range (1970-01-01 to 9999-12-30 UTC)")
+    return epoch
 
 
 def parse_rule_ids(text: str) -> tuple[int, ...]:
@@ -391,7 +420,8 @@ def resolve_window(args: argparse.Namespace, now: int) -> Window:
         if args.end_time is not None:
             raise UsageError("--end-time needs --start-time")
         seconds = args.time_interval or parse_interval(DEFAULT_INTERVAL)
-        return Window(now - seconds, now + 1)  # up to and including the current second
+        # Up to and including the current second; an interval longer than the epoch is all time since.
+        return Window(max(now - seconds, 0), now + 1)
     start = args.start_time
     end = args.end_time if args.end_time is not None else now + 1
     if start > now:
@@ -401,44 +431,93 @@ def resolve_window(args: argparse.Namespace, now: int) -> Window:
     return Window(start, end)
 
 
-def read_option_files(defaults_file: str | None) -> dict[str, str]:
-    """Read ``[client]`` (then ``[alerts2afterglow]``) like the mysql client does.
+OPTION_FILE_MAX_BYTES = 1024 * 1024  # a MySQL option file holds a few lines; /dev/zero must not fill memory
+_OPTION_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "s": " ", '"': '"', "'": "'", "\\": "\\"}
+
+
+def parse_option_file(text: str) -> dict[str, dict[str, str]]:
+    r"""The options of each ``[group]`` of a MySQL option file, read as the mysql client reads it.
+
+    Names and values lose their surrounding spaces (a line that starts with
+    spaces is an option, not a continuation); ``#`` outside quotes starts a
+    comment; a value may be quoted, and ``\n``, ``\t``, ``\s``... are escapes.
+    Names are matched in any case, ``-`` and ``_`` alike. ``!include``
+    directives are not followed; an option without a value is a flag.
+
+    >>> parse_option_file("[client]\n  user = ossec # the reader\npassword='a#b\\sc'\nno-beep\n")
+    {'client': {'user': 'ossec', 'password': 'a#b c', 'no_beep': ''}}
+    """
+    groups: dict[str, dict[str, str]] = {}
+    group: dict[str, str] | None = None
+    for number, line in enumerate(text.split("\n"), 1):  # not splitlines(): a password may hold U+2028
+        line = _strip_option_comment(line).strip()
+        if not line or line[0] in "#;!":
+            continue
+        if line[0] == "[":
+            if not line.endswith("]"):
+                raise Failure(f"line {number}: a group is written [name]")
+            group = groups.setdefault(line[1:-1].strip().lower(), {})
+            continue
+        if group is None:
+            raise Failure(f"line {number}: an option before any [group]")
+        name, _, value = line.partition("=")
+        group[name.strip().lower().replace("-", "_")] = _option_value(value.strip())
+    return groups
+
+
+def _strip_option_comment(line: str) -> str:
+    """The line up to a ``#`` that is not inside quotes (mysys' remove_end_comment)."""
+    quote = ""
+    escaped = False
+    for index, char in enumerate(line):
+        if char in "'\"" and not escaped:
+            quote = "" if quote == char else quote or char
+        if not quote and char == "#":
+            return line[:index]
+        escaped = bool(quote) and char == "\\" and not escaped
+    return line
+
+
+def _option_value(value: str) -> str:
+    if len(value) >= 2 and value[0] in "'\"" and value[0] == value[-1]:
+        value = value[1:-1]
+    return re.sub(r"\\(.)", lambda m: _OPTION_ESCAPES.get(m.group(1), m.group(0)), value)
+
+
+def read_option_files(defaults_file: str | None) -> tuple[str, dict[str, str]]:
+    """The file read and the options of its ``[client]`` (then ``[alerts2afterglow]``) groups.
 
     With --defaults-file only that file is read and it must exist; otherwise
-    ``~/.my.cnf`` is read when present.
+    ``~/.my.cnf`` is read when present. The file is read as bytes, as the
+    mysql client reads it: bytes that are not UTF-8 travel on unchanged (a
+    latin-1 password reaches the server as written). A file that cannot be
+    read or parsed is a runtime failure (exit 1), like any other input.
     """
-    parser = configparser.ConfigParser(
-        allow_no_value=True, strict=False, interpolation=None, comment_prefixes=("#", ";", "!")
-    )
+    path = defaults_file if defaults_file is not None else os.path.expanduser("~/.my.cnf")
     try:
-        if defaults_file is not None:
-            try:
-                with open(defaults_file, encoding="utf-8") as stream:
-                    parser.read_file(stream)
-            except OSError as err:
-                raise Failure(f"cannot read --defaults-file {defaults_file}: {err.strerror}") from None
-        else:
-            parser.read(os.path.expanduser("~/.my.cnf"), encoding="utf-8")  # absent: nothing to read
-    except configparser.Error as err:
-        raise Failure(f"cannot parse MySQL option file: {err.message.splitlines()[0]}") from None
-    values: dict[str, str] = {}
-    for section in ("client", PROG):
-        if parser.has_section(section):
-            for key, value in parser.items(section):
-                if value is not None:
-                    values[key.replace("-", "_")] = _unquote(value.strip())
-    return values
-
-
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    return value
+        with open(path, "rb") as stream:
+            data = stream.read(OPTION_FILE_MAX_BYTES + 1)
+    except OSError as err:
+        if defaults_file is None and err.errno == errno.ENOENT:
+            return path, {}
+        raise Failure(f"cannot read MySQL option file {path}: {err.strerror}") from None
+    if len(data) > OPTION_FILE_MAX_BYTES:
+        raise Failure(f"cannot read MySQL option file {path}: larger than {OPTION_FILE_MAX_BYTES // 1024} KiB")
+    try:
+        groups = parse_option_file(data.decode("utf-8", "surrogateescape"))
+    except Failure as err:
+        raise Failure(f"cannot parse MySQL option file {path}: {err}") from None
+    return path, {**groups.get("client", {}), **groups.get(PROG, {})}
 
 
 def resolve_database(args: argparse.Namespace) -> DatabaseTarget:
-    """Command line first, then the option file, then MYSQL_PWD / the defaults."""
-    options = read_option_files(args.defaults_file)
+    """Command line first, then the option file, then MYSQL_PWD / the defaults.
+
+    What the option file says is checked here: a bad value there is a
+    runtime failure (exit 1); the same value on the command line is a usage
+    error, which argparse reports (exit 2).
+    """
+    path, options = read_option_files(args.defaults_file)
     password = args.dbpass
     if password is None:
         password = options.get("password")
@@ -449,34 +528,68 @@ def resolve_database(args: argparse.Namespace) -> DatabaseTarget:
             "no database password: give --dbpass, set MYSQL_PWD, or put password= in the "
             "[client] section of ~/.my.cnf or of a --defaults-file"
         )
-    port_text = args.dbport if args.dbport is not None else options.get("port", DEFAULT_DBPORT)
     try:
-        port = int(port_text)
-    except ValueError:
-        raise UsageError(f"invalid port {port_text!r} in the MySQL option file") from None
+        port = args.dbport if args.dbport is not None else port_number(options.get("port", str(DEFAULT_DBPORT)))
+        host = args.dbhost or host_name(options.get("host") or DEFAULT_DBHOST)
+    except argparse.ArgumentTypeError as err:
+        raise Failure(f"MySQL option file {path}: {err}") from None
     return DatabaseTarget(
-        host=args.dbhost or options.get("host") or DEFAULT_DBHOST,
+        host=host,
         port=port,
         user=args.dbuser or options.get("user") or DEFAULT_DBUSER,
         password=password,
         database=args.dbname or options.get("database") or DEFAULT_DBNAME,
         connect_timeout=args.connect_timeout or DEFAULT_CONNECT_TIMEOUT,
+        read_timeout=args.read_timeout or DEFAULT_READ_TIMEOUT,
     )
 
 
+def host_name(text: str) -> str:
+    """A database host as the system resolver can be asked for it: an IP address or a host name
+    whose labels (between dots, IDNA-encoded) are 1 to 63 characters long.
+
+    >>> host_name("db.example.org"), host_name("::1")
+    ('db.example.org', '::1')
+    """
+    try:
+        if is_ip(text):
+            return text
+        if "\x00" in text or text.strip() != text or not text.rstrip(".") or len(text) > 253:
+            raise UnicodeError("not a host name")
+        text.encode("idna")  # what the socket module does with the name: empty or long labels fail here
+    except UnicodeError:
+        raise argparse.ArgumentTypeError(
+            f"invalid host {text!r}: expected an IP address or a host name (labels of 1-63 characters)"
+        ) from None
+    return text
+
+
 def positive_float(text: str) -> float:
+    """A number of seconds for a timeout: finite, above 0, at most a year.
+
+    >>> positive_float("2.5")
+    2.5
+    """
     try:
         value = float(text)
     except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a number of seconds > 0")
+        value = math.nan
+    if not 0 < value <= MAX_TIMEOUT:  # nan and inf fail here
+        raise argparse.ArgumentTypeError(
+            f"invalid value {text!r}: expected a number of seconds > 0 and at most {MAX_TIMEOUT}"
+        )
     return value
 
 
 def positive_int(text: str) -> int:
     if not re.fullmatch(r"\d{1,6}", text) or int(text) == 0:
         raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a whole number > 0")
+    return int(text)
+
+
+def node_limit(text: str) -> int:
+    if not re.fullmatch(r"\d{1,7}", text):
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a whole number (0: no limit)")
     return int(text)
 
 
@@ -515,8 +628,8 @@ examples:
   alerts2afterglow --alerts-log=/var/ossec/logs/alerts/2026/Nov/ossec-alerts-27.log.gz --all \\
       --use-user --do-reverse --output=alerts.csv
 
-exit status: 0 success (an empty window included), 1 runtime failure
-(database, I/O, DNS budget spent, Graphviz), 2 usage error.
+exit status: 0 success (an empty window included; a spent --dns-budget is a warning),
+1 runtime failure (database, I/O, Graphviz), 2 usage error.
 """
 
 
@@ -552,7 +665,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     db = parser.add_argument_group("database (the default source)")
-    db.add_argument("--dbhost", metavar="HOST", help=f"MySQL server (default: {DEFAULT_DBHOST})")
+    db.add_argument("--dbhost", metavar="HOST", type=host_name, help=f"MySQL server (default: {DEFAULT_DBHOST})")
     db.add_argument("--dbport", metavar="PORT", type=port_number, help=f"MySQL port (default: {DEFAULT_DBPORT})")
     db.add_argument("--dbname", metavar="NAME", help=f"OSSEC database (default: {DEFAULT_DBNAME})")
     db.add_argument("--dbuser", metavar="USER", help=f"database user (default: {DEFAULT_DBUSER})")
@@ -571,7 +684,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--connect-timeout",
         metavar="SECONDS",
         type=positive_float,
-        help=f"give up connecting after SECONDS (default: {DEFAULT_CONNECT_TIMEOUT:g})",
+        help="give up connecting (TCP connect and MySQL handshake together) after SECONDS "
+        f"(default: {DEFAULT_CONNECT_TIMEOUT:g})",
+    )
+    db.add_argument(
+        "--read-timeout",
+        metavar="SECONDS",
+        type=positive_float,
+        help="give up when the server sends nothing for SECONDS mid-session, e.g. while it groups "
+        f"(default: {DEFAULT_READ_TIMEOUT:g})",
     )
     db.add_argument(
         "--rules-dir",
@@ -684,7 +805,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--layout",
         choices=LAYOUTS,
         default=DEFAULT_LAYOUT,
-        help="Graphviz layout engine for --render (default: %(default)s)",
+        help=f"Graphviz layout engine for --render; auto: circo up to {CIRCO_MAX_NODES} nodes and "
+        f"{CIRCO_MAX_LINKS} links, sfdp beyond (default: %(default)s)",
+    )
+    out.add_argument(
+        "--max-nodes",
+        metavar="N",
+        type=node_limit,
+        default=DEFAULT_MAX_NODES,
+        help=f"--render draws the busiest sources that fit in N nodes and {LINKS_PER_NODE}*N links, "
+        "and says so; 0 draws everything (default: %(default)s)",
     )
     out.add_argument(
         "--render-timeout",
@@ -701,6 +831,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop triples seen fewer than N times (default: %(default)s)",
     )
     out.add_argument("--top", metavar="N", type=positive_int, help="keep only the N sources with the most alerts")
+    out.add_argument(
+        "--location-detail",
+        choices=LOCATION_DETAILS,
+        default="file",
+        help="file: a location per agent and log file, '(web1) 10.0.0.2->/var/log/auth.log'; "
+        "agent: one per agent, '(web1) 10.0.0.2', counts added up (default: %(default)s)",
+    )
 
     rdns = parser.add_argument_group("reverse DNS")
     rdns.add_argument("--do-reverse", action="store_true", help="replace source IPs by their host names (PTR)")
@@ -723,7 +860,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         type=positive_float,
         default=DEFAULT_DNS_BUDGET,
-        help="stop looking up after SECONDS in all; the rest keep their IP, exit status 1 (default: %(default)g)",
+        help="stop looking up after SECONDS in all; the rest keep their IP, with a warning (default: %(default)g)",
     )
     rdns.add_argument(
         "--dns-workers",
@@ -743,7 +880,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-DATABASE_FLAGS = ("dbhost", "dbport", "dbname", "dbuser", "dbpass", "defaults_file", "connect_timeout", "rules_dir")
+DATABASE_FLAGS = (
+    "dbhost",
+    "dbport",
+    "dbname",
+    "dbuser",
+    "dbpass",
+    "defaults_file",
+    "connect_timeout",
+    "read_timeout",
+    "rules_dir",
+)
 
 
 def check_file_sources(args: argparse.Namespace) -> None:
@@ -798,6 +945,8 @@ def graph_options(args: argparse.Namespace) -> dict[str, Any]:
         "render_timeout": args.render_timeout,
         "min_count": args.min_count,
         "top": args.top,
+        "max_nodes": args.max_nodes,
+        "location_detail": args.location_detail,
         "made_at": int(made_at) if made_at.isdigit() else int(time.time()),
     }
 
@@ -846,22 +995,87 @@ class Schema(NamedTuple):
 
 
 def connect(target: DatabaseTarget) -> pymysql.connections.Connection:
-    """Open the connection; failures become one clear line."""
+    """Open the connection, TCP connect and MySQL handshake within --connect-timeout together.
+
+    pymysql bounds only the TCP connect with its connect_timeout; the
+    handshake then waits as long as its read timeout allows at each read, and a
+    server (or anything else on the port) that accepts and never greets, or
+    greets a byte at a time, would hold the run. So the socket is connected
+    here, and a timer shuts it down when the time is up, whatever step the
+    handshake has reached (TLS included). After the handshake every read and
+    write waits at most --read-timeout. Failures become one clear line.
+    """
+    if pymysql is None:
+        raise missing_package("pymysql")
+    deadline = time.monotonic() + target.connect_timeout
+    where = f"cannot connect to MySQL {target.describe()}"
+    conn = pymysql.connect(
+        host=target.host,
+        port=target.port,
+        # Bytes, as the mysql client sends what it was given: pymysql would encode a password as
+        # latin-1 (failing on "€") and the names as UTF-8 (failing on bytes an option file held).
+        user=as_bytes(target.user),
+        password=as_bytes(target.password),
+        database=as_bytes(target.database),
+        charset="utf8mb4",
+        connect_timeout=target.connect_timeout,
+        read_timeout=target.read_timeout,
+        write_timeout=target.read_timeout,
+        autocommit=True,
+        # TLS when the server offers it (pymysql's default), except on loopback, where it protects nothing.
+        ssl_disabled=is_loopback(target.host) or None,
+        defer_connect=True,
+    )
     try:
-        return pymysql.connect(
-            host=target.host,
-            port=target.port,
-            user=target.user,
-            password=target.password,
-            database=target.database,
-            charset="utf8mb4",
-            connect_timeout=target.connect_timeout,
-            autocommit=True,
-            # TLS when the server offers it (pymysql's default), except on loopback, where it protects nothing.
-            ssl_disabled=is_loopback(target.host) or None,
-        )
+        sock = socket.create_connection((target.host, target.port), timeout=target.connect_timeout)
+    except TimeoutError:
+        raise Failure(f"{where}: no TCP connection within {target.connect_timeout:g} s (--connect-timeout)") from None
+    except OSError as err:
+        raise Failure(f"{where}: {err.strerror or err}") from None
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as pymysql sets its own sockets
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    spare = sock.dup()  # the same connection under a second descriptor: TLS takes ``sock`` over
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        with contextlib.suppress(OSError):
+            spare.shutdown(socket.SHUT_RDWR)  # the handshake's read or write returns at once
+
+    timer = threading.Timer(max(deadline - time.monotonic(), 0.0), expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        conn.connect(sock)
     except pymysql.MySQLError as err:
-        raise Failure(f"cannot connect to MySQL {target.describe()}: {mysql_message(err)}") from None
+        if not expired.is_set():
+            raise Failure(f"{where}: {mysql_message(err)}") from None
+    finally:
+        timer.cancel()
+        timer.join()
+        spare.close()
+    if expired.is_set():  # also when the timer fired just as the handshake ended: the socket is shut
+        if conn.open:
+            conn.close()
+        raise Failure(
+            f"{where}: the server did not complete the MySQL handshake within "
+            f"{target.connect_timeout:g} s (--connect-timeout)"
+        )
+    return conn
+
+
+def as_bytes(text: str) -> bytes:
+    """A value as the bytes the user gave (arguments, option files and the environment keep
+    bytes that are not UTF-8 as surrogates)."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def missing_package(module: str) -> Failure:
+    """The error for a dependency that is not installed, naming what to install."""
+    pip, debian = {"pymysql": ("PyMySQL", "python3-pymysql"), "dns": ("dnspython", "python3-dnspython")}[module]
+    return Failure(
+        f"the Python package {pip} is not installed: pip install {pip} (Debian/Ubuntu: apt-get install {debian})"
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -884,14 +1098,21 @@ def mysql_message(err: pymysql.MySQLError) -> str:
     return str(err) or type(err).__name__
 
 
+def log_sql(statement: str) -> str:
+    """A statement the run sends, shown under --debug (the benchmark's raw client replays them all)."""
+    log.debug("SQL: %s", statement)
+    return statement
+
+
 def detect_schema(conn: pymysql.connections.Connection, use_user: bool) -> Schema:
     """Tell the OSSEC schema generation from column types, once per run."""
     with conn.cursor() as cur:
-        cur.execute(
+        statement = cur.mogrify(
             "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
             "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (%s, %s, %s, %s)",
             (*REQUIRED_TABLES, "data"),
         )
+        cur.execute(log_sql(statement))
         columns: dict[str, dict[str, str]] = {}
         for table, column, data_type in cur.fetchall():
             columns.setdefault(table.lower(), {})[column.lower()] = data_type.lower()
@@ -1046,10 +1267,10 @@ def packed_row(schema: Schema, level: str, counted: bool = False) -> str:
 
 
 def build_query(schema: Schema, settings: Settings, conditions: list[SqlCondition]) -> tuple[str, list[Any]]:
-    """The one query of a run, as (number of items, packed items) rows.
+    """The one query of a run, as (number of items, packed items[, times]) rows.
 
     Grouped: the groups of distinct (rule, manager, location, address[, user]),
-    each with its count, packed into at most GROUP_CHUNKS rows (spread by a
+    each with its count and when it was first and last seen, packed into at most GROUP_CHUNKS rows (spread by a
     hash of the group, so that no row outgrows the others), every field of
     every group separated by FIELD_SEP. One line per alert (--show-duplicate):
     one row per second, its alerts in order and separated by ITEM_SEP, the
@@ -1068,13 +1289,16 @@ def build_query(schema: Schema, settings: Settings, conditions: list[SqlConditio
     # Only what varies is grouped on: a constant column (no user) slows MariaDB's grouping down.
     level = "MAX(a.level)" if schema.level_expr == "a.level" else "NULL"
     user = f", {schema.user_expr}" if schema.user_expr != "NULL" else ""
+    # When each group was first and last seen: two epochs as 8 hex digits each, in a column of their own
+    # that the client reads into an array at once (as many int() calls cost a tenth of the export).
+    seen = "CONCAT(LPAD(HEX(MIN(a.timestamp)), 8, '0'), LPAD(HEX(MAX(a.timestamp)), 8, '0'))"
     groups = (
-        f"SELECT {packed_row(schema, level, counted=True)} AS packed FROM alert a{schema.user_join}{where}"
-        f" GROUP BY a.rule_id, a.server_id, a.location_id, a.src_ip{user}"
+        f"SELECT {packed_row(schema, level, counted=True)} AS packed, {seen} AS seen"
+        f" FROM alert a{schema.user_join}{where} GROUP BY a.rule_id, a.server_id, a.location_id, a.src_ip{user}"
     )
     sql = (
-        f"SELECT COUNT(*), GROUP_CONCAT(g.packed SEPARATOR {sql_separator(FIELD_SEP)}) FROM ({groups}) AS g"
-        f" GROUP BY MOD(CRC32(g.packed), {GROUP_CHUNKS})"
+        f"SELECT COUNT(*), GROUP_CONCAT(g.packed SEPARATOR {sql_separator(FIELD_SEP)}), GROUP_CONCAT(g.seen SEPARATOR '')"
+        f" FROM ({groups}) AS g GROUP BY MOD(CRC32(g.packed), {GROUP_CHUNKS})"
     )
     return sql, params
 
@@ -1090,20 +1314,24 @@ def unpack(packed: str, separator: str, expected: int, holds: str, advice: str) 
 class DatabaseNames:
     """Location names and signature rows, read once, to turn a packed row into an Alert.
 
-    What a context (rule, manager, location, level) means is worked out once and
-    kept, so that most groups and alerts cost a dictionary lookup.
+    What a context (rule, manager, location, level) means, and what a stored
+    address is, are worked out once per distinct value and kept, so that most
+    groups and alerts cost dictionary lookups. Stored addresses that are not IP
+    addresses are counted, for one warning at the end of the run.
     """
 
     def __init__(self, conn: pymysql.connections.Connection, descriptions: RuleDescriptions, with_user: bool) -> None:
         with conn.cursor() as cur:
-            cur.execute("SELECT id, server_id, name FROM location")
+            cur.execute(log_sql("SELECT id, server_id, name FROM location"))
             self.locations = {(row[0], row[1]): row[2] for row in cur.fetchall()}
-            cur.execute("SELECT rule_id, level, description FROM signature")
+            cur.execute(log_sql("SELECT rule_id, level, description FROM signature"))
             self.signatures = {row[0]: (row[1], row[2]) for row in cur.fetchall()}
         self.descriptions = descriptions
         self.with_user = with_user
         self.contexts = Memo(self.context)  # bounded, whatever the database holds
-        self.sources = Memo(decode_ip)
+        self.sources = Memo(self.source)
+        self.odd_sources = 0  # distinct stored addresses kept as text (counted again after a Memo clears)
+        self.odd_example = ""
 
     def context(self, text: str) -> tuple[int, str, str, int | None]:
         """(rule id, description, location, level) of ``rule:manager:location:level``."""
@@ -1117,18 +1345,38 @@ class DatabaseNames:
             int(level) if level else signature_level,
         )
 
-    def group(self, times: str, address: str, context: str, user: str | None = None) -> Alert:
-        """An Alert from the fields of a packed group (packed_row); ``user`` only with --use-user."""
+    def source(self, stored: str) -> str | None:
+        """The address of a stored source (decode_ip), noting one that is not an IP address."""
+        address = decode_ip(stored)
+        # A dotted quad made from an integer is an address; stored text must be checked.
+        if address is not None and address == stored.strip() and not is_ip_fast(address):
+            self.odd_sources += 1
+            self.odd_example = self.odd_example or address
+        return address
+
+    def group(self, first: int, last: int, times: str, address: str, context: str, user: str | None = None) -> Alert:
+        """An Alert from the times and the fields of a packed group (packed_row); ``user`` only with --use-user."""
         rule_id, description, location, level = self.contexts[context]
         if user is not None:
             user = clean_user(user)
         return new_record(
-            Alert, (rule_id, description, location, self.sources[address], user, level, int(times), None, None)
+            Alert, (rule_id, description, location, self.sources[address], user, level, int(times), first, last)
         )
 
     def alert(self, packed: str) -> Alert:
-        """An Alert from one packed alert of --show-duplicate: its fields, without a count."""
-        return self.group("1", *packed.split(FIELD_SEP))
+        """An Alert from one packed alert of --show-duplicate: its fields, without a count or times."""
+        address, context, *user = packed.split(FIELD_SEP)
+        rule_id, description, location, level = self.contexts[context]
+        who = clean_user(user[0]) if user else None
+        return new_record(Alert, (rule_id, description, location, self.sources[address], who, level, 1, None, None))
+
+    def report(self) -> None:
+        if self.odd_sources:
+            log.warning(
+                "%d stored source address(es) are not IP addresses and were kept as text (first: %r)",
+                self.odd_sources,
+                self.odd_example[:60],
+            )
 
 
 def query_database(
@@ -1159,8 +1407,7 @@ def query_database(
             " group_concat_max_len = @@max_allowed_packet"
         )
         statement = cur.mogrify(session, (SESSION_TMP_TABLE_BYTES, SESSION_TMP_TABLE_BYTES))
-        log.debug("SQL: %s", statement)
-        cur.execute(statement)
+        cur.execute(log_sql(statement))
     log.debug("SQL: %s", sql)
     log.debug("SQL parameters: %s", params)
     # An unbuffered cursor streams rows as the server sends them.
@@ -1170,37 +1417,73 @@ def query_database(
     return cursor, Source(alerts, frozenset(flag for flag, _, _ in pushed))
 
 
-def groups_of(chunks: Iterable[tuple[int, str]], names: DatabaseNames) -> Iterator[Alert]:
-    """The groups of each packed row of the grouped query, as Alerts with their counts."""
+def groups_of(chunks: Iterable[tuple[int, str | bytes, str]], names: DatabaseNames) -> Iterator[Alert]:
+    """The groups of each packed row of the grouped query, as Alerts with their counts and times."""
     width = 4 if names.with_user else 3  # count, address, context[, user]
-    for count, packed in chunks:
+    for count, packed, seen in chunks:
         holds = f"the grouped result packs {count} groups into one row"
-        fields = iter(unpack(packed, FIELD_SEP, width * count, holds, "raise max_allowed_packet"))
-        yield from map(names.group, *[fields] * width)  # the fields, taken width at a time
+        fields = iter(unpack(as_text(packed), FIELD_SEP, width * count, holds, "raise max_allowed_packet"))
+        times = iter(epochs(seen, 2 * count, holds))
+        yield from map(names.group, times, times, *[fields] * width)  # first, last, then the fields
+    names.report()
 
 
-def alerts_one_by_one(seconds: Iterable[tuple[int, str]], names: DatabaseNames) -> Iterator[Alert]:
+def epochs(hex_digits: str, expected: int, holds: str) -> array.array[int]:
+    """The epochs of a row's times column (8 hex digits each, big-endian), read at once."""
+    try:
+        times = array.array("I", bytes.fromhex(hex_digits))  # "I": 4 bytes, as INT UNSIGNED
+    except ValueError:  # cut short mid-number
+        times = array.array("I")
+    if len(times) != expected:
+        raise Failure(f"{holds}, more than the server's max_allowed_packet lets through; raise max_allowed_packet")
+    if sys.byteorder == "little":
+        times.byteswap()
+    return times
+
+
+def alerts_one_by_one(seconds: Iterable[tuple[int, str | bytes]], names: DatabaseNames) -> Iterator[Alert]:
     """The alerts of each second, in order. They repeat: the most recent distinct ones are made once (LRU)."""
     make = functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)(names.alert)
     advice = "raise max_allowed_packet, or leave out --show-duplicate"
     for count, packed in seconds:
-        yield from map(make, unpack(packed, ITEM_SEP, count, f"one second holds {count} alerts in one row", advice))
+        yield from map(
+            make, unpack(as_text(packed), ITEM_SEP, count, f"one second holds {count} alerts in one row", advice)
+        )
+    names.report()
+
+
+def as_text(packed: str | bytes) -> str:
+    """A packed row as text: a binary column (VARBINARY, BLOB) makes the server send bytes, which
+    may be anything; what is not UTF-8 becomes U+FFFD rather than ending the run."""
+    return packed if isinstance(packed, str) else packed.decode("utf-8", "replace")
 
 
 def end_query(conn: pymysql.connections.Connection, cursor: pymysql.cursors.SSCursor) -> None:
-    """Close the query's cursor; one not read to its end (| head, an error) is abandoned.
+    """Close the query's cursor, whatever became of the query and the connection.
 
     Closing the cursor of an unfinished query, or letting pymysql collect it,
-    would drain every row left (millions, for --show-duplicate). pymysql has no
-    public call for this, so the result is marked finished and the connection
-    closed instead.
+    would drain every row left (millions, for --show-duplicate), or, when the
+    connection was lost mid-query (a KILL, a proxy that drops it, --read-timeout),
+    read from a closed socket and print "Exception ignored ... Traceback" at
+    exit. pymysql has no public call for this, so the result is marked
+    finished and the connection closed instead.
     """
     result = getattr(cursor, "_result", None)
     if result is not None and result.unbuffered_active:
         result.unbuffered_active = False
-        conn.close()
-    else:
-        cursor.close()
+        if conn.open:
+            conn.close()
+    cursor.close()
+
+
+def database_failure(err: pymysql.MySQLError, target: DatabaseTarget) -> Failure:
+    """A database error mid-session as one line; a read that timed out says which limit it met."""
+    if isinstance(err.__context__, TimeoutError):
+        return Failure(
+            f"database error on {target.describe()}: the server sent nothing for {target.read_timeout:g} s "
+            "(--read-timeout)"
+        )
+    return Failure(f"database error on {target.describe()}: {mysql_message(err)}")
 
 
 # ---------------------------------------------------------------------------
@@ -1209,42 +1492,69 @@ def end_query(conn: pymysql.connections.Connection, cursor: pymysql.cursors.SSCu
 
 # Where OSSEC and Wazuh keep the rules the manager loads, when --rules-dir is not given.
 DEFAULT_RULES_DIRS = ("/var/ossec/rules", "/var/ossec/ruleset/rules", "/var/ossec/etc/rules")
-_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+# OSSEC's stock rules files are at most some 100 KB; a larger "rules file" is not one.
+RULES_FILE_MAX_BYTES = 16 * 1024 * 1024
+# What OSSEC's XML reader (os_xml) skips: a comment runs from "<!" to the first "-->" or "!>" ("--" inside
+# is allowed; one never closed runs to the end). A "<!DOCTYPE ...>" (its internal subset included) and
+# "<?...?>" declarations, which OSSEC would refuse, are skipped too. Entities are never expanded:
+# "&lt;" stays "&lt;", as OSSEC shows it, and an entity declared in a DOCTYPE is never read.
+# Patterns as text, compiled (and cached by re) on first use: most runs read no rules file.
+_RULES_COMMENT = r"<!DOCTYPE(?:[^\[>]|\[.*?\])*>|<!.*?(?:-->|!>)|<!.*\Z|<\?.*?\?>"
+_RULE_ELEMENT = r"<rule\b((?:\"[^\"]*\"|'[^']*'|[^>\"'])*)>(.*?)</rule\s*>"
+_RULE_ATTRIBUTE = r"([\w-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')"
+_RULE_DESCRIPTION = r"<description(?:\s[^>]*)?>(.*?)</description\s*>"
+_ANY_CASE_LINES = re.DOTALL | re.IGNORECASE
 
 
 def parse_rules_file(text: str) -> Iterator[tuple[int, str, bool]]:
-    """(rule id, description, overwrite) for every rule of one rules file.
+    """(rule id, description, overwrite) for every rule of one rules file, read as OSSEC reads it.
 
-    A rules file is not one XML document: it holds several top-level elements
-    (``<var>`` definitions, several ``<group>``) and comments, so it is parsed
-    inside a wrapper element, as OSSEC's own reader accepts it. Several
-    ``<description>`` elements are joined in order, as OSSEC does.
+    A rules file is not one XML document, and OSSEC's own reader (os_xml) is
+    not an XML parser: several top-level elements, ``--`` inside a comment, a
+    raw ``\\<`` or ``&`` inside ``<pcre2>`` are all fine to it, and it expands
+    no entity. So this reader skips comments as os_xml does and takes each
+    ``<rule>`` and its ``<description>`` elements as text (element names in
+    any case, as rules.c compares them). Several descriptions are joined in
+    order, each with its first line break made a space, as rules.c does.
 
     >>> list(parse_rules_file('<var name="X">1</var><group name="a,"><rule id="5" level="3">'
-    ...     '<description>Rejected by access list </description><description>(code &lt;550&gt;).</description>'
-    ...     '</rule></group><!-- c --><group name="b,"><rule id="6" level="1" overwrite="yes">'
-    ...     '<description>$(srcip) seen</description></rule></group>'))
-    [(5, 'Rejected by access list (code <550>).', False), (6, '$(srcip) seen', True)]
+    ...     '<pcre2>^\\\\<\\\\d+\\\\> &</pcre2><description>Rejected by access list </description>'
+    ...     '<description>(code &lt;550&gt;).</description></rule></group><!-- c -- d -->'
+    ...     '<group name="b,"><rule id="6" level="1" overwrite="yes"><description>$(srcip) seen</description>'
+    ...     '</rule><!-- <rule id="7"><description>commented out</description></rule> --></group>'))
+    [(5, 'Rejected by access list (code &lt;550&gt;).', False), (6, '$(srcip) seen', True)]
     """
-    from xml.etree import ElementTree
+    without_comments = re.sub(_RULES_COMMENT, " ", text, flags=re.DOTALL)
+    for attributes, body in re.findall(_RULE_ELEMENT, without_comments, flags=_ANY_CASE_LINES):
+        found = {name.lower(): double or single for name, double, single in re.findall(_RULE_ATTRIBUTE, attributes)}
+        rule_id = found.get("id", "").strip()
+        parts = [part.replace("\n", " ", 1) for part in re.findall(_RULE_DESCRIPTION, body, flags=_ANY_CASE_LINES)]
+        if re.fullmatch(r"[0-9]{1,9}", rule_id) and parts:
+            yield int(rule_id), "".join(parts).strip(), found.get("overwrite", "").lower() == "yes"
 
-    # The wrapper has a line of its own, so that parse errors name the file's own line + 1.
-    root = ElementTree.fromstring(f"<rules-file>\n{_XML_DECLARATION.sub('', text, count=1)}\n</rules-file>")
-    for rule in root.iter("rule"):
-        rule_id = rule.get("id", "").strip()
-        parts = [element.text or "" for element in rule.findall("description")]
-        if rule_id.isdigit() and parts:
-            yield int(rule_id), "".join(parts).strip(), rule.get("overwrite", "").lower() == "yes"
+
+def read_rules_file(path: str) -> str:
+    """The text of a rules file; OSError for anything that is not a regular file of a sane size.
+
+    Opened without blocking (a FIFO would wait for a writer forever) and
+    checked before it is read (``/dev/zero`` never ends).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with open(fd, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        data = stream.read(RULES_FILE_MAX_BYTES + 1)
+    if len(data) > RULES_FILE_MAX_BYTES:
+        raise OSError(errno.EFBIG, f"larger than {RULES_FILE_MAX_BYTES // (1024 * 1024)} MiB")
+    return data.decode("utf-8", "replace")
 
 
 def load_rule_descriptions(directories: Sequence[str], explicit: bool) -> dict[int, str]:
     """Descriptions by rule ID from every *.xml file of the directories, in order.
 
     A later definition replaces an earlier one only with overwrite="yes", as in
-    OSSEC. A file that does not parse is named in one warning and skipped.
+    OSSEC. A file that cannot be read is named in one warning and skipped.
     """
-    from xml.etree import ElementTree
-
     descriptions: dict[int, str] = {}
     started = time.monotonic()
     files = 0
@@ -1258,15 +1568,9 @@ def load_rule_descriptions(directories: Sequence[str], explicit: bool) -> dict[i
         for name in names:
             path = os.path.join(directory, name)
             try:
-                with open(path, encoding="utf-8", errors="replace") as stream:
-                    rules = list(parse_rules_file(stream.read()))
+                rules = list(parse_rules_file(read_rules_file(path)))
             except OSError as err:
                 log.warning("rules file %s skipped: %s", path, err.strerror)
-                continue
-            except ElementTree.ParseError as err:
-                line, column = err.position
-                reason = str(err).rsplit(": line ", 1)[0]
-                log.warning("rules file %s skipped: %s: line %d, column %d", path, reason, line - 1, column)
                 continue
             files += 1
             for rule_id, description, overwrite in rules:
@@ -2153,6 +2457,49 @@ def is_ip(text: str) -> bool:
     return True
 
 
+def is_ip_fast(text: str) -> bool:
+    """is_ip in C, where thousands of stored addresses are checked (bench/bench_database.py).
+
+    >>> is_ip_fast("203.0.113.5"), is_ip_fast("2001:db8::1"), is_ip_fast("web1"), is_ip_fast("1.2.3.4 ")
+    (True, True, False, False)
+    """
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, text)
+        except (OSError, ValueError):  # ValueError: an embedded NUL
+            continue
+        return True
+    return False
+
+
+MAX_PTR_NAMES = 4  # PTR names of one address that are tried for confirmation (each costs a lookup)
+
+
+def is_host_name(name: str) -> bool:
+    """Whether a PTR target may stand for an address: a host name, not an address in disguise.
+
+    Labels of letters, digits and hyphens (1-63 characters, no hyphen at either
+    end), 253 characters at most, a last label that is not all digits (so no
+    IPv4 address, RFC 3696), and IDNA labels (``xn--``) that decode. The name
+    is kept in that ASCII form: a Unicode look-alike cannot pose as another.
+
+    >>> [is_host_name(n) for n in ("scanner.example.net", "10.0.0.99", "a..b", "bad_name.example", "xn--bcher-kva.ch")]
+    [True, False, False, False, True]
+    """
+    labels = name.split(".")
+    if len(name) > 253 or labels[-1].isdigit():
+        return False
+    for label in labels:
+        if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", label):
+            return False
+        if label[:4].lower() == "xn--":
+            try:
+                label.encode("ascii").decode("idna")
+            except UnicodeError:
+                return False
+    return True
+
+
 class ReverseResolver:
     """PTR lookups with dnspython: each address once, many at a time, within a budget.
 
@@ -2162,8 +2509,11 @@ class ReverseResolver:
 
     def __init__(self, settings: DnsSettings) -> None:
         # dnspython adds a seventh of a second to every start; most runs never resolve anything.
-        import dns.nameserver
-        import dns.resolver
+        try:
+            import dns.nameserver
+            import dns.resolver
+        except ModuleNotFoundError:
+            raise missing_package("dns") from None
 
         self.settings = settings
         self.resolver = dns.resolver.Resolver(configure=settings.nameservers is None)
@@ -2197,24 +2547,65 @@ class ReverseResolver:
             self.stats.seconds += time.monotonic() - started
 
     def _lookup(self, ip: str) -> str | None:
+        """The confirmed host name of an address, or None (counted by why).
+
+        A PTR record says whatever its zone's owner wants, and attackers own
+        the reverse zones of their addresses: a PTR of ``10.0.0.99.`` or
+        ``web1.example.org.`` would relabel them as one of our hosts. So a
+        name replaces the address only if it is a host name (not an address,
+        letters, digits and hyphens in labels of 1-63 characters) and it
+        resolves back to the address (forward-confirmed reverse DNS, as
+        sshd's UseDNS and Postfix check): one more lookup per name, within
+        the same timeout and budget.
+        """
         import dns.exception
 
-        remaining = (self.deadline or 0.0) - time.monotonic()
-        if remaining <= 0:
+        deadline = min(time.monotonic() + self.settings.timeout, self.deadline or 0.0)
+        if deadline <= time.monotonic():
             with self.lock:
                 self.stats.unresolved += 1
             return None
+        outcome: str | None = None
+        name = None
         try:
-            answer = self.resolver.resolve_address(ip, lifetime=min(self.settings.timeout, remaining))
+            answer = self.resolver.resolve_address(ip, lifetime=deadline - time.monotonic())
+            candidates = sorted({rr.target.to_text(omit_final_dot=True) for rr in answer})[:MAX_PTR_NAMES]
+            names = [candidate for candidate in candidates if is_host_name(candidate)]
+            if not names:
+                outcome = "not a host name"
+            for candidate in names:
+                if self._resolves_to(candidate, ip, deadline):
+                    name = candidate
+                    break
+            else:
+                outcome = outcome or "not confirmed"
         except dns.exception.DNSException as err:
-            with self.lock:
-                self.stats.lookups += 1
-                self.stats.failed[dns_failure_kind(err)] += 1
-            return None
+            outcome = dns_failure_kind(err)
+        except (ValueError, UnicodeError):  # an answer dnspython read but cannot turn into text or an address
+            outcome = "unreadable answer"
         with self.lock:
             self.stats.lookups += 1
-            self.stats.answered += 1
-        return min(rr.target.to_text(omit_final_dot=True) for rr in answer)
+            if name is None:
+                self.stats.failed[outcome or "not confirmed"] += 1
+            else:
+                self.stats.answered += 1
+        return name
+
+    def _resolves_to(self, name: str, ip: str, deadline: float) -> bool:
+        """Whether ``name`` has an A (or AAAA) record for ``ip``; a failed lookup says no."""
+        import dns.exception
+
+        address = ipaddress.ip_address(ip)
+        mapped = getattr(address, "ipv4_mapped", None)
+        address = mapped or address
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        try:
+            answer = self.resolver.resolve(name, "A" if address.version == 4 else "AAAA", lifetime=remaining)
+        except dns.exception.DNSException:
+            return False
+        return any(ipaddress.ip_address(rr.address) == address for rr in answer)
 
     def name(self, source: str) -> str:
         """The host name for an address looked up before, else the source unchanged."""
@@ -2259,32 +2650,26 @@ def resolve_stream(rows: Iterable[Row], resolver: ReverseResolver, batch: int = 
 # ---------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)  # the same addresses come back alert after alert
-def decode_ip(raw: int | str | bytes | None) -> str | None:
-    """Decode a source IP as any OSSEC or Wazuh generation stored it.
+def decode_ip(stored: str) -> str | None:
+    """A source address as an OSSEC or Wazuh database stored it (memoised per value by DatabaseNames).
 
-    Integers (OSSEC 2.6-2.8, Wazuh <= 4.3 as decimal text) become dotted quads;
-    text is kept as stored; the forms meaning "no address" become None.
+    Decimal integers, the only form of OSSEC 2.6-2.8 (INT) and one of Wazuh
+    up to 4.3 (text), become dotted quads; only ASCII digits count ('²' is a
+    digit to str.isdigit()). Other text is kept as stored, including decimals
+    that are no IPv4 address (0 and 2**32 and above): the caller tells an IP
+    address from the rest. The forms meaning "no address" become None.
 
-    >>> decode_ip(3232235777), decode_ip("3232235777"), decode_ip("2001:db8::1")
-    ('192.168.1.1', '192.168.1.1', '2001:db8::1')
-    >>> decode_ip(0), decode_ip("(null)"), decode_ip(" "), decode_ip("::")
+    >>> decode_ip("3232235777"), decode_ip("2001:db8::1"), decode_ip("4294967296"), decode_ip("²")
+    ('192.168.1.1', '2001:db8::1', '4294967296', '²')
+    >>> decode_ip("0"), decode_ip("(null)"), decode_ip(" "), decode_ip("::")
     (None, None, None, None)
     """
-    if raw is None:
+    text = stored.strip()
+    if text in NO_ADDRESS:
         return None
-    if isinstance(raw, bytes):
-        raw = raw.decode("utf-8", "replace")
-    if isinstance(raw, str):
-        raw = raw.strip()
-        if raw in NO_ADDRESS:
-            return None
-        if not raw.isdigit():
-            return raw
-        raw = int(raw)
-    if 0 < raw < 2**32:
-        return socket.inet_ntoa(raw.to_bytes(4, "big"))
-    return None
+    if len(text) <= 10 and text.isascii() and text.isdigit() and 0 < int(text) < 2**32:
+        return socket.inet_ntoa(int(text).to_bytes(4, "big"))
+    return text
 
 
 @functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)
@@ -2482,8 +2867,8 @@ def later(first: int | None, second: int | None) -> int | None:
     return first if second is None or first >= second else second
 
 
-def add_tally(totals: dict[Triple, Tally], triple: Triple, tally: Tally) -> None:
-    """Count ``tally`` behind ``triple``: counts add up, the highest level stays, the times widen.
+def add_tally(totals: dict[K, Tally], triple: K, tally: Tally) -> None:
+    """Count ``tally`` behind ``triple`` (or a graph's node or link): counts add up, the highest level stays, the times widen.
 
     >>> totals = {}
     >>> add_tally(totals, ("a", "b", "c"), Tally(2, 3, 100, 200))
@@ -2519,8 +2904,20 @@ def group_triples(rows: Iterable[Row]) -> list[Row]:
     return sorted_rows(totals)
 
 
-def cut_rows(rows: list[Row], min_count: int, top: int | None) -> list[Row]:
-    """--min-count drops rare triples; --top keeps the sources with the most alerts (ties: by name)."""
+def busiest_sources(rows: Iterable[Row]) -> list[str]:
+    """The sources, those with the most alerts first (ties: by name): the order of --top and --max-nodes."""
+    per_source: Counter[str] = Counter()
+    for (source, _, _), tally in rows:
+        per_source[source] += tally.alerts
+    return [source for source, _ in sorted(per_source.items(), key=lambda item: (-item[1], item[0]))]
+
+
+def cut_rows(rows: list[Row], min_count: int, top: int | None) -> tuple[list[Row], list[str]]:
+    """--min-count drops rare triples; --top keeps the sources with the most alerts (ties: by name).
+
+    Returns the rows kept and, for the picture's title, what was cut ("top 10 of 161 sources").
+    """
+    cuts = []
     if min_count > 1:
         kept = [row for row in rows if row[1].alerts >= min_count]
         dropped = [row for row in rows if row[1].alerts < min_count]
@@ -2530,22 +2927,86 @@ def cut_rows(rows: list[Row], min_count: int, top: int | None) -> list[Row]:
             len(dropped),
             sum(t.alerts for _, t in dropped),
         )
+        if dropped:
+            cuts.append(f"triples of {min_count}+ alerts: {len(kept):,} of {len(rows):,}")
         rows = kept
     if top is not None:
-        per_source: Counter[str] = Counter()
-        for (source, _, _), tally in rows:
-            per_source[source] += tally.alerts
-        chosen = {source for source, _ in sorted(per_source.items(), key=lambda item: (-item[1], item[0]))[:top]}
+        ranked = busiest_sources(rows)
+        chosen = set(ranked[:top])
         dropped = [row for row in rows if row[0][0] not in chosen]  # row[0][0]: the triple's source
         log.debug(
             "--top %d dropped %d source(s), %d triple(s), %d alert(s)",
             top,
-            len(per_source) - len(chosen),
+            len(ranked) - len(chosen),
             len(dropped),
             sum(t.alerts for _, t in dropped),
         )
+        if len(ranked) > top:
+            cuts.append(f"top {top:,} of {len(ranked):,} sources")
         rows = [row for row in rows if row[0][0] in chosen]
-    return rows
+    return rows, cuts
+
+
+def fit_picture(rows: list[Row], max_nodes: int) -> tuple[list[Row], str | None]:
+    """The rows of the busiest sources whose graph fits in ``max_nodes`` nodes and LINKS_PER_NODE
+    times as many links (0: no limit), and what was cut, for the title and a warning.
+
+    Sources are taken in --top's order until the next would not fit, so that the
+    picture shows the top K sources whole; the busiest is kept even alone too large.
+    """
+    if not max_nodes:
+        return rows, None
+    max_links = LINKS_PER_NODE * max_nodes
+    reached: dict[str, list[tuple[str, str]]] = {}  # source -> its (description, location) pairs
+    for (source, description, location), _ in rows:
+        reached.setdefault(source, []).append((description, location))
+    ranked = busiest_sources(rows)
+    nodes: set[tuple[str, str]] = set()
+    links: set[tuple[str, str, str]] = set()
+    kept = 0
+    for source in ranked:
+        pairs = reached[source]
+        new_nodes = {("source", source)} | {("event", d) for d, _ in pairs} | {("target", loc) for _, loc in pairs}
+        new_links = {("source", source, d) for d, _ in pairs} | {("event", d, loc) for d, loc in pairs}
+        new_nodes -= nodes
+        new_links -= links
+        if kept and (len(nodes) + len(new_nodes) > max_nodes or len(links) + len(new_links) > max_links):
+            break
+        nodes |= new_nodes
+        links |= new_links
+        kept += 1
+    if kept == len(ranked):
+        return rows, None
+    chosen = set(ranked[:kept])
+    cut = f"busiest {kept:,} of {len(ranked):,} sources"
+    log.warning(
+        "the picture shows the %s: it holds at most %s nodes and %s links (--max-nodes=%d; 0 draws everything)",
+        cut,
+        f"{max_nodes:,}",
+        f"{max_links:,}",
+        max_nodes,
+    )
+    return [row for row in rows if row[0][0] in chosen], f"{cut} (--max-nodes={max_nodes})"
+
+
+def agent_location(location: str) -> str:
+    """A location without its log: what --location-detail=agent draws.
+
+    >>> agent_location("(web1) 10.0.0.2->/var/log/auth.log"), agent_location("ossec-server->syscheck")
+    ('(web1) 10.0.0.2', 'ossec-server')
+    >>> agent_location("(unknown location 7)")
+    '(unknown location 7)'
+    """
+    agent, arrow, _ = location.partition("->")
+    return agent if arrow and agent else location
+
+
+def per_agent(rows: Iterable[Row]) -> Iterator[Row]:
+    """The rows with each location cut down to its agent (--location-detail=agent), in order;
+    group_triples then merges those that became equal."""
+    agents = Memo(agent_location)
+    for (source, description, location), tally in rows:
+        yield (source, description, agents[location]), tally
 
 
 # ---------------------------------------------------------------------------
@@ -2640,7 +3101,10 @@ class AtomicOutput:
             os.unlink(self.tmp_path)
 
 
-# Graphviz output (--format=dot, --render): colours by OSSEC level, as OSSEC's own Picviz output had them.
+# Graphviz output (--format=dot, --render). The one palette of the pictures, which ossec.properties
+# repeats for AfterGlow (tests/test_pictures.py holds the two equal; docs/pictures.md shows it):
+# descriptions by their highest OSSEC level, as OSSEC's own Picviz output had them; sources and
+# locations by kind. Each role has its shape, and the legend of every picture says all of it.
 LEVEL_COLOURS = ((12, "#ef3b2c"), (8, "#fd8d3c"), (4, "#74c476"), (0, "#6baed6"))  # red, orange, green, blue
 UNKNOWN_LEVEL_COLOUR = "#d9d9d9"
 SOURCE_COLOURS = {
@@ -2665,10 +3129,27 @@ PRIVATE_NETWORKS = tuple(
         "fe80::/10",
     )
 )
-LAYOUTS = ("circo", "dot", "neato", "fdp", "sfdp", "twopi")
+# A node's DOT id is "role:value" (node_id), which the HTML page and docs/pictures.md rely on.
+ROLES = ("source", "event", "target")  # who, what, where; nodes and links are written in this order
+SHAPES = {"source": "ellipse", "event": "box", "target": "folder"}
+# DejaVu Sans covers Latin, Greek, Cyrillic, Arabic, Hebrew and more (fonts-dejavu-core, which
+# Graphviz pulls in); Graphviz's pango falls back glyph by glyph for the rest, e.g. to Noto Sans
+# CJK (fonts-noto-cjk). In SVG, sans-serif is the browser's own fallback.
+FONT = "DejaVu Sans,sans-serif"
+LAYOUTS = ("auto", "circo", "dot", "neato", "fdp", "sfdp", "twopi")
+# --layout=auto: circo, the AfterGlow pipeline's look, while it draws within a second here: its
+# time grows steeply with the links (8 s at 300, over a minute at 443); sfdp beyond, which draws
+# DEFAULT_MAX_NODES nodes in some 2 CPU seconds. Measured with bench/bench_render.py (docs/pictures.md).
+CIRCO_MAX_NODES = 60
+CIRCO_MAX_LINKS = 120
+LINKS_PER_NODE = 4  # --max-nodes=N also caps the links at this many times N: dense graphs cost more
+# Pictures larger than this square (inches) are scaled down to fit: 4,800 pixels a side at 96 dpi
+# bound the bitmap (and Graphviz's memory), and a sparse circo drawing is mostly empty space.
+PICTURE_INCHES = 50
 # --render's formats by file name; .html is the interactive page, which embeds Graphviz's SVG.
 RENDER_FORMATS = {".png": "png", ".svg": "svg", ".gif": "gif", ".pdf": "pdf", ".html": "svg"}
 WRAP = 32  # description labels wrap at spaces after this many characters
+LOCATION_DETAILS = ("file", "agent")  # --location-detail
 
 
 def level_colour(level: int | None) -> str:
@@ -2757,80 +3238,217 @@ def scale(count: int, largest: int) -> float:
     return math.log(count) / math.log(largest) if largest > 1 else 0.0
 
 
-def graph_title(settings: Settings, alerts: int, links: int) -> str:
+def html_text(value: str) -> str:
+    r"""Text for inside a Graphviz HTML-like label (the title and legend): markup characters become
+    entities, control characters a space, bytes that were not UTF-8 U+FFFD.
+
+    >>> html_text('<b>&"x"</b>\n')
+    '&lt;b&gt;&amp;&quot;x&quot;&lt;/b&gt; '
+    """
+    value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    value = _CONTROL.sub(" ", value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return value.replace('"', "&quot;")
+
+
+def plural(count: int, noun: str) -> str:
+    """
+    >>> plural(1, "alert"), plural(1234, "source")
+    ('1 alert', '1,234 sources')
+    """
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def utc(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+class Graph(NamedTuple):
+    """A picture's nodes and links, each with the tally of the alerts behind it."""
+
+    nodes: dict[tuple[str, str], Tally]  # (role, value), the role one of ROLES
+    links: dict[tuple[tuple[str, str], tuple[str, str]], Tally]  # (tail node, head node)
+
+    @property
+    def alerts(self) -> int:
+        return sum(tally.alerts for (role, _), tally in self.nodes.items() if role == "source")
+
+    def sorted_nodes(self) -> list[tuple[tuple[str, str], Tally]]:
+        """Sources, then descriptions, then locations, each sorted by value: same input, same output."""
+        return sorted(self.nodes.items(), key=lambda item: (ROLES.index(item[0][0]), item[0][1]))
+
+    def sorted_links(self) -> list[tuple[tuple[tuple[str, str], tuple[str, str]], Tally]]:
+        return sorted(self.links.items(), key=lambda item: (ROLES.index(item[0][0][0]), item[0][0][1], item[0][1][1]))
+
+
+def graph_of(rows: Iterable[Row]) -> Graph:
+    """Each triple is a path source -> description -> location; nodes and links add up the tallies of theirs."""
+    graph = Graph({}, {})
+    for (source, description, location), tally in rows:
+        who, what, where = ("source", source), ("event", description), ("target", location)
+        for node in (who, what, where):
+            add_tally(graph.nodes, node, tally)
+        add_tally(graph.links, (who, what), tally)
+        add_tally(graph.links, (what, where), tally)
+    return graph
+
+
+def node_kind(role: str, value: str, level: int | None) -> tuple[str, str]:
+    """A node's kind as its tooltip names it, and its fill colour."""
+    if role == "source":
+        kind = source_kind(value)
+        return kind, SOURCE_COLOURS[kind]
+    if role == "target":
+        kind = location_kind(value)
+        return kind, LOCATION_COLOURS[kind]
+    return f"level {'unknown' if level is None else level}", level_colour(level)
+
+
+def seen(tally: Tally) -> str:
+    """When the alerts behind a node or link were seen, for its tooltip; nothing where the source did not say."""
+    first, last = tally.first, tally.last
+    if first is None or last is None or first == last:
+        known = first if first is not None else last
+        return "" if known is None else f", seen {utc(known)}"
+    return f", first seen {utc(first)}, last seen {utc(last)}"
+
+
+def node_tooltip(role: str, value: str, kind: str, tally: Tally) -> str:
+    """
+    >>> node_tooltip("source", "203.0.113.5", "public IPv4", Tally(3, 10, 1795745421, 1795749021))
+    '203.0.113.5 (public IPv4): 3 alerts, highest level 10, first seen 2026-11-27 02:10:21 UTC, last seen 2026-11-27 03:10:21 UTC'
+    >>> node_tooltip("event", "SQL injection attempt.", "level 6", Tally(1, 6))
+    'SQL injection attempt. (level 6): 1 alert'
+    """
+    level = "" if role == "event" or tally.level is None else f", highest level {tally.level}"
+    return f"{value} ({kind}): {plural(tally.alerts, 'alert')}{level}{seen(tally)}"
+
+
+def source_description(settings: Settings) -> str:
+    """What the alerts were read from, for the title."""
     if settings.database is not None:
-        source = f"database {settings.database.describe()}"
-    else:
-        source = ", ".join(settings.alerts_logs + settings.alerts_jsons)
+        return f"OSSEC/Wazuh database {settings.database.describe()}"
+    files = [
+        f"{name} {', '.join('standard input' if path == '-' else path for path in paths)}"
+        for name, paths in (("alerts.log", settings.alerts_logs), ("alerts.json", settings.alerts_jsons))
+        if paths
+    ]
+    return f"OSSEC/Wazuh {' and '.join(files)}"
+
+
+def graph_title(settings: Settings, graph: Graph) -> list[str]:
+    """The picture's title, line by line: what was read and which window; what the graph holds and
+    what was cut or filtered out; when and by what it was made."""
+    sources = sum(1 for role, _ in graph.nodes if role == "source")
+    holds = f"{plural(graph.alerts, 'alert')} from {plural(sources, 'source')}, {plural(len(graph.links), 'link')}"
+    notes = [*settings.cuts, *settings.filters.describe()]
+    if settings.location_detail == "agent":
+        notes.append("one location per agent")
     made = datetime.fromtimestamp(settings.made_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return (
-        f"OSSEC alerts: {source}; {settings.window.describe_short()}; {alerts} alert(s), {links} link(s); "
-        f"made {made} by {PROG} {__version__}"
-    )
+    return [
+        f"{source_description(settings)}: {settings.window.describe_short()}",
+        "; ".join([holds, *notes]),
+        f"made {made} by {PROG} {__version__}",
+    ]
+
+
+def legend() -> list[tuple[str, list[tuple[str, str]]]]:
+    """What each colour means, role by role: (heading, [(colour, meaning), ...])."""
+    ceilings = [15, *(floor - 1 for floor, _ in LEVEL_COLOURS[:-1])]
+    levels = [
+        (colour, f"{floor}\u2013{ceiling}") for (floor, colour), ceiling in zip(LEVEL_COLOURS, ceilings, strict=True)
+    ]
+    return [
+        (f"sources ({SHAPES['source']}s)", [(colour, kind) for kind, colour in SOURCE_COLOURS.items()]),
+        (
+            f"alert descriptions ({SHAPES['event']}es), by highest OSSEC level",
+            [*levels, (UNKNOWN_LEVEL_COLOUR, "unknown")],
+        ),
+        (f"locations ({SHAPES['target']}s)", [(colour, kind) for kind, colour in LOCATION_COLOURS.items()]),
+    ]
+
+
+LEGEND_NOTE = (
+    "links: source \u2192 alert description \u2192 location; size and line width: the alert count (logarithmic)"
+)
+
+
+def graph_label(settings: Settings, graph: Graph) -> str:
+    """The title above the legend, as one HTML-like label: a graph's own label is drawn beside the
+    layout, never in it, whatever the engine. Each colour is a coloured square before its meaning."""
+    first, holds, made = map(html_text, graph_title(settings, graph))
+    rows = [f'<FONT POINT-SIZE="14">{first}</FONT>', holds]
+    for heading, entries in legend():
+        swatches = "   ".join(
+            f'<FONT COLOR="{colour}" POINT-SIZE="16">\u25a0</FONT> {html_text(text)}' for colour, text in entries
+        )
+        rows.append(f"{html_text(heading)}:  {swatches}")
+    rows += [html_text(LEGEND_NOTE), f'<FONT POINT-SIZE="9">{made}</FONT>']
+    body = "".join(f"<TR><TD>{row}</TD></TR>" for row in rows)
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">{body}</TABLE>>'
 
 
 def write_dot(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
-    """A Graphviz digraph, source -> description -> location, same input same bytes; returns the triple count."""
+    """A Graphviz digraph, source -> description -> location, same input same bytes; returns the triple count.
+
+    Nodes are named "role:value" (node_id) with role source, event or target;
+    their size, and the width of links, grow with the alert count; tooltips say
+    the kind, count, highest level and, where the source says, first and last seen.
+    """
     rows = list(rows)
-    sources: Counter[str] = Counter()
-    events: Counter[str] = Counter()
-    targets: Counter[str] = Counter()
-    levels: dict[str, int | None] = {}
-    first: Counter[tuple[str, str]] = Counter()
-    second: Counter[tuple[str, str]] = Counter()
-    for (source, description, location), tally in rows:
-        sources[source] += tally.alerts
-        events[description] += tally.alerts
-        targets[location] += tally.alerts
-        first[source, description] += tally.alerts
-        second[description, location] += tally.alerts
-        levels[description] = higher_level(levels.get(description), tally.level)
-    largest = max([*sources.values(), *events.values(), *targets.values(), 1])
-    total = sum(sources.values())
+    graph = graph_of(rows)
+    largest = max([tally.alerts for tally in graph.nodes.values()] + [1])
     write = out.write
     write(f"// {PROG} {__version__}: source -> alert description -> location\n")
-    write('digraph "OSSEC alerts" {\n')
+    write('digraph "alerts" {\n')
     write(
-        f"  graph [label={dot_label(graph_title(settings, total, len(first) + len(second)))}, labelloc=t,"
-        ' fontname="Helvetica", fontsize=12, overlap=false, mindist=1.5, outputorder=edgesfirst];\n'
+        f"  graph [label={graph_label(settings, graph)}, labelloc=t, fontname={dot_label(FONT)}, fontsize=11,"
+        f' overlap=false, mindist=1.5, outputorder=edgesfirst, size="{PICTURE_INCHES},{PICTURE_INCHES}"];\n'
     )
-    write('  node [fontname="Helvetica", style=filled, penwidth=0];\n')
+    write(f"  node [fontname={dot_label(FONT)}, style=filled, penwidth=0];\n")
     write('  edge [color="#4d4d4d80", arrowsize=0.6];\n')
     if not rows:  # a quiet interval still gives a readable picture
         write('  "empty" [label="no alerts", shape=plaintext, style=""];\n')
-    for source, count in sorted(sources.items()):
-        kind = source_kind(source)
-        tooltip = f"{source} ({kind}): {count} alert(s)"
+    growth = {"source": 8, "event": 6, "target": 8}  # font points added for the largest count
+    for (role, value), tally in graph.sorted_nodes():
+        kind, colour = node_kind(role, value, tally.level)
+        if role == "event":
+            label = dot_label(value, WRAP)
+        elif role == "target":
+            label = dot_lines(location_lines(value))
+        else:
+            label = dot_label(value)
         write(
-            f"  {node_id('source', source)} [label={dot_label(source)}, shape=ellipse, "
-            f'fillcolor="{SOURCE_COLOURS[kind]}", fontsize={10 + 8 * scale(count, largest):.1f}, '
-            f"tooltip={dot_label(tooltip)}, id={graph_id('source', source)}];\n"
+            f'  {node_id(role, value)} [label={label}, shape={SHAPES[role]}, fillcolor="{colour}", '
+            f"fontsize={10 + growth[role] * scale(tally.alerts, largest):.1f}, "
+            f"id={graph_id(role, value)}, tooltip={dot_label(node_tooltip(role, value, kind, tally))}];\n"
         )
-    for description, count in sorted(events.items()):
-        level = levels[description]
-        tooltip = f"{description} (level {'unknown' if level is None else level}): {count} alert(s)"
+    for ((tail_role, tail), (head_role, head)), tally in graph.sorted_links():
         write(
-            f"  {node_id('event', description)} [label={dot_label(description, WRAP)}, shape=box, "
-            f'fillcolor="{level_colour(level)}", fontsize={10 + 6 * scale(count, largest):.1f}, '
-            f"tooltip={dot_label(tooltip)}, id={graph_id('event', description)}];\n"
+            f"  {node_id(tail_role, tail)} -> {node_id(head_role, head)} "
+            f"[penwidth={1 + 5 * scale(tally.alerts, largest):.2f}, "
+            f"id={graph_id(tail_role, tail, head_role, head)}, "
+            f"tooltip={dot_label(plural(tally.alerts, 'alert') + seen(tally))}];\n"
         )
-    for location, count in sorted(targets.items()):
-        kind = location_kind(location)
-        tooltip = f"{location} ({kind}): {count} alert(s)"
-        write(
-            f"  {node_id('target', location)} [label={dot_lines(location_lines(location))}, shape=folder, "
-            f'fillcolor="{LOCATION_COLOURS[kind]}", fontsize={10 + 8 * scale(count, largest):.1f}, '
-            f"tooltip={dot_label(tooltip)}, id={graph_id('target', location)}];\n"
-        )
-    for (head_role, tail_role), edges in (("source", "event"), first), (("event", "target"), second):
-        for (head, tail), count in sorted(edges.items()):
-            write(
-                f"  {node_id(head_role, head)} -> {node_id(tail_role, tail)} "
-                f"[penwidth={1 + 5 * scale(count, largest):.2f}, tooltip={dot_label(f'{count} alert(s)')}, "
-                f"id={graph_id(head_role, head, tail_role, tail)}];\n"
-            )
     write("}\n")
     return len(rows)
+
+
+def choose_layout(layout: str, graph: Graph) -> str:
+    """The Graphviz engine for a picture: the one --layout names, or for auto circo while it
+    stays quick (CIRCO_MAX_NODES, CIRCO_MAX_LINKS) and sfdp beyond; --debug says which and why."""
+    if layout != "auto":
+        return layout
+    nodes, links = len(graph.nodes), len(graph.links)
+    engine = "circo" if nodes <= CIRCO_MAX_NODES and links <= CIRCO_MAX_LINKS else "sfdp"
+    log.debug(
+        "layout: %s (--layout=auto: %d nodes, %d links; circo up to %d nodes and %d links)",
+        engine,
+        nodes,
+        links,
+        CIRCO_MAX_NODES,
+        CIRCO_MAX_LINKS,
+    )
+    return engine
 
 
 def render(dot: str, path: str, layout: str, timeout: float) -> None:
@@ -2867,14 +3485,21 @@ def render(dot: str, path: str, layout: str, timeout: float) -> None:
     picture.commit()
 
 
+def fitted(rows: list[Row], settings: Settings) -> tuple[list[Row], Settings]:
+    """The rows a picture or a page draws (--max-nodes), the cut said in its title."""
+    drawn, cut = fit_picture(rows, settings.max_nodes)
+    return drawn, settings._replace(cuts=(*settings.cuts, cut)) if cut else settings
+
+
 def draw(rows: list[Row], path: str, settings: Settings) -> None:
     """Draw the graph into ``path``: a picture by Graphviz, or the interactive page for a name in .html."""
+    rows, settings = fitted(rows, settings)
     if os.path.splitext(path)[1].lower() == PAGE_SUFFIX:
         write_page(rows, path, settings)
         return
     graph = io.StringIO()
     write_dot(rows, graph, settings)
-    render(graph.getvalue(), path, settings.layout, settings.render_timeout)
+    render(graph.getvalue(), path, choose_layout(settings.layout, graph_of(rows)), settings.render_timeout)
 
 
 # ---------------------------------------------------------------------------
@@ -2887,7 +3512,6 @@ def draw(rows: list[Row], path: str, settings: Settings) -> None:
 # with textContent. docs/html.md says what the page may and may not do.
 
 PAGE_SUFFIX = ".html"
-ROLES = ("source", "event", "target")  # as node_id names them; the page says source, description, location
 SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
 # What the page keeps of Graphviz's SVG: shapes and text positions, nothing that can link, load or run.
 SVG_SHAPES = frozenset({"polygon", "polyline", "ellipse", "path"})
@@ -2943,22 +3567,15 @@ class PageGraph:
     """
 
     def __init__(self, rows: Sequence[Row]) -> None:
-        self.nodes: dict[tuple[str, str], int] = {}
-        for position, role in enumerate(ROLES):
-            for name in sorted({triple[position] for triple, _ in rows}):
-                self.nodes[role, name] = len(self.nodes)
-        self.edges: dict[tuple[int, int], int] = {}
-        for source, description, location in (triple for triple, _ in rows):
-            event = self.nodes["event", description]
-            self.edges.setdefault((self.nodes["source", source], event), len(self.edges))
-            self.edges.setdefault((event, self.nodes["target", location]), len(self.edges))
+        self.graph = graph_of(rows)
+        self.nodes = {node: index for index, (node, _) in enumerate(self.graph.sorted_nodes())}
+        self.edges = [(self.nodes[tail], self.nodes[head]) for (tail, head), _ in self.graph.sorted_links()]
 
     def svg_ids(self) -> dict[str, str]:
         """{the id write_dot gave an element: the page's id for it}."""
-        names = {index: key for key, index in self.nodes.items()}
-        ids = {graph_id(*key): f"n{index}" for key, index in self.nodes.items()}
-        for (head, tail), index in self.edges.items():
-            ids[graph_id(*names[head], *names[tail])] = f"e{index}"
+        ids = {graph_id(*node): f"n{index}" for node, index in self.nodes.items()}
+        for index, ((tail, head), _) in enumerate(self.graph.sorted_links()):
+            ids[graph_id(*tail, *head)] = f"e{index}"
         return ids
 
 
@@ -3028,36 +3645,17 @@ def clean_svg(svg: bytes, ids: dict[str, str]) -> tuple[str, list[str]]:
     return "".join(parts), labels
 
 
-def node_kind(role: str, name: str) -> str:
-    """What the page says a node is, in the words of the legend."""
-    if role == "source":
-        return source_kind(name)
-    if role == "target":
-        return f"{location_kind(name)} log"
-    return "alert description"
-
-
-def legend_entries() -> list[tuple[str, list[tuple[str, str]]]]:
-    """What each colour of the graph means, role by role: (heading, [(colour, meaning), ...])."""
-    levels = []
-    ceiling = 15  # OSSEC's highest level
-    for floor, colour in LEVEL_COLOURS:  # highest first
-        levels.append((colour, f"{floor}-{ceiling}"))
-        ceiling = floor - 1
-    return [
-        ("sources", [(colour, kind) for kind, colour in SOURCE_COLOURS.items()]),
-        ("alert descriptions, by highest OSSEC level", [*levels, (UNKNOWN_LEVEL_COLOUR, "unknown")]),
-        ("locations", [(colour, f"{kind} log") for kind, colour in LOCATION_COLOURS.items()]),
-    ]
-
-
 def page_data(rows: list[Row], graph: PageGraph, labels: list[str], settings: Settings) -> dict[str, Any]:
-    """What the page's script reads: the title, the labels of the SVG, the nodes, the triples, the edges."""
+    """What the page's script reads: the title's lines, the labels of the SVG, the nodes, the triples,
+    the edges, the legend: the picture's title and legend."""
     nodes = graph.nodes
     return {
-        "title": [graph_title(settings, sum(tally.alerts for _, tally in rows), len(graph.edges))],  # its lines
+        "title": graph_title(settings, graph.graph),
         "labels": labels,
-        "nodes": [(ROLES.index(role), name, node_kind(role, name)) for role, name in nodes],
+        "nodes": [
+            (ROLES.index(role), name, node_kind(role, name, tally.level)[0])
+            for (role, name), tally in graph.graph.sorted_nodes()
+        ],
         "triples": [
             (
                 nodes["source", source],
@@ -3070,8 +3668,8 @@ def page_data(rows: list[Row], graph: PageGraph, labels: list[str], settings: Se
             )
             for (source, description, location), tally in rows
         ],
-        "edges": list(graph.edges),
-        "legend": legend_entries(),
+        "edges": graph.edges,
+        "legend": legend(),
     }
 
 
@@ -3123,6 +3721,7 @@ def page_markup(svg: str, data: dict[str, Any]) -> str:
 
 def page_html(rows: list[Row], settings: Settings) -> str:
     """The interactive page of the graph (docs/html.md)."""
+    rows, settings = fitted(rows, settings)  # as the picture: --format=html comes here without draw()
     graph = PageGraph(rows)
     svg, labels = clean_svg(graphviz_svg(rows, settings), graph.svg_ids())
     return page_markup(svg, page_data(rows, graph, labels, settings))
@@ -3802,9 +4401,9 @@ def open_source(settings: Settings, stats: Stats) -> Iterator[Source]:
         cursor, source = query_database(conn, settings, descriptions, stats.removed)
         yield source
     except pymysql.MySQLError as err:
-        raise Failure(f"database error on {settings.database.describe()}: {mysql_message(err)}") from None
+        raise database_failure(err, settings.database) from None
     finally:
-        if cursor is not None and conn.open:
+        if cursor is not None:
             end_query(conn, cursor)
         if conn.open:
             conn.close()
@@ -3819,12 +4418,18 @@ def run(settings: Settings, out: TextIO) -> Stats:
         log.debug("%s", line)
     resolver = ReverseResolver(settings.dns) if settings.dns else None
     with open_source(settings, stats) as source:
+        per_agent_locations = settings.location_detail == "agent"
         if settings.show_duplicate:
             pairs = alert_rows(source, settings.filters, settings.use_user, stats)
+            if per_agent_locations:
+                pairs = per_agent(pairs)
             rows: Iterable[Row] = resolve_stream(pairs, resolver) if resolver else pairs
         else:
             triples = tally_triples(source, settings.filters, settings.use_user, stats)
-            rows = cut_rows(triples, settings.min_count, settings.top)
+            if per_agent_locations:
+                triples = group_triples(per_agent(triples))
+            rows, cuts = cut_rows(triples, settings.min_count, settings.top)
+            settings = settings._replace(cuts=tuple(cuts))
             if resolver:
                 rows = resolve_grouped(rows, resolver)
         if settings.render:
@@ -3872,11 +4477,12 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
         else:
             out.flush()
         stats.report()
-        if stats.dns_unresolved:
+        if stats.dns_unresolved:  # reverse DNS is decoration: the output is complete, the run a success
             assert settings.dns is not None
-            raise Failure(
-                f"--dns-budget of {settings.dns.budget:g} s spent: {stats.dns_unresolved} address(es) "
-                "were not looked up and keep their IP (the output is complete)"
+            log.warning(
+                "--dns-budget of %g s spent: %d address(es) were not looked up and keep their IP",
+                settings.dns.budget,
+                stats.dns_unresolved,
             )
         return EXIT_OK
     except BrokenPipeError:

@@ -9,7 +9,9 @@ of --runs, the tool's runs taking turns with the raw client's) and measures peak
 RSS of the tool as a user installs it (pip install . into a scratch venv):
 
 * the default grouped export vs `mariadb --batch --quick -e` running the very
-  statements the tool logs under --debug (its session settings included);
+  statements the tool sends, as it logs them under --debug: the schema look-up,
+  the location and signature tables, its session settings and the grouping
+  query (which packs each group's count, first and last alert time);
 * --show-duplicate vs `mariadb --batch --quick` dumping the same rows: each
   alert's source address, description and location in time order, with the
   joins a DBA would write (the tool's own per-second query is timed too);
@@ -111,7 +113,7 @@ def tool_command(tool: list[str], name: str, rules_dir: str, *flags: str) -> lis
 
 
 def logged_query(tool: list[str], name: str, rules_dir: str, *flags: str) -> str:
-    """The statements the tool runs for these flags, parameters filled in, as --debug shows them."""
+    """Every statement the tool sends for these flags, parameters filled in, as --debug shows them."""
     proc = subprocess.run(
         tool_command(tool, name, rules_dir, "--debug", *flags), capture_output=True, text=True, check=True
     )

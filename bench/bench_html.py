@@ -3,7 +3,8 @@
 
 Writes an alerts.json shaped like a busy day (40 locations, 160 alert descriptions, 1,800
 attacking addresses, each description seen on 5 locations, each address raising 2 or 3 of them,
-counts drawn from a power law), runs the tool on it (``--render=page.html --layout=sfdp``), and
+counts drawn from a power law), runs the tool on it (``--render=page.html --max-nodes=0``: the
+whole graph; --layout=auto picks sfdp for it), and
 opens the page from file:// in Debian's Chromium, the way tests/test_html.py does. Prints:
 
 - the run of the tool (Graphviz included) and the page's size, with its SVG and JSON parts;
@@ -95,7 +96,7 @@ def make_page(directory: Path) -> tuple[Path, float]:
             str(ROOT / "alerts2afterglow.py"),
             f"--alerts-json={source}",
             "--all",
-            "--layout=sfdp",
+            "--max-nodes=0",
             f"--render={page}",
         ],
         check=True,

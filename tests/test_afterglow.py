@@ -1,4 +1,4 @@
-"""The default CSV survives AfterGlow's own parser, and ossec.properties is valid AfterGlow input."""
+"""The default CSV survives AfterGlow's own parser (ossec.properties: tests/test_pictures.py)."""
 
 from __future__ import annotations
 
@@ -70,37 +70,3 @@ def test_plain_csv_reads_back_exactly(ossec, cli):
     plain = cli(*ossec.args, *WINDOW, "--plain-csv", "--count")
     records = list(csv.reader(io.StringIO(plain.out, newline="")))
     assert sorted(records) == sorted(["192.0.2.1", text, location, "1"] for text in descriptions.values())
-
-
-def property_colors(lines: list[str]) -> dict:
-    proc = subprocess.run(
-        ["perl", str(PERL / "afterglow_properties.pl"), str(ROOT_DIR / "ossec.properties")],
-        input="".join(line + "\n" for line in lines),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(proc.stdout)
-
-
-def test_ossec_properties_is_accepted_by_afterglow():
-    sources = ["10.1.2.3", "172.20.0.1", "192.168.1.9", "203.0.113.5", "172.32.0.1", "2001:db8::5", "fd00::1", "alice"]
-    lines = [f"{source},SSHD authentication failed.,(web1) 10.0.0.2->/var/log/auth.log,3" for source in sources]
-    lines.append("203.0.113.5,Integrity checksum changed.,ossec-server->syscheck")
-    result = property_colors(lines)
-    assert result["errors"] == []
-    assert result["shapes"] == {"event": "box"}
-    assert [colors["source"] for colors in result["colors"]] == [
-        "palegreen",
-        "palegreen",
-        "palegreen",
-        "red",
-        "red",
-        "orchid",
-        "palegreen",
-        "gold",
-        "red",
-    ]
-    assert {colors["event"] for colors in result["colors"]} == {"lightblue"}
-    assert {colors["edge"] for colors in result["colors"]} == {"gray50"}
-    assert [colors["target"] for colors in result["colors"]] == ["orange"] * 8 + ["yellow"]

@@ -127,8 +127,9 @@ def test_dot_counts_sizes_label_and_determinism():
     csv = run(f"--alerts-log={LOG}", "--all", "--count").stdout.decode().splitlines()
     triples = [line.rsplit(",", 1) for line in csv]
     text = first.stdout.decode()
-    assert 'label="OSSEC alerts: ' in text
-    assert f"{LOG}; all alerts; {sum(int(c) for _, c in triples)} alert(s)" in text
+    assert f"OSSEC/Wazuh alerts.log {LOG}: all alerts" in text
+    sources = {t.split(",")[0] for t, _ in triples}
+    assert f"{sum(int(c) for _, c in triples)} alerts from {len(sources)} sources" in text
     assert "made 2026-11-28 00:00 UTC by alerts2afterglow" in text
     svg = subprocess.run(["circo", "-Tsvg"], input=first.stdout, capture_output=True, check=True).stdout
     fields = [t.split(",") for t, _ in triples]
@@ -161,7 +162,7 @@ def test_render_writes_each_format(tmp_path, extension):
         assert "<svg" in picture.read_text()
 
 
-def test_render_with_output_writes_both_and_default_layout_is_circo(tmp_path):
+def test_render_with_output_writes_both(tmp_path):
     picture, text = tmp_path / "alerts.png", tmp_path / "alerts.dot"
     result = run(f"--alerts-log={LOG}", "--all", f"--render={picture}", f"--output={text}", "--format=dot")
     assert result.returncode == 0
@@ -231,4 +232,5 @@ def test_quiet_interval_renders_a_labelled_picture(tmp_path):
     assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
     texts = [t.text for t in ElementTree.parse(picture).iter(f"{SVG}text")]
     assert "no alerts" in texts
-    assert any(text.startswith("OSSEC alerts: ") and "0 alert(s)" in text for text in texts)
+    assert any(text.startswith(f"OSSEC/Wazuh alerts.log {LOG}: ") for text in texts)
+    assert "0 alerts from 0 sources, 0 links" in texts

@@ -189,9 +189,9 @@ def test_graph_elements_are_rebuilt_from_an_allowlist_and_every_node_and_edge_is
 def test_dot_and_svg_carry_the_ids_the_page_finds_its_elements_by(tmp_path):
     dot = run(f"--alerts-log={EXAMPLE}", "--all", "--use-user", "--format=dot").stdout.decode()
     assert '"source:203.0.113.45" [label="203.0.113.45"' in dot
-    assert f"id={alerts2afterglow.graph_id('source', '203.0.113.45')}]" in dot
+    assert f"id={alerts2afterglow.graph_id('source', '203.0.113.45')}, tooltip=" in dot
     edge = alerts2afterglow.graph_id("source", "alice", "event", "Login session opened.")
-    assert '"source:alice" -> "event:Login session opened." [penwidth=' in dot and f"id={edge}]" in dot
+    assert '"source:alice" -> "event:Login session opened." [penwidth=' in dot and f"id={edge}, tooltip=" in dot
     picture = tmp_path / "alerts.svg"
     assert run(f"--alerts-log={EXAMPLE}", "--all", "--use-user", f"--render={picture}", "--layout=dot").returncode == 0
     assert f'<g id="{edge}" class="edge">' in picture.read_text()

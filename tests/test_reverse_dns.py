@@ -96,11 +96,12 @@ def test_budget_ends_a_run_against_a_silent_server(tmp_path, cli, responder):
     )
     elapsed = time.monotonic() - started
     assert 1.4 < elapsed < 3.5, elapsed
-    assert result.code == 1
+    assert result.code == 0, "reverse DNS is decoration: a spent budget is a warning"
     lines = out.read_text().splitlines()
     assert sorted(line.split(",")[0] for line in lines) == sorted(f"198.51.100.{i}" for i in range(200))
-    assert result.err.startswith("alerts2afterglow: error: --dns-budget of 1.5 s spent: 190 address(es) were not")
-    assert len(result.err.splitlines()) == 1
+    assert result.err == (
+        "alerts2afterglow: warning: --dns-budget of 1.5 s spent: 190 address(es) were not looked up and keep their IP\n"
+    )
 
 
 def test_show_duplicate_resolves_in_order(tmp_path, cli, responder):
