@@ -32,6 +32,7 @@ import math
 import operator
 import os
 import re
+import signal
 import socket
 import stat
 import sys
@@ -60,7 +61,7 @@ PROG = "alerts2afterglow"
 EXIT_OK = 0
 EXIT_FAILURE = 1  # runtime failure: database, I/O, Graphviz
 EXIT_USAGE = 2  # bad flag or value, as argparse itself uses
-EXIT_INTERRUPTED = 130  # Ctrl-C, as the shell reports SIGINT
+EXIT_SIGNAL = 128  # plus the number of the signal that ended the run, as shells report it (Ctrl-C: 130)
 
 # Defaults of the Perl original, kept so that existing cron lines work unchanged.
 DEFAULT_DBHOST = "127.0.0.1"
@@ -629,7 +630,8 @@ examples:
       --use-user --do-reverse --output=alerts.csv
 
 exit status: 0 success (an empty window included; a spent --dns-budget is a warning),
-1 runtime failure (database, I/O, Graphviz), 2 usage error.
+1 runtime failure (database, I/O, Graphviz), 2 usage error, 128+N ended by signal N
+(SIGTERM 143, Ctrl-C 130).
 """
 
 
@@ -780,13 +782,15 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument(
         "--plain-csv",
         action="store_true",
-        help="RFC 4180 CSV in UTF-8 with every value unchanged, for consumers other than "
-        "AfterGlow (default: AfterGlow-safe ASCII)",
+        help="RFC 4180 CSV in UTF-8 with every value in full, for consumers other than "
+        "AfterGlow; in both modes a value that a spreadsheet would run as a formula gets a ' "
+        "before it (default: AfterGlow-safe ASCII)",
     )
     out.add_argument(
         "--output",
         metavar="FILE",
-        help="write to FILE atomically (temporary file, then rename) (default: stdout)",
+        help="write to FILE atomically (temporary file, then rename), keeping its mode, owner and "
+        "group; a device or FIFO is written in place (default: stdout)",
     )
     out.add_argument(
         "--format",
@@ -1515,7 +1519,9 @@ def parse_rules_file(text: str) -> Iterator[tuple[int, str, bool]]:
     no entity. So this reader skips comments as os_xml does and takes each
     ``<rule>`` and its ``<description>`` elements as text (element names in
     any case, as rules.c compares them). Several descriptions are joined in
-    order, each with its first line break made a space, as rules.c does.
+    order, each with its first line break made a space, as rules.c does; the
+    text is kept as OSSEC keeps it (spaces at its ends included), so that a
+    description reads the same as in alerts.log.
 
     >>> list(parse_rules_file('<var name="X">1</var><group name="a,"><rule id="5" level="3">'
     ...     '<pcre2>^\\\\<\\\\d+\\\\> &</pcre2><description>Rejected by access list </description>'
@@ -1530,7 +1536,7 @@ def parse_rules_file(text: str) -> Iterator[tuple[int, str, bool]]:
         rule_id = found.get("id", "").strip()
         parts = [part.replace("\n", " ", 1) for part in re.findall(_RULE_DESCRIPTION, body, flags=_ANY_CASE_LINES)]
         if re.fullmatch(r"[0-9]{1,9}", rule_id) and parts:
-            yield int(rule_id), "".join(parts).strip(), found.get("overwrite", "").lower() == "yes"
+            yield int(rule_id), "".join(parts), found.get("overwrite", "").lower() == "yes"
 
 
 def read_rules_file(path: str) -> str:
@@ -3013,27 +3019,135 @@ def per_agent(rows: Iterable[Row]) -> Iterator[Row]:
 # Output
 # ---------------------------------------------------------------------------
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# Everything written here lands in another program: AfterGlow's Text::CSV, Graphviz, a spreadsheet,
+# a browser (SVG), a terminal. Each gets the value escaped for it, one-to-one: two different values
+# never come out the same. docs/hostile-input.md ("Output") lists what each gets.
+
+# Drawn as nothing although Python calls them printable: the default-ignorable code points that are
+# not format characters (combining grapheme joiner, Hangul fillers, variation selectors).
+_IGNORABLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180d\u180f\u3164\ufe00-\ufe0f\uffa0\U000e0100-\U000e01ef]")
+
+
+def hidden(char: str) -> bool:
+    """Whether a character would not show as itself.
+
+    Controls, format characters (U+202E RIGHT-TO-LEFT OVERRIDE, U+200B ZERO
+    WIDTH SPACE, U+FEFF BOM), separators but the space (U+00A0, U+2028),
+    surrogates (bytes that were not UTF-8), private-use, unassigned and
+    default-ignorable code points.
+    """
+    return not char.isprintable() or _IGNORABLE.match(char) is not None
+
+
+def escape_char(char: str) -> str:
+    r"""``\uXXXX``, or ``\UXXXXXXXX`` beyond the BMP (a byte that was not UTF-8 is ``\udcXX``)."""
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def visible(text: str) -> str:
+    r"""Text as it should reach a person (a picture, a terminal): every hidden character as ``\uXXXX``.
+
+    One-to-one: a backslash is doubled where it could be read as the start of
+    such an escape (before ``u``, ``U``, a backslash or a hidden character),
+    and only there, so that ``C:\logs\`` reads as it is.
+
+    >>> print(visible("invoice\u202efdp.exe"), visible("tab\there"), visible("C:\\logs\\ C:\\users \\\u200b"))
+    invoice\u202efdp.exe tab\u0009here C:\logs\ C:\\users \\\u200b
+    """
+    if text.isprintable() and "\\" not in text and not _IGNORABLE.search(text):
+        return text
+    shown = []
+    for index, char in enumerate(text):
+        if char == "\\":
+            following = text[index + 1 : index + 2]
+            shown.append("\\\\" if following and (following in "\\uU" or hidden(following)) else "\\")
+        else:
+            shown.append(escape_char(char) if hidden(char) else char)
+    return "".join(shown)
+
+
+# Graphviz refuses a quoted string of 16,384 bytes ("longer than 16384?"), and so long a label is of
+# no use to anyone: longer values are cut (shortened()). The limits count escaped characters.
+MAX_SHOWN = 1024  # of a value in a picture: up to 5 bytes each in DOT ('&' is '&amp;'), two on a label
+MAX_AFTERGLOW = 4096  # of an AfterGlow-safe CSV value: ASCII, and AfterGlow may join three in one DOT string
+
+
+def shortened(value: str, escape: Callable[[str], str], limit: int) -> str:
+    """``escape(value)``; where that reaches ``limit`` characters, the escape of the value's
+    beginning and a marker with the value's length and its SHA-256 (the first 32 hex digits).
+
+    Still one-to-one: a cut value comes out longer than ``limit``, any other
+    shorter, and the hash keeps cut values apart. The full value stays in
+    --plain-csv.
+
+    >>> shortened("x" * 30, str, 10)
+    'xxxxxxxxxx...[cut: 30 characters in all; sha256 666a596df2cf2181e69835c4f812f7c6]'
+    """
+    text = escape(value)
+    if len(text) < limit:
+        return text
+    import hashlib
+
+    # The shortest beginning whose escape reaches the limit (escaping never shortens a value).
+    low, high = 1, min(len(value), limit)
+    while low < high:
+        middle = (low + high) // 2
+        if len(escape(value[:middle])) >= limit:
+            high = middle
+        else:
+            low = middle + 1
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"{escape(value[:low])}...[cut: {len(value)} characters in all; sha256 {digest}]"
+
+
+# What AfterGlow carries unchanged: printable ASCII but the quote (Text::CSV), the backslash and '&'
+# (Graphviz reads escapes and entities in the DOT that AfterGlow writes, values unescaped).
+_NOT_AFTERGLOW_SAFE = re.compile(r"[^\x20\x21\x23-\x25\x27-\x5b\x5d-\x7e]")
+
+
+def _afterglow_char(match: re.Match[str]) -> str:
+    char = match.group()
+    return "\\\\" if char == "\\" else escape_char(char)
+
+
+def afterglow_escape(value: str) -> str:
+    return _NOT_AFTERGLOW_SAFE.sub(_afterglow_char, value)
 
 
 def afterglow_safe(value: str) -> str:
-    r"""Make a value survive AfterGlow's Text::CSV (binary off) and its unescaped DOT.
+    r"""Make a value survive AfterGlow's Text::CSV (binary off) and the DOT it writes unescaped.
 
-    Control characters become a space; backslashes are doubled and non-ASCII
-    characters written as ``\uXXXX`` so nothing is lost; ``"`` becomes ``'``.
+    Printable ASCII stays, but for the backslash, which is doubled; every other
+    character, and the ``"`` and ``&`` that AfterGlow would hand to Graphviz, is
+    written ``\uXXXX`` (escape_char), so nothing is lost and no two values come
+    out the same. Beyond MAX_AFTERGLOW characters a value is cut (shortened).
 
-    >>> afterglow_safe('Caf\u00e9 "x"\nC:\\')
-    "Caf\\u00e9 'x' C:\\\\"
+    >>> print(afterglow_safe('Caf\u00e9 "x" &nbsp;\tC:\\'))
+    Caf\u00e9 \u0022x\u0022 \u0026nbsp;\u0009C:\\
     """
-    value = _CONTROL.sub(" ", value).replace("\\", "\\\\").replace('"', "'")
-    if value.isascii():
-        return value
-    return "".join(ch if ch.isascii() else _unicode_escape(ch) for ch in value)
+    return shortened(value, afterglow_escape, MAX_AFTERGLOW)
 
 
-def _unicode_escape(ch: str) -> str:
-    code = ord(ch)
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+# A lone UTF-16 surrogate (a JSON "\ud800") has no UTF-8 at all; the surrogates that stand for bytes
+# that were not UTF-8 (U+DC80-U+DCFF) are written back as those bytes.
+_LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
+
+# How a cell starts that a spreadsheet takes for a formula (OWASP's CSV injection rule); a cell that
+# starts so, or with the ' that neutralises it, gets a ' before it.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_MARKED_STARTS = (*FORMULA_STARTS, "'")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A ``'`` before a value that a spreadsheet would take for a formula, and before one that starts with ``'``.
+
+    The second keeps it one-to-one: drop one leading ``'`` to read the value back.
+
+    >>> spreadsheet_safe("=cmd|' /C calc'!A0"), spreadsheet_safe("'quoted'"), spreadsheet_safe("root")
+    ("'=cmd|' /C calc'!A0", "''quoted'", 'root')
+    """
+    return "'" + cell if cell.startswith(_MARKED_STARTS) else cell
 
 
 def csv_cell(value: str) -> str:
@@ -3047,14 +3161,24 @@ def csv_cell(value: str) -> str:
     return value
 
 
+def afterglow_cell(value: str) -> str:
+    return csv_cell(spreadsheet_safe(afterglow_safe(value)))
+
+
+def plain_cell(value: str) -> str:
+    """A value for --plain-csv: unchanged, but for a lone surrogate, which becomes U+FFFD."""
+    if not value.isascii():
+        value = _LONE_SURROGATE.sub("\ufffd", value)
+    return csv_cell(spreadsheet_safe(value))
+
+
 def write_csv(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
     """Write CSV lines (with a count column under --count); returns the line count.
 
     Sources, descriptions and locations recur from line to line, so each
     distinct value is made safe and quoted once. Lines go out in batches.
     """
-    clean = (lambda value: value) if settings.plain_csv else afterglow_safe
-    cell = Memo(lambda value: csv_cell(clean(value)))
+    cell = Memo(plain_cell if settings.plain_csv else afterglow_cell)
     if settings.count_column:
         lines = (f"{cell[source]},{cell[what]},{cell[where]},{tally.alerts}\n" for (source, what, where), tally in rows)
     else:
@@ -3066,39 +3190,170 @@ def write_csv(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
     return written
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGTERM, SIGHUP and SIGINT back (blocked) while a file is made and recorded as ours, so
+    that the signal, delivered afterwards, finds it recorded and has it removed."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def link_target(path: str, flag: str) -> str:
+    """The file that writing ``path`` reaches: the symbolic links at its end followed, as open() follows them.
+
+    As the kernel's fs.protected_symlinks does for open(), a link in a sticky
+    world-writable directory (/tmp) is followed only when it belongs to this
+    user or to the directory's owner: root's cron job must not replace
+    /etc/shadow because someone left /tmp/alerts.png pointing there.
+    """
+    for _ in range(40):  # the kernel's own limit on links followed
+        try:
+            link = os.lstat(path)
+        except FileNotFoundError:
+            return path
+        if not stat.S_ISLNK(link.st_mode):
+            return path
+        directory = os.path.dirname(path) or "."
+        parent = os.stat(directory)
+        shared = stat.S_ISVTX | stat.S_IWOTH
+        if parent.st_mode & shared == shared and link.st_uid not in (os.geteuid(), parent.st_uid):
+            raise Failure(
+                f"cannot write {flag} {path}: it is a symbolic link that another user owns in a "
+                "world-writable sticky directory, which is not followed (as fs.protected_symlinks does)"
+            )
+        path = os.path.join(directory, os.readlink(path))
+    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)  # the links changed while we read them
+
+
+def make_temporary(directory: str, name: str, mode: int) -> tuple[int, str]:
+    """Create ``directory/.name.XXXXXXXX``, a file no one else has; returns its descriptor and path."""
+    while True:
+        path = os.path.join(directory, f".{name}.{os.urandom(4).hex()}")
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode), path
+        except FileExistsError:
+            continue
+
+
+def _file(fd: int, binary: bool) -> typing.IO[Any]:
+    if binary:
+        return os.fdopen(fd, "wb")
+    return os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="")
+
+
 class AtomicOutput:
-    """A file that appears under its name only once completely written."""
+    """Where --output and --render write, so that nothing we do not own is replaced or left behind.
+
+    A regular file (a symbolic link's target, the link kept) is replaced only
+    once completely written: a temporary file made in its directory is renamed
+    over it. The new file keeps the mode, owner and group of the one it
+    replaces (when this user cannot give it that owner, nothing is written); a
+    new file gets the mode any program's new file gets: 0666 less the umask.
+    A character device (/dev/null, a terminal) or a FIFO is written in place:
+    replacing it would destroy it, and it holds no data a failed run could
+    spoil. Anything else (a directory, a block device, a socket) is refused.
+
+    Nothing exists before open_text() or open_binary(); discard() removes the
+    temporary file, whenever called (a failure, a signal), and commit() makes
+    the output appear.
+    """
 
     def __init__(self, path: str, flag: str = "--output") -> None:
-        import tempfile
-
         self.path = path
         self.flag = flag
-        directory = os.path.dirname(os.path.abspath(path))
+        self.target = path  # the file replaced: the path, or its symbolic links' target
+        self.tmp_path: str | None = None  # until renamed or removed
+        self.mode: int | None = None  # the replaced file's mode; None for a new file
+        self.stream: typing.IO[Any] | None = None
+
+    def open_text(self) -> TextIO:
+        return typing.cast(TextIO, self._open(binary=False))
+
+    def open_binary(self) -> BinaryIO:
+        return typing.cast(BinaryIO, self._open(binary=True))
+
+    def failure(self, err: OSError) -> Failure:
+        return Failure(f"cannot write {self.flag} {self.path}: {err.strerror or err}")
+
+    def _open(self, binary: bool) -> typing.IO[Any]:
         try:
-            fd, self.tmp_path = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
+            existing: os.stat_result | None = os.stat(self.path)
+        except FileNotFoundError:
+            existing = None
         except OSError as err:
-            raise Failure(f"cannot write {flag} {path}: {err.strerror}") from None
-        self.stream: TextIO = os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="")
+            raise self.failure(err) from None
+        if existing is not None and not stat.S_ISREG(existing.st_mode):
+            return self._open_in_place(existing, binary)
+        try:
+            self.target = link_target(self.path, self.flag)
+        except OSError as err:
+            raise self.failure(err) from None
+        directory, name = os.path.split(self.target)
+        try:
+            with signals_held():
+                # An existing file's copy stays private until it gets that file's mode, at commit().
+                fd, self.tmp_path = make_temporary(directory or ".", name, 0o600 if existing else 0o666)
+                self.stream = _file(fd, binary)
+        except OSError as err:
+            where = directory or "."
+            raise Failure(
+                f"cannot write {self.flag} {self.path}: {err.strerror} (it is written as a new file in {where})"
+            ) from None
+        if existing is not None:
+            self.mode = stat.S_IMODE(existing.st_mode)
+            try:
+                os.fchown(fd, existing.st_uid, existing.st_gid)
+            except PermissionError:
+                self.discard()
+                raise Failure(
+                    f"cannot write {self.flag} {self.path}: it belongs to user {existing.st_uid} and group "
+                    f"{existing.st_gid}, which this user cannot give the file that would replace it"
+                ) from None
+        return self.stream
+
+    def _open_in_place(self, existing: os.stat_result, binary: bool) -> typing.IO[Any]:
+        if not (stat.S_ISCHR(existing.st_mode) or stat.S_ISFIFO(existing.st_mode)):
+            kind = "a directory" if stat.S_ISDIR(existing.st_mode) else "neither a regular file, a character device nor a FIFO"
+            raise Failure(f"cannot write {self.flag} {self.path}: it is {kind}")
+        try:
+            # No O_CREAT, no O_TRUNC: the device or FIFO stays what it is. A FIFO waits for its reader.
+            self.stream = _file(os.open(self.path, os.O_WRONLY | os.O_NOCTTY), binary)
+        except OSError as err:
+            raise self.failure(err) from None
+        return self.stream
 
     def commit(self) -> None:
-        umask = os.umask(0)
-        os.umask(umask)
+        """Flush, and put the finished file in the target's place."""
+        assert self.stream is not None
         try:
-            if not self.stream.closed:
-                self.stream.flush()
+            self.stream.flush()
+            if self.tmp_path is not None:
                 os.fsync(self.stream.fileno())
-                self.stream.close()
-            os.chmod(self.tmp_path, 0o666 & ~umask)
-            os.replace(self.tmp_path, self.path)
+                if self.mode is not None:
+                    os.fchmod(self.stream.fileno(), self.mode)  # after fchown, which clears set-user-ID bits
+            self.stream.close()
+            if self.tmp_path is not None:
+                os.replace(self.tmp_path, self.target)
+                self.tmp_path = None
         except OSError as err:
             self.discard()
-            raise Failure(f"cannot write {self.flag} {self.path}: {err.strerror}") from None
+            raise self.failure(err) from None
 
     def discard(self) -> None:
-        self.stream.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.tmp_path)
+        """Remove the temporary file: the target stays as it was. Harmless after commit() and when called again."""
+        if self.stream is not None:
+            with contextlib.suppress(OSError):
+                self.stream.close()
+        if self.tmp_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.tmp_path)
+            self.tmp_path = None
 
 
 # Graphviz output (--format=dot, --render). The one palette of the pictures, which ossec.properties
@@ -3182,28 +3437,46 @@ def location_kind(location: str) -> str:
     return "agent" if location.startswith("(") else "manager"
 
 
-def dot_text(value: str) -> str:
-    r"""Text for inside a DOT double-quoted string.
+def shown_text(value: str) -> str:
+    """A value as a picture (or any page) shows it: visible(), cut beyond MAX_SHOWN characters."""
+    return shortened(value, visible, MAX_SHOWN)
 
-    Quotes and backslashes are escaped, so Graphviz's label escapes (\N, \G,
-    \L...) stay literal text; control characters become a space; bytes that
-    were not UTF-8 become U+FFFD.
 
-    >>> dot_text('say "hi" \\N\n')
-    'say \\"hi\\" \\\\N '
+def dot_escape(text: str) -> str:
+    r"""Text for inside a DOT double-quoted string, read by Graphviz as it is.
+
+    The quote and the backslash are escaped, so that Graphviz's escapes (\N,
+    \G, \L, \n) stay literal text, and ``&`` is written ``&amp;``: Graphviz
+    reads entities in labels and tooltips (``&nbsp;``, ``&#1;``) and copies
+    node names into SVG as they are, where an entity XML does not know makes
+    the whole picture invalid.
     """
-    value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return _CONTROL.sub(" ", value).replace("\\", "\\\\").replace('"', '\\"')
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("&", "&amp;")
+
+
+def dot_text(value: str) -> str:
+    r"""A value as text for inside a DOT double-quoted string: shown_text(), then dot_escape().
+
+    >>> print(dot_text('say "hi" \\N &nbsp; \u202e\n'))
+    say \"hi\" \\N &amp;nbsp; \\u202e\\u000a
+    """
+    return dot_escape(shown_text(value))
 
 
 def dot_label(value: str, width: int = 0) -> str:
     """A quoted label, wrapped at spaces into centred lines when ``width`` is given."""
-    lines = textwrap.wrap(value, width, break_long_words=False, break_on_hyphens=False) if width else [value]
-    return dot_lines(lines)
+    text = shown_text(value)  # wrapped as shown: an escaped tab or newline does not break a line
+    lines = textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False) if width else [text]
+    return _dot_quoted([dot_escape(line) for line in lines])
 
 
 def dot_lines(lines: Sequence[str]) -> str:
-    return '"' + "\\n".join(map(dot_text, lines or [""])) + '"'
+    """Values as the lines of one quoted label."""
+    return _dot_quoted([dot_text(line) for line in lines])
+
+
+def _dot_quoted(escaped: list[str]) -> str:
+    return '"' + "\\n".join(escaped or [""]) + '"'
 
 
 def location_lines(location: str) -> list[str]:
@@ -3239,15 +3512,13 @@ def scale(count: int, largest: int) -> float:
 
 
 def html_text(value: str) -> str:
-    r"""Text for inside a Graphviz HTML-like label (the title and legend): markup characters become
-    entities, control characters a space, bytes that were not UTF-8 U+FFFD.
+    r"""Text for inside a Graphviz HTML-like label (the title and legend): shown_text(), markup as entities.
 
-    >>> html_text('<b>&"x"</b>\n')
-    '&lt;b&gt;&amp;&quot;x&quot;&lt;/b&gt; '
+    >>> print(html_text('<b>&"x"</b>\n'))
+    &lt;b&gt;&amp;&quot;x&quot;&lt;/b&gt;\u000a
     """
-    value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    value = _CONTROL.sub(" ", value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return value.replace('"', "&quot;")
+    text = shown_text(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace('"', "&quot;")
 
 
 def plural(count: int, noun: str) -> str:
@@ -3452,9 +3723,13 @@ def choose_layout(layout: str, graph: Graph) -> str:
 
 
 def render(dot: str, path: str, layout: str, timeout: float) -> None:
-    """Draw the DOT graph into ``path`` with Graphviz, atomically; the format comes from the extension."""
+    """Draw the DOT graph into ``path`` with Graphviz, as AtomicOutput writes; the format comes from the extension.
+
+    Graphviz never outlives the call: it is killed on a failure, on the
+    timeout and on a signal, and (on Linux) by the kernel should this process
+    die first, even of SIGKILL.
+    """
     import shutil
-    import subprocess
 
     executable = shutil.which(layout)
     if executable is None:
@@ -3463,26 +3738,75 @@ def render(dot: str, path: str, layout: str, timeout: float) -> None:
             "(Debian/Ubuntu: apt-get install graphviz)"
         )
     picture = AtomicOutput(path, "--render")
-    picture.stream.close()  # Graphviz writes the temporary file itself
     try:
-        proc = subprocess.run(
-            [executable, f"-T{RENDER_FORMATS[os.path.splitext(path)[1].lower()]}", f"-o{picture.tmp_path}"],
-            input=dot.encode("utf-8"),
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
+        command = [executable, f"-T{RENDER_FORMATS[os.path.splitext(path)[1].lower()]}"]
+        run_graphviz(command, dot.encode("utf-8"), picture.open_binary(), layout, timeout)
+        picture.commit()
+    finally:
         picture.discard()
+
+
+# The longest wait subprocess can express (poll() takes milliseconds in a C int): a longer
+# --render-timeout waits this long, some 24 days, instead of failing with OverflowError.
+LONGEST_WAIT = (2**31 - 1) / 1000
+
+
+def run_graphviz(command: list[str], dot: bytes, out: BinaryIO, layout: str, timeout: float) -> None:
+    """Run Graphviz on ``dot``, its picture written to ``out``; its first error line becomes a Failure."""
+    import subprocess
+
+    graphviz = None
+    try:
+        with signals_held():  # a signal while Popen() starts it would leave a Graphviz no one holds
+            graphviz = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE, preexec_fn=graphviz_child()
+            )
+        _, errors = graphviz.communicate(dot, timeout=min(timeout, LONGEST_WAIT))
+    except subprocess.TimeoutExpired:
         raise Failure(
             f"Graphviz '{layout}' did not finish within {timeout:g} s; a smaller graph (--top, --min-count) "
             "or --layout=sfdp draws faster"
         ) from None
-    if proc.returncode != 0:
-        picture.discard()
-        message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise Failure(f"Graphviz '{layout}' failed: {message[0] if message else f'exit status {proc.returncode}'}")
-    picture.commit()
+    finally:
+        if graphviz is not None and graphviz.returncode is None:  # a timeout, a signal, any error
+            graphviz.kill()
+            graphviz.communicate()  # reaped, its pipes closed
+    if graphviz.returncode != 0:
+        message = errors.decode("utf-8", "replace").strip().splitlines()
+        raise Failure(f"Graphviz '{layout}' failed: {message[0] if message else f'exit status {graphviz.returncode}'}")
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def graphviz_child() -> Callable[[], None]:
+    """What Graphviz's process runs before exec: it takes again the signals that run_graphviz()
+    held back while starting it, and on Linux has the kernel kill it (SIGKILL) when we die.
+
+    The kernel sends that signal when the *thread* that started the child
+    ends, not the process: run_graphviz() starts Graphviz and waits for it in
+    the same thread, which therefore outlives it. The function runs between
+    fork and exec (preexec_fn), where nothing but simple system calls is safe
+    should other threads exist (none does by then: the DNS pool has ended):
+    prctl() through a function looked up beforehand, and a check that we did
+    not die before it (then no signal would ever come).
+    """
+    parent = os.getpid()
+    prctl = None
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+        death_signal = ctypes.c_ulong(signal.SIGKILL)
+
+    def in_child() -> None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, death_signal)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    return in_child
 
 
 def fitted(rows: list[Row], settings: Settings) -> tuple[list[Row], Settings]:
@@ -3739,11 +4063,10 @@ def write_page(rows: list[Row], path: str, settings: Settings) -> None:
     text = page_html(rows, settings)
     page = AtomicOutput(path, "--render")
     try:
-        page.stream.write(text)
-    except BaseException:
+        page.open_text().write(text)
+        page.commit()
+    finally:
         page.discard()
-        raise
-    page.commit()
 
 
 # The page itself. Its script and style are fixed text: the Content-Security-Policy names their
@@ -4361,8 +4684,49 @@ WRITERS: dict[str, Callable[[Iterable[Row], TextIO, Settings], int]] = {
 
 
 class _StderrFormatter(logging.Formatter):
+    """One line per record, shown by visible(): a value an attacker wrote cannot drive the terminal."""
+
     def format(self, record: logging.LogRecord) -> str:
-        return f"{PROG}: {record.levelname.lower()}: {record.getMessage()}"
+        return f"{PROG}: {record.levelname.lower()}: {visible(record.getMessage())}"
+
+
+class _LogFileFormatter(logging.Formatter):
+    """Timestamped lines for --logfile, the message shown by visible() as on stderr (tail -f shows it on a terminal)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = visible(record.message)
+        return super().formatMessage(record)
+
+
+class LogFile(logging.FileHandler):
+    """--logfile. The first write that fails (a full disk) ends the writing: check() reports it
+    once, as the run's error, where logging would print a traceback for every record."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, encoding="utf-8")
+        self.path = path
+        self.failure: OSError | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.failure is None:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        failure = sys.exc_info()[1]
+        if isinstance(failure, OSError):
+            self.failure = failure
+        else:  # a bug of ours, not the disk: logging's own report
+            super().handleError(record)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError as err:  # what the failed write left in the buffer fails again
+            self.failure = self.failure or err
+
+    def check(self) -> None:
+        if self.failure is not None:
+            raise Failure(f"cannot write --logfile {self.path}: {self.failure.strerror or self.failure}")
 
 
 def setup_logging(debug: bool, logfile: str | None) -> list[logging.Handler]:
@@ -4376,14 +4740,47 @@ def setup_logging(debug: bool, logfile: str | None) -> list[logging.Handler]:
     handlers.append(stderr)
     if logfile:
         try:
-            to_file = logging.FileHandler(logfile, encoding="utf-8")
+            to_file = LogFile(logfile)
         except OSError as err:
             raise Failure(f"cannot open --logfile {logfile}: {err.strerror}") from None
-        to_file.setFormatter(logging.Formatter("%(asctime)s " + PROG + "[%(process)d] %(levelname)s: %(message)s"))
+        to_file.setFormatter(_LogFileFormatter("%(asctime)s " + PROG + "[%(process)d] %(levelname)s: %(message)s"))
         handlers.append(to_file)
     for handler in handlers:
         log.addHandler(handler)
     return handlers
+
+
+class Interrupted(BaseException):
+    """SIGTERM, SIGHUP or SIGINT, raised in the main thread so that every finally block cleans up.
+
+    A BaseException, as KeyboardInterrupt is: no ``except Exception`` swallows it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    # Further signals are ignored: the cleanup they would interrupt is short (a temporary file
+    # removed, Graphviz killed, lookups in flight given their --dns-timeout).
+    for other in STOP_SIGNALS:
+        signal.signal(other, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+def catch_stop_signals() -> dict[int, Any]:
+    """Have SIGTERM, SIGHUP and SIGINT raise Interrupted; returns the handlers to put back.
+
+    A signal ignored when we started stays ignored (nohup, a background job of
+    a shell); outside the main thread, which alone receives Python's signal
+    handlers, nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {
+        signum: signal.signal(signum, _interrupt) for signum in STOP_SIGNALS if signal.getsignal(signum) != signal.SIG_IGN
+    }
 
 
 @contextlib.contextmanager
@@ -4460,40 +4857,53 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     out = stdout if stdout is not None else sys.stdout
     handlers: list[logging.Handler] = []
     target: AtomicOutput | None = None
+    stopped: dict[int, Any] = {}  # the signal handlers to put back
     try:
-        handlers = setup_logging(args.debug, args.logfile)
-        settings = build_settings(args, int(time.time()))
-        if out is None:
-            raise Failure("standard output is closed")
-        if settings.output:
-            target = AtomicOutput(settings.output)
-            out = target.stream
-        elif hasattr(out, "reconfigure"):
-            out.reconfigure(encoding="utf-8", errors="surrogateescape")
-        stats = run(settings, out)
-        if target:
-            target.commit()
-            target = None
-        else:
-            out.flush()
-        stats.report()
-        if stats.dns_unresolved:  # reverse DNS is decoration: the output is complete, the run a success
-            assert settings.dns is not None
-            log.warning(
-                "--dns-budget of %g s spent: %d address(es) were not looked up and keep their IP",
-                settings.dns.budget,
-                stats.dns_unresolved,
-            )
-        return EXIT_OK
+        try:
+            stopped = catch_stop_signals()
+            handlers = setup_logging(args.debug, args.logfile)
+            settings = build_settings(args, int(time.time()))
+            if out is None:
+                raise Failure("standard output is closed")
+            if settings.output:
+                target = AtomicOutput(settings.output)
+                out = target.open_text()
+            elif hasattr(out, "reconfigure"):
+                out.reconfigure(encoding="utf-8", errors="surrogateescape")
+            stats = run(settings, out)
+            if target:
+                target.commit()
+                target = None
+            else:
+                out.flush()
+            stats.report()
+            if stats.dns_unresolved:  # reverse DNS is decoration: the output is complete, the run a success
+                assert settings.dns is not None
+                log.warning(
+                    "--dns-budget of %g s spent: %d address(es) were not looked up and keep their IP",
+                    settings.dns.budget,
+                    stats.dns_unresolved,
+                )
+            for handler in handlers:
+                if isinstance(handler, LogFile):
+                    handler.check()
+            return EXIT_OK
+        finally:
+            # From here on the run only ends: what follows runs to its end, whatever signal comes.
+            for signum in stopped:
+                signal.signal(signum, signal.SIG_IGN)
     except BrokenPipeError:
         # The reader (| head) is gone: stop quietly, and keep Python from
         # complaining again when it flushes stdout at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:  # SIGINT before catch_stop_signals()
+        _report_error("interrupted by SIGINT", handlers, False)
+        return EXIT_SIGNAL + signal.SIGINT
+    except Interrupted as stop:
+        _report_error(f"interrupted by {signal.Signals(stop.signum).name}", handlers, False)
+        return EXIT_SIGNAL + stop.signum
     except Failure as err:
         _report_error(str(err), handlers, args.debug)
         return err.exit_code
@@ -4506,13 +4916,15 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
         for handler in handlers:
             log.removeHandler(handler)
             handler.close()
+        for signum, handler in stopped.items():
+            signal.signal(signum, handler)
 
 
 def _report_error(message: str, handlers: list[logging.Handler], debug: bool) -> None:
     if handlers:
         log.error(message, exc_info=debug)
     else:
-        print(f"{PROG}: error: {message}", file=sys.stderr)
+        print(f"{PROG}: error: {visible(message)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

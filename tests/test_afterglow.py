@@ -44,8 +44,8 @@ def test_default_output_parses_with_afterglows_text_csv(ossec, cli):
     assert records == [
         [1, "192.0.2.1", "Acc\\u00e8s refus\\u00e9 \\u2013 \\u8a8d\\u8a3c\\u5931\\u6557 \\U0001f512", location, "1"],
         [1, "192.0.2.1", "Login failed, user unknown", location, "1"],
-        [1, "192.0.2.1", "Query 'DROP TABLE' seen", location, "1"],
-        [1, "192.0.2.1", "multi line description ", location, "1"],
+        [1, "192.0.2.1", "Query \\u0022DROP TABLE\\u0022 seen", location, "1"],
+        [1, "192.0.2.1", "multi\\u000aline\\u0009description\\u000d", location, "1"],
         [1, "192.0.2.1", "path C:\\\\Windows\\\\ ends in \\\\", location, "1"],
     ]
     assert '"' not in "".join(field for record in records for field in record[1:])

@@ -46,7 +46,7 @@ TEXT_ONLY_ROWS = [
     Row(5716, T0 + 120, WEB1, "0.0.0.0"),
 ]
 
-SQLI = "\"SQL injection attempt, 'union select' seen\""
+SQLI = '"SQL injection attempt, \\u0022union select\\u0022 seen"'  # AfterGlow-safe: '"' written \u0022
 NON_ASCII = "\\u00c9chec d'authentification \\u2013 \\u041e\\u0448\\u0438\\u0431\\u043a\\u0430"
 
 

@@ -324,7 +324,7 @@ def test_ctrl_c_ends_quietly_with_130(ossec):
     with export_blocked_on_a_lock(ossec) as (proc, _):
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
-    assert (proc.returncode, out, err) == (130, "", "alerts2afterglow: interrupted\n")
+    assert (proc.returncode, out, err) == (130, "", "alerts2afterglow: error: interrupted by SIGINT\n")
 
 
 def test_unparsable_option_file(cli, tmp_path):

@@ -68,8 +68,8 @@ def svg_nodes(svg: bytes) -> dict[str, tuple[str, str]]:
 
 
 def key(role: str, value: str) -> str:
-    """A node's id as Graphviz keeps it: ids are not label text, so backslashes stay doubled."""
-    return f"{role}:{value}".replace("\\", "\\\\").replace("\n", " ").replace("\t", " ")
+    """A node's id as Graphviz keeps it: the value as shown (visible), and ids are not label text, so backslashes stay doubled."""
+    return f"{role}:{alerts2afterglow.visible(value)}".replace("\\", "\\\\")
 
 
 def svg_edges(svg: bytes) -> list[str]:
@@ -93,7 +93,8 @@ def test_hostile_values_parse_in_graphviz_and_keep_their_text(tmp_path):
     for role, values in (("source", sources), ("event", descriptions), ("target", locations)):
         for value in values:
             text, _ = nodes[key(role, value)]
-            assert label(text) == label(value.replace("->", " ->")) if role == "target" else label(text) == label(value)
+            shown = alerts2afterglow.visible(value)
+            assert label(text) == label(shown.replace("->", " ->")) if role == "target" else label(text) == label(shown)
     # The same string as a source and as a location stays two nodes.
     assert "source:ossec->/var/log/secure" in nodes and "target:ossec->/var/log/secure" in nodes
     edges = svg_edges(svg)

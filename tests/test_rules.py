@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import test_files
 from ossecdb import Row
 
 import alerts2afterglow
@@ -152,3 +153,27 @@ def test_unreadable_explicit_directory_is_an_error(ossec, cli, tmp_path):
         result.err
         == f"alerts2afterglow: error: cannot read --rules-dir {tmp_path}/missing: No such file or directory\n"
     )
+
+
+@pytest.mark.parametrize("ossec", ["2.9"], indirect=True)
+def test_descriptions_keep_the_spaces_at_their_ends_as_alerts_log_shows_them(ossec, cli, tmp_path):
+    """Stock rules 2504 and 12149 have a space at one end: the database export and alerts.log agree on it."""
+    (ossec.rules_dir / "syslog_rules.xml").write_text(
+        '<group name="syslog,"><rule id="2504" level="9"><description>Illegal root login. </description></rule>\n'
+        '<rule id="12149" level="10"><description> Multiple query (cache) failures.</description></rule></group>'
+    )
+    ossec.insert([Row(2504, T0, AUTH, "192.0.2.1"), Row(12149, T0 + 1, AUTH, "192.0.2.2")])
+    from_database = cli(*ossec.args, *WINDOW)
+    log = tmp_path / "alerts.log"
+    log.write_text(
+        test_files.alert_text(T0, AUTH, "Rule: 2504 (level 9) -> 'Illegal root login. '", "Src IP: 192.0.2.1")
+        + test_files.alert_text(
+            T0 + 1, AUTH, "Rule: 12149 (level 10) -> ' Multiple query (cache) failures.'", "Src IP: 192.0.2.2"
+        )
+    )
+    from_log = cli(f"--alerts-log={log}", *WINDOW)
+    assert (from_database.code, from_log.code) == (0, 0)
+    assert from_database.lines == from_log.lines == [
+        f"192.0.2.1,Illegal root login. ,{AUTH}",
+        f"192.0.2.2, Multiple query (cache) failures.,{AUTH}",
+    ]
