@@ -12,9 +12,11 @@ import hashlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +29,7 @@ import pytest
 from browser import launch
 from conftest import ROOT_DIR, SCRIPT
 from playwright.sync_api import Browser, Page, sync_playwright
+from test_hostile_output import command, environment, files_in, live_processes, wait_for_graphviz
 
 import alerts2afterglow
 
@@ -217,6 +220,32 @@ def test_graphviz_failure_leaves_no_page_and_no_temporary_file(cli, tmp_path, mo
     assert result.code == 1
     assert result.err.startswith("alerts2afterglow: error: Graphviz 'circo' did not finish within 0.001 s")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_signal_while_graphviz_draws_a_page_leaves_nothing_behind(tmp_path):
+    """The page's Graphviz draws into a scratch directory of its own: it goes too, with Graphviz."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "circo").write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")  # a Graphviz that never ends
+    (fake / "circo").chmod(0o755)
+    scratch, out = tmp_path / "tmp", tmp_path / "out"
+    scratch.mkdir()
+    out.mkdir()
+    marker = uuid.uuid4().hex
+    env = {**environment(marker), "PATH": f"{fake}:{os.environ['PATH']}", "TMPDIR": str(scratch)}
+    argv = command(f"--alerts-log={EXAMPLE}", "--all", f"--render={out}/alerts.html")
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as cli:
+        wait_for_graphviz(marker, cli)
+        assert files_in(scratch) != [], "Graphviz draws in the page's scratch directory"
+        cli.send_signal(signal.SIGTERM)
+        stdout, stderr = cli.communicate(timeout=30)
+    assert (cli.returncode, stdout, stderr.decode()) == (
+        128 + signal.SIGTERM,
+        b"",
+        "alerts2afterglow: error: interrupted by SIGTERM\n",
+    )
+    assert files_in(out) == files_in(scratch) == []
+    assert live_processes(marker) == {}
 
 
 # ---------------------------------------------------------------------------
