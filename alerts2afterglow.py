@@ -3494,8 +3494,8 @@ def graph_id(*parts: str) -> str:
     """The ``id`` of a node (role, name) or an edge (role, name, role, name) in Graphviz's SVG.
 
     Graphviz puts it on the node's or edge's group as it is, where the HTML
-    page finds each element without undoing Graphviz's escaping of names in
-    ``<title>`` (entities kept, runs of spaces, dashes). A hash, so that it is
+    page finds each element without undoing Graphviz's rendering of names in
+    ``<title>`` (backslashes doubled, runs of spaces, dashes as ``&#45;``). A hash, so that it is
     short and safe whatever the names hold; 80 bits, so that no two collide.
 
     >>> graph_id("source", "203.0.113.5")
@@ -3854,13 +3854,15 @@ SVG_ATTRIBUTES = {
         _SVG_VALUE,
     ),
 }  # fmt: skip
-# Graphviz copies names into <title> and labels with entities it does not check: what XML refuses is
-# neutralised before parsing (a stray "&", a reference to a character XML forbids, the character itself).
+# Graphviz's SVG is read whatever it holds: dot_escape keeps entities out of the names it is given, and
+# what XML would still refuse is neutralised before parsing (a stray "&", a reference to a character
+# XML forbids, the character itself), so that no name, and no Graphviz version, can stop a page.
 _XML_REFERENCE = re.compile(r"&(?:#([0-9]{1,7})|#x([0-9A-Fa-f]{1,6})|(amp|lt|gt|quot|apos));|&")
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def is_xml_char(code: int) -> bool:
+    """Whether XML 1.0 allows this character (its Char production)."""
     return code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF
 
 
