@@ -855,12 +855,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         choices=sorted(WRITERS),
         default="csv",
-        help="csv: lines for AfterGlow; dot: a Graphviz graph drawn by this tool (default: %(default)s)",
+        help="csv: lines for AfterGlow; dot: a Graphviz graph drawn by this tool; html: an interactive page "
+        "of the graph, drawn by Graphviz (default: %(default)s)",
     )
     out.add_argument(
         "--render",
         metavar="FILE",
-        help="draw the graph into FILE with Graphviz (.png, .svg, .gif, .pdf), atomically; "
+        help="draw the graph into FILE with Graphviz (.png, .svg, .gif, .pdf; .html: the interactive page), atomically; "
         "then only --output gets text",
     )
     out.add_argument(
@@ -992,7 +993,7 @@ def graph_options(args: argparse.Namespace) -> dict[str, Any]:
     """--format, --render and the cuts, which need whole triples (not --show-duplicate)."""
     if args.show_duplicate:
         for flag, given in (
-            ("--format=dot", args.format == "dot"),
+            (f"--format={args.format}", args.format in ("dot", "html")),
             ("--render", args.render),
             ("--min-count", args.min_count > 1),
             ("--top", args.top),
@@ -3642,7 +3643,8 @@ LINKS_PER_NODE = 4  # --max-nodes=N also caps the links at this many times N: de
 # Pictures larger than this square (inches) are scaled down to fit: 4,800 pixels a side at 96 dpi
 # bound the bitmap (and Graphviz's memory), and a sparse circo drawing is mostly empty space.
 PICTURE_INCHES = 50
-RENDER_FORMATS = {".png": "png", ".svg": "svg", ".gif": "gif", ".pdf": "pdf"}
+# --render's formats by file name; .html is the interactive page, which embeds Graphviz's SVG.
+RENDER_FORMATS = {".png": "png", ".svg": "svg", ".gif": "gif", ".pdf": "pdf", ".html": "svg"}
 WRAP = 32  # description labels wrap at spaces after this many characters
 LOCATION_DETAILS = ("file", "agent")  # --location-detail
 
@@ -3733,6 +3735,22 @@ def location_lines(location: str) -> list[str]:
 def node_id(role: str, name: str) -> str:
     """Nodes are named by role and value, so one string as source and as location stays two nodes."""
     return f'"{role}:{dot_text(name)}"'
+
+
+def graph_id(*parts: str) -> str:
+    """The ``id`` of a node (role, name) or an edge (role, name, role, name) in Graphviz's SVG.
+
+    Graphviz puts it on the node's or edge's group as it is, where the HTML
+    page finds each element without undoing Graphviz's rendering of names in
+    ``<title>`` (backslashes doubled, runs of spaces, dashes as ``&#45;``). A hash, so that it is
+    short and safe whatever the names hold; 80 bits, so that no two collide.
+
+    >>> graph_id("source", "203.0.113.5")
+    'g29bbe1f2558a3f09b967'
+    """
+    import hashlib
+
+    return "g" + hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=10).hexdigest()
 
 
 def scale(count: int, largest: int) -> float:
@@ -3920,12 +3938,13 @@ def write_dot(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
         write(
             f'  {node_id(role, value)} [label={label}, shape={SHAPES[role]}, fillcolor="{colour}", '
             f"fontsize={10 + growth[role] * scale(tally.alerts, largest):.1f}, "
-            f"tooltip={dot_label(node_tooltip(role, value, kind, tally))}];\n"
+            f"id={graph_id(role, value)}, tooltip={dot_label(node_tooltip(role, value, kind, tally))}];\n"
         )
     for ((tail_role, tail), (head_role, head)), tally in graph.sorted_links():
         write(
             f"  {node_id(tail_role, tail)} -> {node_id(head_role, head)} "
             f"[penwidth={1 + 5 * scale(tally.alerts, largest):.2f}, "
+            f"id={graph_id(tail_role, tail, head_role, head)}, "
             f"tooltip={dot_label(plural(tally.alerts, 'alert') + seen(tally))}];\n"
         )
     write("}\n")
@@ -3948,9 +3967,6 @@ def choose_layout(layout: str, graph: Graph) -> str:
         CIRCO_MAX_LINKS,
     )
     return engine
-
-
-WRITERS: dict[str, Callable[[Iterable[Row], TextIO, Settings], int]] = {"csv": write_csv, "dot": write_dot}
 
 
 def render(dot: str, path: str, layout: str, timeout: float) -> None:
@@ -4038,6 +4054,877 @@ def graphviz_child() -> Callable[[], None]:
                 os._exit(1)
 
     return in_child
+
+
+def fitted(rows: list[Row], settings: Settings) -> tuple[list[Row], Settings]:
+    """The rows a picture or a page draws (--max-nodes), the cut said in its title."""
+    drawn, cut = fit_picture(rows, settings.max_nodes)
+    return drawn, settings._replace(cuts=(*settings.cuts, cut)) if cut else settings
+
+
+def draw(rows: list[Row], path: str, settings: Settings) -> None:
+    """Draw the graph into ``path``: a picture by Graphviz, or the interactive page for a name in .html."""
+    rows, settings = fitted(rows, settings)
+    if os.path.splitext(path)[1].lower() == PAGE_SUFFIX:
+        write_page(rows, path, settings)
+        return
+    graph = io.StringIO()
+    write_dot(rows, graph, settings)
+    render(graph.getvalue(), path, choose_layout(settings.layout, graph_of(rows)), settings.render_timeout)
+
+
+# ---------------------------------------------------------------------------
+# Output: the interactive page (--format=html, --render=FILE.html)
+# ---------------------------------------------------------------------------
+# One self-contained file: Graphviz's SVG of the same graph, rebuilt from an allowlist of
+# elements and attributes; the names and counts as JSON in a block that never runs; the script
+# and style below, the only ones a Content-Security-Policy lets run. Every name came from an
+# attacker in part: it reaches the page only inside that JSON block, and the script inserts it
+# with textContent. docs/html.md says what the page may and may not do.
+
+PAGE_SUFFIX = ".html"
+SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
+# What the page keeps of Graphviz's SVG: shapes and text positions, nothing that can link, load or run.
+SVG_SHAPES = frozenset({"polygon", "polyline", "ellipse", "path"})
+_SVG_VALUE = re.compile(r"[A-Za-z0-9 .,()+\-]*\Z")  # numbers, path commands, transform functions, keywords
+_SVG_COLOUR = re.compile(r"#[0-9A-Fa-f]{3,8}\Z|[A-Za-z]+\Z")  # never url(...)
+_SVG_FONT = re.compile(r"[A-Za-z0-9 ,.\-]*\Z")
+SVG_ATTRIBUTES = {
+    **dict.fromkeys(("fill", "stroke"), _SVG_COLOUR),
+    **dict.fromkeys(("font-family",), _SVG_FONT),
+    **dict.fromkeys(
+        (
+            "viewBox", "transform", "points", "d", "x", "y", "cx", "cy", "rx", "ry", "stroke-width",
+            "stroke-opacity", "fill-opacity", "stroke-dasharray", "font-size", "font-weight", "font-style",
+            "text-anchor",
+        ),
+        _SVG_VALUE,
+    ),
+}  # fmt: skip
+# Graphviz's SVG is read whatever it holds: dot_escape keeps entities out of the names it is given, and
+# what XML would still refuse is neutralised before parsing (a stray "&", a reference to a character
+# XML forbids, the character itself), so that no name, and no Graphviz version, can stop a page.
+_XML_REFERENCE = re.compile(r"&(?:#([0-9]{1,7})|#x([0-9A-Fa-f]{1,6})|(amp|lt|gt|quot|apos));|&")
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def is_xml_char(code: int) -> bool:
+    """Whether XML 1.0 allows this character (its Char production)."""
+    return code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF
+
+
+def _xml_reference(match: re.Match[str]) -> str:
+    decimal, hexadecimal, named = match.groups()
+    if named:
+        return match.group(0)
+    if (decimal or hexadecimal) and is_xml_char(int(decimal, 10) if decimal else int(hexadecimal, 16)):
+        return match.group(0)
+    return "&amp;" + match.group(0)[1:]
+
+
+def well_formed(svg: bytes) -> str:
+    r"""Graphviz's SVG made well-formed XML: what it passes through from labels becomes text.
+
+    >>> well_formed(b"<t>&nbsp; &amp; &#1; &#65; \x01 &</t>")
+    '<t>&amp;nbsp; &amp; &amp;#1; &#65; \ufffd &amp;</t>'
+    """
+    text = svg.decode("utf-8", "replace")
+    return _XML_FORBIDDEN.sub("\ufffd", _XML_REFERENCE.sub(_xml_reference, text))
+
+
+class PageGraph:
+    """The graph as the page numbers it: nodes (sources, then descriptions, then locations) and edges.
+
+    Each has an index, which is its place in the page's JSON and its element's
+    id in the page's SVG (``n7``, ``e12``), found in Graphviz's SVG by graph_id.
+    """
+
+    def __init__(self, rows: Sequence[Row]) -> None:
+        self.graph = graph_of(rows)
+        self.nodes = {node: index for index, (node, _) in enumerate(self.graph.sorted_nodes())}
+        self.edges = [(self.nodes[tail], self.nodes[head]) for (tail, head), _ in self.graph.sorted_links()]
+
+    def svg_ids(self) -> dict[str, str]:
+        """{the id write_dot gave an element: the page's id for it}."""
+        ids = {graph_id(*node): f"n{index}" for node, index in self.nodes.items()}
+        for index, ((tail, head), _) in enumerate(self.graph.sorted_links()):
+            ids[graph_id(*tail, *head)] = f"e{index}"
+        return ids
+
+
+def graphviz_svg(rows: list[Row], settings: Settings) -> bytes:
+    """Graphviz's SVG of the graph, drawn by render() into a private directory that goes away with it."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix=f"{PROG}.") as scratch:
+        path = os.path.join(scratch, "graph.svg")
+        draw(rows, path, settings)
+        with open(path, "rb") as picture:
+            return picture.read()
+
+
+def clean_svg(svg: bytes, ids: dict[str, str]) -> tuple[str, list[str]]:
+    """Graphviz's SVG rebuilt from an allowlist, and the text of its labels, in order.
+
+    Kept: the svg root's viewBox, groups, shapes and text elements with the
+    attributes of SVG_ATTRIBUTES whose values have the expected form. Dropped:
+    titles, links (Graphviz's tooltips), everything else. Nodes and edges of
+    ``ids`` get the page's id and class ``n`` or ``e``. Text elements are left
+    empty: their text travels with the other data, for the script to insert.
+    """
+    from xml.etree import ElementTree
+
+    try:
+        root = ElementTree.fromstring(well_formed(svg))
+    except ElementTree.ParseError as err:
+        raise Failure(f"cannot read Graphviz's SVG: {err}") from None
+    parts: list[str] = []
+    labels: list[str] = []
+
+    def attributes(element: ElementTree.Element) -> str:
+        kept = [
+            f' {name}="{value}"'
+            for name, value in element.attrib.items()
+            if name in SVG_ATTRIBUTES and SVG_ATTRIBUTES[name].match(value)
+        ]
+        return "".join(kept)
+
+    def rebuild(element: ElementTree.Element) -> None:
+        tag = element.tag.removeprefix(SVG_NAMESPACE)
+        if tag == "text":
+            parts.append(f"<text{attributes(element)}></text>")
+            labels.append("".join(element.itertext()))
+        elif tag in SVG_SHAPES:
+            parts.append(f"<{tag}{attributes(element)}/>")
+        elif tag == "a" or (tag == "g" and "class" not in element.attrib):  # Graphviz's wrappers for tooltips
+            for child in element:
+                rebuild(child)
+        elif tag == "g":
+            page_id = ids.get(element.get("id", ""))
+            kind = element.get("class", "")
+            if page_id is not None:  # a node (n7) or an edge (e12) of the page
+                kind = page_id[0]
+            elif kind not in ("graph", "node", "edge", "cluster"):
+                kind = "other"
+            parts.append(f'<g class="{kind}"' + (f' id="{page_id}"' if page_id else "") + f"{attributes(element)}>")
+            for child in element:
+                rebuild(child)
+            parts.append("</g>")
+
+    parts.append(f"<svg{attributes(root)}>")
+    for child in root:
+        rebuild(child)
+    parts.append("</svg>")
+    return "".join(parts), labels
+
+
+def page_data(rows: list[Row], graph: PageGraph, labels: list[str], settings: Settings) -> dict[str, Any]:
+    """What the page's script reads: the title's lines, the labels of the SVG, the nodes, the triples,
+    the edges, the legend: the picture's title and legend."""
+    nodes = graph.nodes
+    return {
+        "title": graph_title(settings, graph.graph),
+        "labels": labels,
+        "nodes": [
+            (ROLES.index(role), name, node_kind(role, name, tally.level)[0])
+            for (role, name), tally in graph.graph.sorted_nodes()
+        ],
+        "triples": [
+            (
+                nodes["source", source],
+                nodes["event", description],
+                nodes["target", location],
+                tally.alerts,
+                tally.level,
+                tally.first,
+                tally.last,
+            )
+            for (source, description, location), tally in rows
+        ],
+        "edges": graph.edges,
+        "legend": legend(),
+    }
+
+
+def script_json(value: Any) -> str:
+    r"""JSON for a ``<script type="application/json">`` block, which nothing in it can end or run.
+
+    ASCII only (so U+2028, U+2029 and lone surrogates are escaped too), and
+    ``<``, ``>`` and ``&`` escaped: no ``</script>``, no ``<!--``.
+
+    >>> script_json(["</script><!-- & \u2028"])
+    '["\\u003c/script\\u003e\\u003c!-- \\u0026 \\u2028"]'
+    """
+    import json
+
+    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def csp_hash(text: str) -> str:
+    """The Content-Security-Policy source that lets this one inline script or style run."""
+    import base64
+    import hashlib
+
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def page_markup(svg: str, data: dict[str, Any]) -> str:
+    """The whole page: nothing to load, and only its own script and style may run."""
+    policy = "; ".join(
+        (
+            "default-src 'none'",
+            f"script-src {csp_hash(PAGE_SCRIPT)}",
+            f"style-src {csp_hash(PAGE_STYLE)}",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "require-trusted-types-for 'script'",  # where supported, assigning HTML to innerHTML throws
+            "trusted-types 'none'",
+        )
+    )
+    return PAGE_HTML.format(
+        policy=policy,
+        generator=f"{PROG} {__version__}",
+        style=PAGE_STYLE,
+        svg=svg,
+        data=script_json(data),
+        script=PAGE_SCRIPT,
+    )
+
+
+def page_html(rows: list[Row], settings: Settings) -> str:
+    """The interactive page of the graph (docs/html.md)."""
+    rows, settings = fitted(rows, settings)  # as the picture: --format=html comes here without draw()
+    graph = PageGraph(rows)
+    svg, labels = clean_svg(graphviz_svg(rows, settings), graph.svg_ids())
+    return page_markup(svg, page_data(rows, graph, labels, settings))
+
+
+def write_html(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
+    """--format=html: the page; returns the triple count."""
+    rows = list(rows)
+    out.write(page_html(rows, settings))
+    return len(rows)
+
+
+def write_page(rows: list[Row], path: str, settings: Settings) -> None:
+    """--render=FILE.html: the page, written atomically once Graphviz has drawn it."""
+    text = page_html(rows, settings)
+    page = AtomicOutput(path, "--render")
+    try:
+        page.open_text().write(text)
+        page.commit()
+    finally:
+        page.discard()
+
+
+# The page itself. Its script and style are fixed text: the Content-Security-Policy names their
+# hashes, and the data reaches them only through the JSON block.
+PAGE_HTML = """\
+<!DOCTYPE html>
+<html lang="en" dir="ltr">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{policy}">
+<meta name="referrer" content="no-referrer">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="{generator}">
+<title>OSSEC alerts</title>
+<style>{style}</style>
+</head>
+<body>
+<header>
+<h1 id="title"></h1>
+<p id="subtitle"></p>
+<noscript><p>This page needs JavaScript to show its graph; its data is in the script block at its end.</p></noscript>
+<div class="bar">
+<label>Search <input id="q" type="search" placeholder="IP, user, description, location" autocomplete="off" spellcheck="false"></label>
+<button id="prev" type="button" title="previous match (Shift+Enter)">&#9664;</button>
+<button id="next" type="button" title="next match (Enter)">&#9654;</button>
+<span id="hits" aria-live="polite"></span>
+<label title="alerts of unknown level are always shown">Show <select id="level"></select></label>
+<button id="fit" type="button" title="the whole graph">Fit</button>
+<button id="reset" type="button" title="no selection, no search, all levels (Esc clears the selection)">Reset</button>
+</div>
+</header>
+<main>
+<div id="graph">{svg}</div>
+<aside>
+<section id="panel" aria-live="polite">
+<h2 id="sel-kind"></h2>
+<div id="sel-name"></div>
+<p id="sel-summary"></p>
+<div id="sel-lists"></div>
+</section>
+<section id="legend">
+<h2>Legend</h2>
+<div id="legend-list"></div>
+<p>Node size and edge width grow with the alert count. Drag to pan, wheel to zoom.</p>
+</section>
+</aside>
+</main>
+<section id="triples">
+<h2>Triples (source, description, location): <span id="table-count"></span></h2>
+<table>
+<thead><tr id="columns"></tr></thead>
+<tbody id="rows"></tbody>
+</table>
+<button id="more" type="button" hidden>Show more</button>
+</section>
+<div id="tip" role="tooltip" hidden></div>
+<script type="application/json" id="data">{data}</script>
+<script>{script}</script>
+</body>
+</html>
+"""
+
+PAGE_STYLE = r"""
+:root { color: #222; background: #fff; font: 13px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+body { margin: 0; }
+header { padding: 8px 12px 6px; border-bottom: 1px solid #ddd; }
+h1 { margin: 0 0 6px; font-size: 14px; font-weight: 600; overflow-wrap: anywhere; }
+h2 { margin: 0 0 4px; font-size: 13px; }
+h3 { margin: 10px 0 4px; font-size: 12px; }
+.bar { display: flex; flex-wrap: wrap; gap: 6px 10px; align-items: center; }
+#q { width: 24em; }
+#hits { min-width: 7em; color: #555; }
+main { display: flex; height: 70vh; min-height: 320px; border-bottom: 1px solid #ddd; }
+#graph { position: relative; flex: 1; min-width: 0; overflow: hidden; cursor: grab; }
+#graph > svg, #veil { position: absolute; top: 0; left: 0; width: 100%; height: 100%; }
+#graph > svg { display: block; touch-action: none; user-select: none; will-change: transform; }
+#veil { background: #fff; opacity: 0; pointer-events: none; will-change: opacity; }
+#veil.dim { opacity: 0.6; }
+#veil.fade { opacity: 0.85; }
+#above { pointer-events: none; }
+aside { width: 480px; max-width: 45vw; overflow: auto; padding: 8px 12px; border-left: 1px solid #ddd; }
+#sel-name { font-weight: 600; overflow-wrap: anywhere; unicode-bidi: isolate; }
+#sel-summary { color: #444; }
+#legend-list ul { margin: 0 0 4px; padding: 0; list-style: none; }
+#legend-list li { display: inline-block; margin-right: 10px; }
+#subtitle { margin: 0 0 6px; color: #444; }
+#subtitle:empty { display: none; }
+.swatch { display: inline-block; width: 11px; height: 11px; margin-right: 6px; border: 1px solid #999; vertical-align: -1px; }
+#triples { padding: 8px 12px; }
+table { width: 100%; border-collapse: collapse; font-size: 12px; }
+th, td { padding: 2px 6px; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; overflow-wrap: anywhere; unicode-bidi: isolate; }
+th button { padding: 0; border: 0; background: none; font: inherit; font-weight: 600; cursor: pointer; }
+th[aria-sort="ascending"] button::after { content: " \25B2"; }
+th[aria-sort="descending"] button::after { content: " \25BC"; }
+th { white-space: nowrap; }
+td.num, td.time { white-space: nowrap; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+aside table { font-size: 11px; }
+.pick { color: #0645ad; cursor: pointer; }
+.pick:hover { text-decoration: underline; }
+.pick + .pick { color: #4a5f8c; }
+.ctl { margin: 0 1px; padding: 0 2px; border: 1px solid #c00; border-radius: 2px; color: #c00; font-size: 85%; }
+#tip { position: fixed; z-index: 2; max-width: 420px; padding: 4px 7px; border: 1px solid #999; background: #fffff4;
+  box-shadow: 0 1px 4px #0003; pointer-events: none; overflow-wrap: anywhere; unicode-bidi: isolate; }
+#tip strong { display: block; }
+g.n { cursor: pointer; }
+g.off { display: none; }
+#above g.hit > :not(text) { stroke: #e6007e; stroke-width: 4px; }
+#above g.sel > :not(text) { stroke: #000; stroke-width: 5px; }
+#above g.e path { stroke: #222; stroke-opacity: 0.9; }
+#more { margin-top: 6px; }
+"""
+
+PAGE_SCRIPT = r"""
+"use strict";
+(() => {
+  performance.mark("a2a-start");
+  const byId = (id) => document.getElementById(id);
+  const data = JSON.parse(byId("data").textContent);
+  const ROLE = ["source", "description", "location"];
+  const PAGE = 200; // table rows shown at a time: every update stays fast whatever the graph
+  const svg = document.querySelector("#graph svg");
+  const tip = byId("tip");
+
+  // Text from the data is only ever inserted as text. Invisible and direction-changing
+  // characters are shown as a boxed code point, so that a name cannot hide or reorder text.
+  const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2028\u2029\u2060-\u206f\ufeff\ufff9-\ufffb]/g;
+  const codePoint = (ch) => "U+" + ch.codePointAt(0).toString(16).toUpperCase().padStart(4, "0");
+  function put(parent, text) {
+    let at = 0;
+    for (const match of text.matchAll(HIDDEN)) {
+      parent.append(text.slice(at, match.index));
+      const box = document.createElement("span");
+      box.className = "ctl";
+      box.textContent = codePoint(match[0]);
+      parent.append(box);
+      at = match.index + match[0].length;
+    }
+    parent.append(text.slice(at));
+    return parent;
+  }
+  const plain = (text) => text.replace(HIDDEN, (ch) => "[" + codePoint(ch) + "]");
+  function element(tag, text, className) {
+    const made = document.createElement(tag);
+    if (className) made.className = className;
+    if (text !== undefined) put(made, String(text));
+    return made;
+  }
+  const number = (n) => n.toLocaleString("en-US");
+  const level = (l) => (l === null ? "unknown" : String(l));
+  // Sources bound their times (alert files to the year 5138), far inside what a Date holds.
+  const when = (t) => (t === null ? "unknown" : new Date(t * 1000).toISOString().slice(0, 19).replace("T", " "));
+
+  document.title = plain(data.title[0]);
+  byId("title").textContent = plain(data.title[0]);
+  byId("subtitle").textContent = plain(data.title.slice(1).join(" \u00b7 "));
+  if (svg) svg.querySelectorAll("text").forEach((text, i) => { text.textContent = plain(data.labels[i] ?? ""); });
+
+  const nodes = data.nodes.map(([role, name, kind], i) => ({
+    i, role, name, kind, key: ROLE[role] + ":" + name, low: name.toLowerCase(), triples: [], el: byId("n" + i),
+    alive: true, hit: false,
+  }));
+  const triples = data.triples.map(([s, d, l, count, lvl, first, last]) => ({ s, d, l, count, level: lvl, first, last }));
+  const edges = data.edges.map(([a, b], i) => ({ a, b, el: byId("e" + i), triples: [] }));
+  const edgeOf = new Map(edges.map((e) => [e.a + " " + e.b, e]));
+  for (const t of triples) {
+    for (const n of [t.s, t.d, t.l]) nodes[n].triples.push(t);
+    t.edges = [edgeOf.get(t.s + " " + t.d), edgeOf.get(t.d + " " + t.l)];
+    for (const e of t.edges) e.triples.push(t);
+  }
+  const wellFormed = (s) => (s.toWellFormed ? s.toWellFormed() : s);
+  const nodeByKey = new Map();
+  for (const n of nodes) if (!nodeByKey.has(wellFormed(n.key))) nodeByKey.set(wellFormed(n.key), n);
+  const nodeOf = (el) => nodes[Number(el.id.slice(1))];
+
+  const state = { minLevel: null, query: "", selected: null, sort: "count", descending: true, limit: PAGE, hits: [], current: -1 };
+  const kept = (t) => state.minLevel === null || t.level === null || t.level >= state.minLevel;
+
+  function tally(list) {
+    const sum = { count: 0, level: null, first: null, last: null };
+    for (const t of list) {
+      if (!kept(t)) continue;
+      sum.count += t.count;
+      if (t.level !== null && (sum.level === null || t.level > sum.level)) sum.level = t.level;
+      if (t.first !== null && (sum.first === null || t.first < sum.first)) sum.first = t.first;
+      if (t.last !== null && (sum.last === null || t.last > sum.last)) sum.last = t.last;
+    }
+    return sum;
+  }
+
+  // The graph itself changes only with the level filter. What a click or a search shows is drawn
+  // above it: a white veil, and over the veil copies of the elements to show. Redrawing thousands
+  // of elements takes a browser hundreds of milliseconds; this takes a few.
+  let hidden = new Set();
+  function hide(elements) {
+    for (const el of hidden) if (!elements.has(el)) el.classList.remove("off");
+    for (const el of elements) if (!hidden.has(el)) el.classList.add("off");
+    hidden = elements;
+  }
+  const veil = element("div");
+  const above = svg ? document.createElementNS(svg.namespaceURI, "svg") : null;
+  const aboveGraph = svg ? document.createElementNS(svg.namespaceURI, "g") : null;
+  if (svg) {
+    veil.id = "veil";
+    above.id = "above";
+    above.setAttribute("aria-hidden", "true");
+    above.setAttribute("viewBox", svg.getAttribute("viewBox"));
+    const drawing = svg.querySelector("g.graph");
+    if (drawing) aboveGraph.setAttribute("transform", drawing.getAttribute("transform"));
+    above.append(aboveGraph);
+    svg.after(veil, above);
+  }
+  function highlight() {
+    if (!svg) return;
+    const sel = state.selected;
+    const current = state.current >= 0 ? state.hits[state.current] : null;
+    const shown = sel ? neighbourhood(sel) : state.hits.filter((n) => n.el).map((n) => n.el);
+    const copies = shown.map((el) => {
+      const copy = el.cloneNode(true);
+      copy.removeAttribute("id");
+      copy.dataset.of = el.id;
+      const node = el.classList.contains("n") ? nodeOf(el) : null;
+      if (node && node.hit) copy.classList.add("hit");
+      if (node && (node === sel || node === current)) copy.classList.add("sel");
+      return copy;
+    });
+    aboveGraph.replaceChildren(...copies);
+    veil.className = sel ? "fade" : state.query ? "dim" : "";
+  }
+
+  // ---- the view: pan and zoom by the viewBox ----
+  const full = svg ? svg.viewBox.baseVal : null;
+  const home = full ? { x: full.x, y: full.y, w: full.width, h: full.height } : null;
+  let view = home;
+  function setView(v) {
+    view = v;
+    if (!svg) return;
+    svg.setAttribute("viewBox", `${v.x} ${v.y} ${v.w} ${v.h}`);
+    above.setAttribute("viewBox", `${v.x} ${v.y} ${v.w} ${v.h}`);
+  }
+  function svgPoint(clientX, clientY) {
+    const p = svg.createSVGPoint();
+    p.x = clientX;
+    p.y = clientY;
+    return p.matrixTransform(svg.getScreenCTM().inverse());
+  }
+  function zoom(factor, centre) {
+    const w = Math.min(Math.max(view.w * factor, home.w / 200), home.w * 4);
+    const k = w / view.w;
+    setView({ x: centre.x - (centre.x - view.x) * k, y: centre.y - (centre.y - view.y) * k, w, h: view.h * k });
+  }
+  function jumpTo(node) {
+    if (!node.el || !svg) return;
+    const box = node.el.getBBox();
+    const toRoot = svg.getScreenCTM().inverse().multiply(node.el.getScreenCTM());
+    const corner = new DOMPoint(box.x, box.y).matrixTransform(toRoot);
+    const far = new DOMPoint(box.x + box.width, box.y + box.height).matrixTransform(toRoot);
+    const size = Math.max(far.x - corner.x, far.y - corner.y) * 8;
+    const w = Math.min(Math.max(size, home.w / 200), Math.max(view.w, size));
+    const h = w * (view.h / view.w);
+    setView({ x: (corner.x + far.x) / 2 - w / 2, y: (corner.y + far.y) / 2 - h / 2, w, h });
+  }
+
+  // ---- level filter, selection, search ----
+  function applyLevel() {
+    const off = new Set();
+    for (const n of nodes) {
+      n.alive = n.triples.some(kept);
+      if (!n.alive && n.el) off.add(n.el);
+    }
+    for (const e of edges) if (e.el && !e.triples.some(kept)) off.add(e.el);
+    hide(off);
+    search(byId("q").value, false);
+    select(state.selected, false);
+  }
+
+  function neighbourhood(node) {
+    const lines = new Set(); // edges first, so that nodes are drawn over them, as in the graph
+    const shapes = new Set(node.el ? [node.el] : []);
+    for (const t of node.triples) {
+      if (!kept(t)) continue;
+      for (const n of [t.s, t.d, t.l]) if (nodes[n].el) shapes.add(nodes[n].el);
+      for (const e of t.edges) if (e.el) lines.add(e.el);
+    }
+    return [...lines, ...shapes];
+  }
+
+  function select(node, remember = true) {
+    state.selected = node;
+    state.limit = PAGE;
+    highlight();
+    showPanel();
+    showTable();
+    if (remember) {
+      let hash = "";
+      try { hash = node ? "#" + encodeURIComponent(wellFormed(node.key)) : ""; } catch (err) { hash = ""; }
+      if (location.hash !== hash && !(hash === "" && location.hash === "#")) location.hash = hash;
+    }
+  }
+
+  function fromHash() {
+    let key = "";
+    try { key = decodeURIComponent(location.hash.slice(1)); } catch (err) { key = ""; }
+    const node = nodeByKey.get(key) ?? null;
+    if (node === state.selected) return;
+    select(node, false);
+    if (node) jumpTo(node);
+  }
+
+  function search(text, fresh = true) {
+    state.query = text.trim().toLowerCase();
+    const hits = [];
+    for (const n of nodes) {
+      n.hit = state.query !== "" && n.low.includes(state.query);
+      if (n.hit && n.alive) hits.push(n);
+    }
+    state.hits = hits;
+    if (fresh) state.current = -1;
+    highlight();
+    byId("hits").textContent = state.query === "" ? "" : `${number(hits.length)} match${hits.length === 1 ? "" : "es"}`;
+    state.limit = PAGE;
+    showTable();
+  }
+
+  function step(by) {
+    const hits = state.hits;
+    if (hits.length === 0) return;
+    state.current = (state.current + by + hits.length) % hits.length;
+    const node = hits[state.current];
+    byId("hits").textContent = `${state.current + 1} of ${number(hits.length)}`;
+    select(node);
+    jumpTo(node);
+  }
+
+  // ---- the side panel: the alerts behind the selected node ----
+  function table(headings, rows) {
+    const made = element("table");
+    const head = made.createTHead().insertRow();
+    for (const heading of headings) head.append(element("th", heading));
+    const body = made.createTBody();
+    for (const cells of rows) {
+      const row = body.insertRow();
+      for (const cell of cells) row.append(cell);
+    }
+    return made;
+  }
+  // A cell naming one node, or two stacked (a description over its location): each a link to select it.
+  function namesCell(indices) {
+    const cell = document.createElement("td");
+    for (const n of indices) {
+      const name = element("div", nodes[n].name, "pick line");
+      name.dataset.node = String(n);
+      cell.append(name);
+    }
+    return cell;
+  }
+  const figureCells = (sum) => [
+    element("td", number(sum.count), "num"), element("td", level(sum.level), "num"),
+    element("td", when(sum.first), "time"), element("td", when(sum.last), "time"),
+  ];
+  // The side panel is narrow: there, first seen stands over last seen in one cell.
+  function panelFigureCells(sum) {
+    const seen = element("td", undefined, "time");
+    seen.append(element("div", when(sum.first), "line"), element("div", when(sum.last), "line"));
+    return [element("td", number(sum.count), "num"), element("td", level(sum.level), "num"), seen];
+  }
+  const FIGURES = ["Alerts", "Level", "First / last seen (UTC)"];
+
+  // The triples of a list merged by the nodes by(t) names, busiest first.
+  function grouped(list, by) {
+    const groups = new Map();
+    for (const t of list) {
+      if (!kept(t)) continue;
+      const indices = by(t);
+      const key = indices.join(" ");
+      if (!groups.has(key)) groups.set(key, { indices, triples: [] });
+      groups.get(key).triples.push(t);
+    }
+    return [...groups.values()].map((g) => [g.indices, tally(g.triples)]).sort((a, b) => b[1].count - a[1].count);
+  }
+  function listing(node, title, heading, by) {
+    const rows = grouped(node.triples, by).map(([indices, sum]) => [namesCell(indices), ...panelFigureCells(sum)]);
+    return [element("h3", title), table([heading, ...FIGURES], rows)];
+  }
+
+  function showPanel() {
+    const node = state.selected;
+    const lists = byId("sel-lists");
+    if (node === null) {
+      byId("sel-kind").textContent = "Nothing selected";
+      byId("sel-name").replaceChildren();
+      byId("sel-summary").textContent = "Click a node to see the alerts behind it; Esc or a click on the background resets.";
+      lists.replaceChildren();
+      return;
+    }
+    const sum = tally(node.triples);
+    byId("sel-kind").textContent = `${ROLE[node.role]} (${node.kind})`;
+    byId("sel-name").replaceChildren();
+    put(byId("sel-name"), node.name);
+    byId("sel-summary").textContent = `${number(sum.count)} alert${sum.count === 1 ? "" : "s"}, highest level ${level(sum.level)}, `
+      + `first seen ${when(sum.first)}, last seen ${when(sum.last)} (UTC)` + (state.minLevel === null ? "" : `, at level ${state.minLevel} and up`);
+    if (node.role === 0) {
+      lists.replaceChildren(...listing(node, "Alerts it raised, where", "Description / location", (t) => [t.d, t.l]));
+    } else if (node.role === 1) {
+      lists.replaceChildren(...listing(node, "Sources", "Source", (t) => [t.s]), ...listing(node, "Locations", "Location", (t) => [t.l]));
+    } else {
+      lists.replaceChildren(...listing(node, "Who reached it, with what", "Source / description", (t) => [t.s, t.d]));
+    }
+  }
+
+  // ---- the table of all triples: follows the filter, the selection and the search ----
+  const COLUMNS = [
+    ["source", "Source", (t) => nodes[t.s].name],
+    ["description", "Description", (t) => nodes[t.d].name],
+    ["location", "Location", (t) => nodes[t.l].name],
+    ["count", "Alerts", (t) => t.count],
+    ["level", "Level", (t) => t.level],
+    ["first", "First seen (UTC)", (t) => t.first],
+    ["last", "Last seen (UTC)", (t) => t.last],
+  ];
+  let order = null; // the triples sorted by the current column
+  function sortTriples() {
+    const [, , value] = COLUMNS.find(([key]) => key === state.sort);
+    const sign = state.descending ? -1 : 1;
+    order = triples.slice().sort((a, b) => {
+      const x = value(a), y = value(b);
+      if (x === y) return 0;
+      if (x === null) return 1; // unknown last, either way
+      if (y === null) return -1;
+      return (x < y ? -1 : 1) * sign;
+    });
+  }
+  function showTable() {
+    if (order === null) sortTriples();
+    const sel = state.selected;
+    const q = state.query;
+    const rows = order.filter((t) => kept(t)
+      && (sel === null || t.s === sel.i || t.d === sel.i || t.l === sel.i)
+      && (q === "" || nodes[t.s].hit || nodes[t.d].hit || nodes[t.l].hit));
+    const body = byId("rows");
+    body.replaceChildren(...rows.slice(0, state.limit).map((t) => {
+      const row = document.createElement("tr");
+      row.append(namesCell([t.s]), namesCell([t.d]), namesCell([t.l]), ...figureCells(t));
+      return row;
+    }));
+    byId("table-count").textContent = (rows.length === triples.length ? `all ${number(rows.length)}` : `${number(rows.length)} of ${number(triples.length)}`)
+      + (rows.length > state.limit ? `, the first ${number(state.limit)} shown` : "");
+    byId("more").hidden = rows.length <= state.limit;
+    for (const button of document.querySelectorAll("#triples th button")) {
+      const on = button.dataset.sort === state.sort;
+      button.closest("th").setAttribute("aria-sort", on ? (state.descending ? "descending" : "ascending") : "none");
+    }
+  }
+
+  // ---- the tooltip ----
+  function showTip(el, x, y) {
+    const lines = [];
+    if (el.classList.contains("n")) {
+      const node = nodeOf(el);
+      const sum = tally(node.triples);
+      lines.push(element("strong", node.name), element("div", `${ROLE[node.role]}: ${node.kind}`));
+      lines.push(element("div", `${number(sum.count)} alert${sum.count === 1 ? "" : "s"}, highest level ${level(sum.level)}`));
+      lines.push(element("div", `first seen ${when(sum.first)}`), element("div", `last seen ${when(sum.last)} (UTC)`));
+    } else {
+      const edge = edges[Number(el.id.slice(1))];
+      const sum = tally(edge.triples);
+      lines.push(element("strong", nodes[edge.a].name), element("div", "\u2192"), element("strong", nodes[edge.b].name));
+      lines.push(element("div", `${number(sum.count)} alert${sum.count === 1 ? "" : "s"}, highest level ${level(sum.level)}`));
+    }
+    tip.replaceChildren(...lines);
+    tip.hidden = false;
+    moveTip(x, y);
+  }
+  function moveTip(x, y) {
+    tip.style.left = `${Math.min(x + 14, window.innerWidth - tip.offsetWidth - 4)}px`;
+    tip.style.top = `${Math.min(y + 14, window.innerHeight - tip.offsetHeight - 4)}px`;
+  }
+
+  // ---- wiring ----
+  const levelChoice = byId("level");
+  levelChoice.append(new Option("all levels", ""));
+  for (let n = 1; n <= 15; n++) levelChoice.append(new Option(`level ${n} and up`, String(n)));
+  levelChoice.addEventListener("change", () => {
+    state.minLevel = levelChoice.value === "" ? null : Number(levelChoice.value);
+    applyLevel();
+  });
+  const query = byId("q");
+  query.addEventListener("input", () => search(query.value));
+  query.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      step(event.shiftKey ? -1 : 1);
+    }
+  });
+  byId("next").addEventListener("click", () => step(1));
+  byId("prev").addEventListener("click", () => step(-1));
+  byId("fit").addEventListener("click", () => setView(home));
+  byId("reset").addEventListener("click", () => {
+    query.value = "";
+    levelChoice.value = "";
+    state.minLevel = null;
+    applyLevel();
+    select(null);
+    setView(home);
+  });
+  byId("more").addEventListener("click", () => {
+    state.limit += PAGE;
+    showTable();
+  });
+  for (const [key, heading] of COLUMNS) {
+    const button = element("button", heading);
+    button.type = "button";
+    button.dataset.sort = key;
+    button.addEventListener("click", () => {
+      state.descending = state.sort === key ? !state.descending : !["source", "description", "location"].includes(key);
+      state.sort = key;
+      order = null;
+      showTable();
+    });
+    const th = document.createElement("th");
+    th.append(button);
+    byId("columns").append(th);
+  }
+  document.addEventListener("click", (event) => {
+    const name = event.target.closest ? event.target.closest(".pick") : null;
+    if (name) {
+      const node = nodes[Number(name.dataset.node)];
+      select(node);
+      jumpTo(node);
+    }
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") select(null);
+    else if (event.key === "/" && document.activeElement !== query) {
+      event.preventDefault();
+      query.focus();
+    }
+  });
+  window.addEventListener("hashchange", fromHash);
+
+  if (svg) {
+    let drag = null;
+    let dragged = false;
+    svg.addEventListener("wheel", (event) => {
+      event.preventDefault();
+      zoom(Math.exp(event.deltaY * 0.0015), svgPoint(event.clientX, event.clientY));
+    }, { passive: false });
+    svg.addEventListener("pointerdown", (event) => {
+      if (event.button !== 0) return;
+      drag = { x: event.clientX, y: event.clientY, view, scale: svg.getScreenCTM().a };
+      dragged = false;
+    });
+    svg.addEventListener("pointermove", (event) => {
+      if (drag === null) return;
+      const dx = event.clientX - drag.x, dy = event.clientY - drag.y;
+      if (!dragged && Math.hypot(dx, dy) < 4) return;
+      if (!dragged) svg.setPointerCapture(event.pointerId);
+      dragged = true;
+      tip.hidden = true;
+      setView({ ...drag.view, x: drag.view.x - dx / drag.scale, y: drag.view.y - dy / drag.scale });
+    });
+    const stop = () => { drag = null; };
+    svg.addEventListener("pointerup", stop);
+    svg.addEventListener("pointercancel", stop);
+    svg.addEventListener("click", (event) => {
+      if (dragged) {
+        dragged = false;
+        return;
+      }
+      const hit = event.target.closest("g.n");
+      if (hit) select(nodeOf(hit));
+      else if (!event.target.closest("g.e")) select(null); // the background; an edge changes nothing
+    });
+    svg.addEventListener("pointerover", (event) => {
+      const el = event.target.closest("g.n, g.e");
+      if (el && drag === null) showTip(el, event.clientX, event.clientY);
+    });
+    svg.addEventListener("pointermove", (event) => { if (!tip.hidden) moveTip(event.clientX, event.clientY); });
+    svg.addEventListener("pointerout", (event) => {
+      if (!event.relatedTarget || !event.relatedTarget.closest || !event.relatedTarget.closest("g.n, g.e")) tip.hidden = true;
+    });
+  }
+
+  for (const [heading, entries] of data.legend) {
+    const list = element("ul");
+    for (const [colour, meaning] of entries) {
+      const swatch = element("span", undefined, "swatch");
+      swatch.style.backgroundColor = colour; // through the CSS object model, which the policy allows
+      const item = element("li");
+      item.append(swatch, meaning); // a string becomes a text node
+      list.append(item);
+    }
+    byId("legend-list").append(element("h3", heading), list);
+  }
+
+  applyLevel();
+  fromHash();
+  if (state.selected === null) showPanel();
+  performance.mark("a2a-ready");
+  requestAnimationFrame(() => setTimeout(() => performance.mark("a2a-drawn"))); // after the first frame
+})();
+"""
+
+
+WRITERS: dict[str, Callable[[Iterable[Row], TextIO, Settings], int]] = {
+    "csv": write_csv,
+    "dot": write_dot,
+    "html": write_html,
+}
 
 
 # ---------------------------------------------------------------------------
@@ -4300,6 +5187,7 @@ def run(settings: Settings, out: TextIO) -> Stats:
     resolver = ReverseResolver(settings.dns) if settings.dns else None
     with open_source(settings, stats) as source:
         per_agent_locations = settings.location_detail == "agent"
+        listed = 0  # the alerts behind the grouped rows, before a picture's or a page's cut (--max-nodes)
         if settings.show_duplicate:
             stats.grouped = False
             pairs = alert_rows(source, settings.filters, settings.use_user, stats, settings.use_host)
@@ -4314,22 +5202,22 @@ def run(settings: Settings, out: TextIO) -> Stats:
             settings = settings._replace(cuts=tuple(cuts))
             if resolver:
                 rows = resolve_grouped(rows, resolver)
+            listed = alerts_in(rows)
         if settings.render:
             rows = list(rows)
-            drawn, cut = fit_picture(rows, settings.max_nodes)
-            graph = io.StringIO()
-            write_dot(drawn, graph, settings._replace(cuts=(*settings.cuts, cut)) if cut else settings)
-            layout = choose_layout(settings.layout, graph_of(drawn))
-            render(graph.getvalue(), settings.render, layout, settings.render_timeout)
-            if cut:
-                stats.cut["--max-nodes"] += alerts_in(rows) - alerts_in(drawn)
+            drawn, drawn_settings = fitted(rows, settings)  # what --max-nodes leaves in the picture
+            draw(drawn, settings.render, drawn_settings)
         if settings.render is None or settings.output is not None:
+            if settings.format == "html":  # the page holds what a picture holds
+                rows, settings = fitted(list(rows), settings)
             stats.triples = WRITERS[settings.format](rows, out, settings)
             stats.written = alerts_in(rows) if stats.grouped else stats.triples
-            if stats.cut["--max-nodes"]:  # it cut the picture alone
-                log.debug("--max-nodes left %d alert(s) out of the picture", stats.cut.pop("--max-nodes"))
+            if settings.render and alerts_in(drawn) < listed:
+                log.debug("--max-nodes left %d alert(s) out of the picture", listed - alerts_in(drawn))
         else:
             stats.triples, stats.written, stats.drawn_only = len(drawn), alerts_in(drawn), True
+        if stats.written < listed:  # the output is a picture or a page, which --max-nodes cut
+            stats.cut["--max-nodes"] += listed - stats.written
         if not stats.triples and settings.explain_empty and source.survey is not None:
             survey(source.survey, stats)
     if resolver:

@@ -389,7 +389,8 @@ def test_one_line_per_alert_adds_up(cli):
 
 def test_a_picture_s_cut_is_counted_where_it_applies(tmp_path):
     """--render alone: the alerts --max-nodes leaves out of the picture are a term of the sum, and what
-    is drawn is what the picture's title says; with --output the text holds everything."""
+    is drawn is what the picture's title says; with --output the text holds everything; the page
+    (--format=html) is cut as the picture is."""
     picture = tmp_path / "day.svg"
     alone = from_cron(f"--alerts-log={LOG}", "--all", f"--render={picture}", "--max-nodes=8", "--debug")
     counts = the_sum(alone.stderr)
@@ -400,6 +401,9 @@ def test_a_picture_s_cut_is_counted_where_it_applies(tmp_path):
     counts = the_sum(both.stderr)
     assert (counts["done"], counts["cut"], counts["written"]) == ("written", None, 69)
     assert f"debug: --max-nodes left {69 - int(drawn.group(1))} alert(s) out of the picture" in both.stderr
+    page = from_cron(f"--alerts-log={LOG}", "--all", "--format=html", "--max-nodes=8", "--debug")
+    counts = the_sum(page.stderr)  # the interactive page holds what the picture holds
+    assert (counts["done"], counts["cuts"], counts["written"]) == ("written", "--max-nodes", int(drawn.group(1)))
 
 
 def test_the_counts_add_up_on_the_database(ossec, cli):
