@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import array
+import bisect
 import contextlib
 import errno
 import fnmatch
@@ -144,11 +145,25 @@ class Alert(NamedTuple):
     last: int | None = None  # epoch of the latest
 
 
+class Survey(NamedTuple):
+    """What a source holds, whatever the window and the filters: learnt only when a run wrote nothing,
+    to say why (explain_empty_output)."""
+
+    alerts: int  # every alert the source holds
+    outside: int  # of them, outside the time window (alerts.json lines without a time count here)
+    first: int | None  # the time of the earliest alert
+    last: int | None  # of the latest
+    in_window: int | None = None  # the database: alerts in the window before any filter (files: the run counted them)
+    no_source_user: int | None = None  # the database: alerts of the run without an address that have a user
+
+
 class Source(NamedTuple):
-    """A run's alerts, and the filters (by flag) that the source applied itself (in SQL)."""
+    """A run's alerts, the filters (by flag) that the source applied itself (in SQL), and how to
+    learn what it holds in all once they are read (for a run that wrote nothing)."""
 
     alerts: Iterator[Alert]
     applied: frozenset[str] = frozenset()
+    survey: Callable[[Stats], Survey] | None = None  # given what the run counted
 
 
 class Tally(NamedTuple):
@@ -196,35 +211,67 @@ class Memo(dict[str, V]):
 
 
 class Stats:
-    """Counters reported by --debug and written to the log file."""
+    """What a run did with the alerts it read, reported by --debug and written to the log file.
+
+    The counts add up: alerts read = removed by filters + without a source +
+    cut (--min-count, --top, --max-nodes) + written (Stats.report).
+    """
 
     def __init__(self) -> None:
-        self.alerts = 0
-        self.no_source = 0
-        self.triples = 0
+        self.alerts = 0  # alerts the filters kept, with a source or without
+        self.no_source = 0  # of those, alerts that no source stands for (no address, and no user or host asked for)
+        self.no_source_user = 0  # of those, alerts that have a user (--use-user would draw them)
+        self.no_source_host = 0  # of those, alerts that name their host (--use-host would draw them)
+        self.removed: Counter[str] = Counter()  # alerts removed, by filter
+        self.cut: Counter[str] = Counter()  # alerts left out of the output, by flag: --min-count, --top, --max-nodes
+        self.triples = 0  # lines written (or drawn, with --render alone): triples, or alerts with --show-duplicate
+        self.written = 0  # the alerts those lines stand for
+        self.drawn_only = False  # --render without --output: the lines are those of the picture
+        self.grouped = True  # lines are triples (not --show-duplicate's one line per alert)
         self.dns_unresolved = 0  # addresses left as IPs because --dns-budget ran out
         self.unknown_level = 0  # alerts kept by --min-level because their level is unknown
-        self.removed: Counter[str] = Counter()  # alerts removed, by filter
+        self.row_filters: list[str] = []  # the filters applied row by row (not in SQL), by flag
+        self.sql_filters: list[str] = []  # those the database's query applied
+        self.users_known = True  # whether the alerts read say their user (the database: only with --use-user)
+        self.survey: Survey | None = None  # set when nothing was written and someone will read why
 
-    def count(self, kept: int, no_source: int, unknown_level: int) -> None:
+    def removed_by_flag(self) -> list[tuple[str, int]]:
+        """What each filter removed, in the filters' order."""
+        return sorted(self.removed.items(), key=lambda item: FILTER_FLAGS.index(item[0]))
+
+    @property
+    def read(self) -> int:
+        """The alerts the run read in the time window (as far as it counted those the database's filters removed)."""
+        return self.alerts + self.removed.total()
+
+    def count(self, kept: int, unknown_level: int, no_source: int, with_user: int, with_host: int) -> None:
         """Add what a pass over the alerts counted in its own variables (faster than attributes)."""
         self.alerts += kept
-        self.no_source += no_source
         self.unknown_level += unknown_level
+        self.no_source += no_source
+        self.no_source_user += with_user
+        self.no_source_host += with_host
 
-    def report(self) -> None:
-        for flag, count in self.removed.items():
+    def report(self, settings: Settings) -> None:
+        """A line per filter (the cuts have theirs where they apply), one for the alerts without a
+        source, then the sum: every alert read is removed, without a source, cut or written."""
+        for flag, count in self.removed_by_flag():
             log.debug("%s removed %d alert(s)", flag, count)
         if self.unknown_level:
             log.debug("--min-level kept %d alert(s) of unknown level", self.unknown_level)
-        log.debug(
-            "alerts read: %d, removed by filters: %d, skipped for no source: %d, triples written: %d, duplicates: %d",
-            self.alerts + self.removed.total(),
-            self.removed.total(),
-            self.no_source,
-            self.triples,
-            max(self.alerts - self.no_source - self.triples, 0),
-        )
+        if self.no_source:
+            log.debug("without a source: %s", no_source_note(settings, self))
+        terms = [f"{self.removed.total()} removed by filters", f"{self.no_source} without a source"]
+        if self.cut:
+            terms.append(f"{self.cut.total()} cut by {', '.join(self.cut)}")
+        done = "drawn" if self.drawn_only else "written"
+        if self.grouped:
+            duplicates = self.written - self.triples
+            triples = f"{self.triples} triple{'' if self.triples == 1 else 's'}"
+            terms.append(f"{self.written} {done} as {triples} ({duplicates} duplicate{'' if duplicates == 1 else 's'})")
+        else:
+            terms.append(f"{self.written} {done}, a line each")
+        log.debug("alerts read: %d = %s", self.read, " + ".join(terms))
 
 
 # ---------------------------------------------------------------------------
@@ -260,6 +307,10 @@ def _both_zones(epoch: int) -> str:
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+# The flags of the filters, in the order they apply and are reported (filter_steps, filter_conditions).
+FILTER_FLAGS = ("--exclude-alerts", "--rules", "--min-level", "--location", "--src", "--src/--src-user")
 
 
 class Filters(NamedTuple):
@@ -308,6 +359,7 @@ class Settings(NamedTuple):
     window: Window
     filters: Filters = Filters()
     use_user: bool = False
+    use_host: bool = False  # --use-host: an alert with neither address nor (--use-user) user is drawn from its host
     show_duplicate: bool = False
     count_column: bool = False  # --count
     plain_csv: bool = False
@@ -327,6 +379,7 @@ class Settings(NamedTuple):
     location_detail: str = "file"  # --location-detail: "file", or "agent" for one location per agent
     made_at: int = 0  # when the graph was made: now, or SOURCE_DATE_EPOCH for reproducible output
     cuts: tuple[str, ...] = ()  # what --min-count, --top and --max-nodes left out, for the title (set by run)
+    explain_empty: bool = False  # say why when nothing is written: stderr is a terminal, or --debug
 
 
 def parse_interval(text: str) -> int:
@@ -732,6 +785,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="use the alert's user as the source where it has no source IP",
     )
+    sel.add_argument(
+        "--use-host",
+        action="store_true",
+        help="use the host that raised the alert, '(web1) 10.0.0.2' or '(ossec-server)', as the source where "
+        "it has neither a source IP nor (with --use-user) a user: rootcheck, syscheck and other checks of a host",
+    )
 
     look = parser.add_argument_group("incident lookup (each filter repeatable where it says so)")
     look.add_argument(
@@ -915,6 +974,7 @@ def build_settings(args: argparse.Namespace, now: int) -> Settings:
         window=resolve_window(args, now),
         filters=build_filters(args),
         use_user=args.use_user,
+        use_host=args.use_host,
         show_duplicate=args.show_duplicate,
         count_column=args.count,
         plain_csv=args.plain_csv,
@@ -924,6 +984,7 @@ def build_settings(args: argparse.Namespace, now: int) -> Settings:
         alerts_jsons=tuple(args.alerts_json),
         dns=dns_settings(args),
         rules_dirs=tuple(args.rules_dir) if args.rules_dir else None,
+        explain_empty=args.debug or stderr_is_terminal(),
         **graph_options(args),
     )
 
@@ -996,6 +1057,8 @@ class Schema(NamedTuple):
     level_expr: str  # SQL for the alert level: alert.level (2.9+) or signature.level
     user_join: str  # extra JOIN that brings the user, or ""
     user_expr: str  # SQL for the user, or NULL
+    stored_user_join: str = ""  # the same, whatever --use-user says: where the database keeps users
+    stored_user_expr: str = "NULL"
 
 
 def connect(target: DatabaseTarget) -> pymysql.connections.Connection:
@@ -1102,6 +1165,11 @@ def mysql_message(err: pymysql.MySQLError) -> str:
     return str(err) or type(err).__name__
 
 
+def explaining() -> bool:
+    """Whether the run's diagnostics are read (--debug, --logfile): what only they need is done only then."""
+    return any(handler.level <= logging.DEBUG for handler in log.handlers)
+
+
 def log_sql(statement: str) -> str:
     """A statement the run sends, shown under --debug (the benchmark's raw client replays them all)."""
     log.debug("SQL: %s", statement)
@@ -1149,6 +1217,8 @@ def detect_schema(conn: pymysql.connections.Connection, use_user: bool) -> Schem
         level_expr="a.level" if has_level else "s.level",
         user_join=user_join if use_user else "",
         user_expr=user_expr if use_user else "NULL",
+        stored_user_join=user_join,
+        stored_user_expr=user_expr,
     )
 
 
@@ -1161,11 +1231,13 @@ def window_condition(window: Window) -> list[SqlCondition]:
     return [("time window", "a.timestamp >= %s AND a.timestamp < %s", [window.start, window.end])]
 
 
-def filter_conditions(schema: Schema, filters: Filters) -> list[SqlCondition]:
+def filter_conditions(schema: Schema, filters: Filters, use_host: bool = False) -> list[SqlCondition]:
     """The filters that the schema lets the database apply, in the order of Filters.
 
     What cannot be pushed down (--src on text IPs, --src-user, a --location
-    pattern with a [class]) is applied to the rows afterwards, as for files.
+    pattern with a [class]; --src with --use-user or --use-host, which remove
+    the alerts without an address that a user or host would draw) is applied
+    to the rows afterwards, as for files.
     """
     conditions: list[SqlCondition] = []
     if filters.excluded_rules:
@@ -1184,7 +1256,7 @@ def filter_conditions(schema: Schema, filters: Filters) -> list[SqlCondition]:
         matches = " OR ".join(["BINARY name LIKE %s ESCAPE '!'"] * len(likes))
         sql = f"(a.location_id, a.server_id) IN (SELECT id, server_id FROM location WHERE {matches})"
         conditions.append(("--location", sql, likes))
-    if filters.networks and not filters.users and schema.integer_ips:
+    if filters.networks and not filters.users and schema.integer_ips and schema.user_expr == "NULL" and not use_host:
         # Rows without an address stay, to be counted as "no source" like everywhere else.
         ranges = [(int(net[0]), int(net[-1])) for net in filters.networks if net.version == 4]
         sql = " OR ".join(["a.src_ip IS NULL OR a.src_ip = 0", *["a.src_ip BETWEEN %s AND %s"] * len(ranges)])
@@ -1398,8 +1470,8 @@ def query_database(
     schema = detect_schema(conn, settings.use_user)
     log.debug("schema: %s", schema.generation)
     window = window_condition(settings.window)
-    pushed = filter_conditions(schema, settings.filters)
-    if pushed and log.isEnabledFor(logging.DEBUG):
+    pushed = filter_conditions(schema, settings.filters, settings.use_host)
+    if pushed and explaining():
         removed.update(count_removed_in_sql(conn, window, pushed))
     names = DatabaseNames(conn, descriptions, schema.user_expr != "NULL")
     sql, params = build_query(schema, settings, window + pushed)
@@ -1418,7 +1490,63 @@ def query_database(
     cursor = conn.cursor(pymysql.cursors.SSCursor)
     cursor.execute(sql, params)
     alerts = alerts_one_by_one(cursor, names) if settings.show_duplicate else groups_of(cursor, names)
-    return cursor, Source(alerts, frozenset(flag for flag, _, _ in pushed))
+    applied = frozenset(flag for flag, _, _ in pushed)
+    survey = functools.partial(survey_database, conn, schema, settings, pushed)
+    return cursor, Source(alerts, applied, survey)
+
+
+def survey_database(
+    conn: pymysql.connections.Connection, schema: Schema, settings: Settings, pushed: list[SqlCondition], stats: Stats
+) -> Survey:
+    """What the database holds (Survey), for a run that wrote nothing, in one query: how many
+    alerts (a scan of the smallest index: some 90 ms for a million alerts), their span and how
+    many lie in the window (the timestamp index); and, where the run's alerts without a source
+    could have had a user (no --use-user), how many do.
+
+    The users are counted with the query's own conditions, and only when no filter was left to
+    apply row by row (which the count could not follow).
+    """
+    window = settings.window
+    columns = ["(SELECT COUNT(*) FROM alert)", "(SELECT MIN(timestamp) FROM alert)", "(SELECT MAX(timestamp) FROM alert)"]
+    params: list[Any] = []
+    if window.start is not None:
+        where, more = where_clause(window_condition(window))
+        columns.append(f"(SELECT COUNT(*) FROM alert a{where})")
+        params += more
+    users = bool(stats.no_source) and not settings.use_user and not settings.use_host and not stats.row_filters
+    if users and schema.stored_user_expr != "NULL":
+        where, more = where_clause([*window_condition(window), *pushed, *no_address_with_user(schema)])
+        columns.append(f"(SELECT COUNT(*) FROM alert a{schema.stored_user_join}{where})")
+        params += more
+    try:
+        with conn.cursor() as cur:
+            cur.execute(log_sql(f"SELECT {', '.join(columns)}"), params)
+            total, first, last, *rest = cur.fetchone() or (0, None, None, *[0] * (len(columns) - 3))
+    except pymysql.MySQLError as err:
+        raise Failure(mysql_message(err)) from None
+    in_window = int(rest.pop(0)) if window.start is not None else int(total)
+    if users:
+        with_user = int(rest[0]) if rest else 0  # a database that keeps no user
+    return Survey(
+        alerts=int(total),
+        outside=int(total) - in_window,
+        first=first,
+        last=last,
+        in_window=in_window,
+        no_source_user=with_user if users else None,
+    )
+
+
+def no_address_with_user(schema: Schema) -> list[SqlCondition]:
+    """The alerts without an address (decode_ip's forms of "none") that have a user (clean_user's)."""
+    if schema.integer_ips:
+        no_address: SqlCondition = ("", "(a.src_ip IS NULL OR a.src_ip = 0)", [])
+    else:
+        marks = ", ".join(["%s"] * len(NO_ADDRESS))
+        no_address = ("", f"(a.src_ip IS NULL OR TRIM(a.src_ip) IN ({marks}))", sorted(NO_ADDRESS))
+    user = schema.stored_user_expr
+    marks = ", ".join(["%s"] * len(NO_USER))
+    return [no_address, ("", f"TRIM({user}) NOT IN ({marks})", sorted(NO_USER))]
 
 
 def groups_of(chunks: Iterable[tuple[int, str | bytes, str]], names: DatabaseNames) -> Iterator[Alert]:
@@ -1904,7 +2032,8 @@ def tally(keys: list[K], epochs: list[int | None]) -> Iterator[tuple[K, int, int
 
 
 class TimeOrder:
-    """Whether the alerts of a file read so far keep its time order, within TIME_ORDER_SLACK.
+    """Whether the alerts of a file read so far keep its time order, within TIME_ORDER_SLACK; and, for
+    a run that writes nothing, how many they were, how many lay outside ``window``, and their span.
 
     seek_start skips the start of a plain file on the premise that they do. An
     epoch more than TIME_ORDER_SLACK behind one read before it breaks the
@@ -1913,17 +2042,33 @@ class TimeOrder:
     wherever it lies after the window's start.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, window: Window) -> None:
+        self.window = window
         self.highest: int | None = None
+        self.lowest: int | None = None
         self.broken = False
+        self.seen = 0  # alerts with a time (alerts.log: headers with an epoch)
+        self.outside = 0  # of them, outside the window
+        self.untimed = 0  # alerts.json alerts without a time, left out of every window
+        self.whole = True  # all of the file was read (not when the start that seek_start skipped was not)
 
     def note(self, epochs: list[int], in_order: bool) -> None:
-        """Check the epochs of a piece (nonempty, ``in_order`` when sorted) against what came before."""
-        if self.highest is not None and min(epochs) < self.highest - TIME_ORDER_SLACK:
+        """Check the epochs of a piece (nonempty, ``in_order`` when sorted) against what came before, and count them."""
+        low, high = (epochs[0], epochs[-1]) if in_order else (min(epochs), max(epochs))
+        if self.highest is not None and low < self.highest - TIME_ORDER_SLACK:
             self.broken = True
         if not in_order and min(map(operator.sub, epochs, itertools.accumulate(epochs, max))) < -TIME_ORDER_SLACK:
             self.broken = True
-        self.highest = max(epochs) if self.highest is None else max(self.highest, max(epochs))
+        self.highest = high if self.highest is None else max(self.highest, high)
+        self.lowest = low if self.lowest is None else min(self.lowest, low)
+        self.seen += len(epochs)
+        start, end = self.window
+        if start is not None and end is not None and (low < start or high >= end):
+            if in_order:  # a piece is mostly all in or all out: two bisections
+                inside = bisect.bisect_left(epochs, end) - bisect.bisect_left(epochs, start)
+            else:
+                inside = sum(1 for epoch in epochs if start <= epoch < end)
+            self.outside += len(epochs) - inside
 
 
 def log_alerts(
@@ -2216,6 +2361,7 @@ def json_alerts(
             epoch = json_time(obj)
             if epoch is None and start is not None:
                 counters.no_time += 1
+                order.untimed += 1
                 continue
             numbers.append(number)
             epochs.append(epoch)
@@ -2362,40 +2508,83 @@ def record_after(stream: BinaryIO, offset: int, kind: str) -> tuple[int, int] | 
 # ---- the files of a run
 
 
-def read_alert_file(path: str, kind: str, window: Window, one_by_one: bool) -> Iterator[Alert]:
-    """Stream the alerts of one alerts.log (OSSEC 2.x-3.x, Wazuh) or alerts.json in the time window."""
+def file_alerts(
+    path: str, kind: str, window: Window, one_by_one: bool, order: TimeOrder, counters: FileCounters, begin: int = 0, stop: int | None = None
+) -> Iterator[Alert]:
+    """The alerts in the window of a file's bytes from ``begin`` to ``stop``."""
+    blocks = read_blocks(path, begin, stop)
+    if kind == "log":
+        yield from log_alerts(log_pieces(blocks, counters), window, order, counters, one_by_one)
+        return
+    with deep_json():
+        yield from json_alerts(json_lines(blocks, counters), window, order, counters, one_by_one)
+
+
+def read_alert_file(path: str, kind: str, window: Window, one_by_one: bool, order: TimeOrder | None = None) -> Iterator[Alert]:
+    """Stream the alerts of one alerts.log (OSSEC 2.x-3.x, Wazuh) or alerts.json in the time window;
+    ``order`` learns the times of what was read."""
     counters = FileCounters(path, "alert(s)" if kind == "log" else "line(s)")
     # Seeking would put a broken file's skipped alerts after the others: --show-duplicate keeps file order.
     start = 0 if one_by_one else seek_start(path, kind, window)
     if start:
         log.debug("%s: the window starts after byte %d of %d; the bytes before are skipped", path, start, os.path.getsize(path))
-    order = TimeOrder()
-
-    def alerts(begin: int, stop: int | None) -> Iterator[Alert]:
-        blocks = read_blocks(path, begin, stop)
-        if kind == "log":
-            return log_alerts(log_pieces(blocks, counters), window, order, counters, one_by_one)
-        return json_alerts(json_lines(blocks, counters), window, order, counters, one_by_one)
-
-    with deep_json() if kind == "json" else contextlib.nullcontext():
-        yield from alerts(start, None)
+    order = order if order is not None else TimeOrder(window)
+    yield from file_alerts(path, kind, window, one_by_one, order, counters, start)
     if start and order.broken:
         log.debug("%s: not in time order: the bytes skipped before the window are read too", path)
-        with deep_json() if kind == "json" else contextlib.nullcontext():
-            yield from alerts(0, start)
+        yield from file_alerts(path, kind, window, one_by_one, order, counters, 0, start)
+    order.whole = not start or order.broken
     counters.warn()
 
 
-def read_alert_files(settings: Settings) -> Iterator[Alert]:
+class FileSurvey:
+    """What the files of a run hold in all (Survey), for a run that wrote nothing: what the reader
+    saw of each file it read whole (TimeOrder), and the times of the others (skipped for the
+    window, or read from a seek) read again when asked, pieces outside the window costing only
+    the search for their headers (log_alerts)."""
+
+    def __init__(self, window: Window) -> None:
+        self.window = window
+        self.orders: list[TimeOrder] = []
+        self.unread: list[tuple[str, str]] = []  # (path, kind)
+
+    def survey(self, stats: Stats) -> Survey:
+        """The Survey of every file (the run's own counts are not needed: it read every alert of the window)."""
+        for path, kind in self.unread:
+            order = TimeOrder(self.window)
+            counters = FileCounters(path, "")  # what is wrong with the file, warned of when it is read for alerts
+            for _ in file_alerts(path, kind, self.window, False, order, counters):
+                pass
+            self.orders.append(order)
+        self.unread = []
+        orders = self.orders
+        return Survey(
+            alerts=sum(order.seen + order.untimed for order in orders),
+            outside=sum(order.outside + order.untimed for order in orders),
+            first=min((order.lowest for order in orders if order.lowest is not None), default=None),
+            last=max((order.highest for order in orders if order.highest is not None), default=None),
+        )
+
+
+def read_alert_files(settings: Settings, survey: FileSurvey | None = None) -> Iterator[Alert]:
     """Every alert in the window of every --alerts-log, then every --alerts-json, in file order;
-    files whose alerts all lie outside the window are not read (--debug says which and why)."""
+    files whose alerts all lie outside the window are not read (--debug says which and why), but
+    noted in ``survey``."""
     files = [(path, "log") for path in settings.alerts_logs] + [(path, "json") for path in settings.alerts_jsons]
     for path, kind in files:
         reason = skip_reason(path, kind, settings.window)
         if reason is not None:
             log.debug("%s: skipped: %s", path, reason)
+            if survey is not None:
+                survey.unread.append((path, kind))
             continue
-        yield from read_alert_file(path, kind, settings.window, settings.show_duplicate)
+        order = TimeOrder(settings.window)
+        yield from read_alert_file(path, kind, settings.window, settings.show_duplicate, order)
+        if survey is not None:
+            if order.whole:
+                survey.orders.append(order)
+            else:
+                survey.unread.append((path, kind))
 
 
 
@@ -2736,8 +2925,42 @@ def in_networks(address: str, networks: Sequence[Network]) -> bool:
 FilterSteps = list[tuple[str, Callable[[Alert], bool]]]  # (flag, keep-this-alert predicate)
 
 
-def filter_steps(filters: Filters, use_user: bool, applied: frozenset[str]) -> FilterSteps:
-    """The filters as (flag, keep-this-alert predicate), in their order, but for those already ``applied``."""
+def host_source(location: str) -> str | None:
+    """The host that raised an alert, as its source for --use-host: an agent as its location names it,
+    the manager's name in parentheses, so that a host never reads as (nor merges with) a user of the
+    same name; None where the location names no host.
+
+    >>> host_source("(web1) 10.0.0.2->syscheck"), host_source("ossec-server->rootcheck"), host_source("syscheck")
+    ('(web1) 10.0.0.2', '(ossec-server)', None)
+    """
+    host, arrow, _ = location.partition("->")
+    host = host.strip()
+    if not arrow or not host:
+        return None
+    return host if host.startswith("(") else f"({host})"
+
+
+class Sourcing:
+    """Who an alert's source node is: its address; else, with --use-user, its user; else, with
+    --use-host, the host that raised it (worked out once per location); else no one."""
+
+    def __init__(self, use_user: bool, use_host: bool) -> None:
+        self.use_user = use_user
+        self.use_host = use_host
+        self.hosts = Memo(host_source)
+
+    def without_address(self, user: str | None, location: str) -> str | None:
+        """Who stands for an alert that has no address."""
+        if self.use_user and user is not None:
+            return user
+        return self.hosts[location] if self.use_host else None
+
+
+def filter_steps(filters: Filters, use_user: bool, applied: frozenset[str], use_host: bool = False) -> FilterSteps:
+    """The filters as (flag, keep-this-alert predicate), in their order, but for those already ``applied``.
+
+    --src and --src-user keep the sources they name: a host (--use-host) is neither.
+    """
     steps: FilterSteps = []
     if filters.excluded_rules:
         excluded = frozenset(filters.excluded_rules)
@@ -2753,13 +2976,15 @@ def filter_steps(filters: Filters, use_user: bool, applied: frozenset[str]) -> F
     if filters.networks or filters.users:
         users = frozenset(filters.users)
         known = Memo(lambda address: in_networks(address, filters.networks))
+        hosts = Memo(host_source)
 
         def wanted_source(alert: Alert) -> bool:
             if alert.src_ip is not None:
                 return known[alert.src_ip]
             if use_user and alert.user is not None:
                 return alert.user in users
-            return True  # no source at all: skipped and counted later
+            # A host is no source these flags name; no source at all: skipped and counted later.
+            return not use_host or hosts[alert.location] is None
 
         steps.append(("--src" if not users else "--src/--src-user", wanted_source))
     steps = [(flag, keep) for flag, keep in steps if flag not in applied]
@@ -2779,7 +3004,7 @@ def passing(alerts: Iterable[Alert], steps: FilterSteps, removed: Counter[str]) 
             yield alert
 
 
-def tally_triples(source: Source, filters: Filters, use_user: bool, stats: Stats) -> list[Row]:
+def tally_triples(source: Source, filters: Filters, use_user: bool, stats: Stats, use_host: bool = False) -> list[Row]:
     """The triples of the alerts the filters keep, each with its tally, sorted so output can be diffed.
 
     Alerts that make the same triple are merged: counts added, the highest
@@ -2787,34 +3012,43 @@ def tally_triples(source: Source, filters: Filters, use_user: bool, stats: Stats
     of a million alerts spends most of its own time.
     """
     alerts: Iterable[Alert] = source.alerts
-    steps = filter_steps(filters, use_user, source.applied)
+    steps = filter_steps(filters, use_user, source.applied, use_host)
+    stats.row_filters, stats.sql_filters = [flag for flag, _ in steps], sorted(source.applied, key=FILTER_FLAGS.index)
     if steps:
         alerts = passing(alerts, steps, stats.removed)
     totals: dict[Triple, Tally] = {}
+    sourcing = Sourcing(use_user, use_host)
+    without_address, hosts = sourcing.without_address, sourcing.hosts
     # Counted in local variables, which a million-alert loop notices, and added up at the end.
-    kept = unknown_level = no_source = 0
+    kept = unknown_level = no_source = with_user = with_host = 0
     for _, description, location, src_ip, user, level, times, first, last in alerts:
         kept += times
         if level is None:
             unknown_level += times
-        # Who: the graph's source node, the IP, else (with --use-user) the user.
-        who = src_ip if src_ip is not None else user if use_user else None
+        # Who: the graph's source node (Sourcing).
+        who = src_ip if src_ip is not None else without_address(user, location)
         if who is None:
             no_source += times
+            if user is not None:
+                with_user += times
+            if hosts[location] is not None:
+                with_host += times
             continue
         add_tally(totals, (who, description, location), new_record(Tally, (times, level, first, last)))
-    stats.count(kept, no_source, unknown_level if filters.min_level is not None else 0)
+    stats.count(kept, unknown_level if filters.min_level is not None else 0, no_source, with_user, with_host)
     return sorted_rows(totals)
 
 
-def alert_rows(source: Source, filters: Filters, use_user: bool, stats: Stats) -> Iterator[Row]:
+def alert_rows(source: Source, filters: Filters, use_user: bool, stats: Stats, use_host: bool = False) -> Iterator[Row]:
     """Filter alerts and turn each into a (triple, tally) row, in order, counting what is removed and why.
 
     Sources repeat identical alerts (a brute force is one alert many times
     over): what becomes of each distinct alert is worked out once (a bounded
     LRU cache).
     """
-    steps = filter_steps(filters, use_user, source.applied)
+    steps = filter_steps(filters, use_user, source.applied, use_host)
+    stats.row_filters, stats.sql_filters = [flag for flag, _ in steps], sorted(source.applied, key=FILTER_FLAGS.index)
+    sourcing = Sourcing(use_user, use_host)
 
     @functools.lru_cache(maxsize=REPEAT_CACHE_ENTRIES)
     def outcome(alert: Alert) -> tuple[str | None, Row | None]:
@@ -2822,13 +3056,13 @@ def alert_rows(source: Source, filters: Filters, use_user: bool, stats: Stats) -
         for flag, keep in steps:
             if not keep(alert):
                 return flag, None
-        # Who: the graph's source node, the IP, else (with --use-user) the user.
-        who = alert.src_ip if alert.src_ip is not None else alert.user if use_user else None
+        # Who: the graph's source node (Sourcing).
+        who = alert.src_ip if alert.src_ip is not None else sourcing.without_address(alert.user, alert.location)
         if who is None:
             return None, None
         return None, ((who, alert.description, alert.location), new_record(Tally, (alert.times, alert.level, alert.first, alert.last)))
 
-    kept = unknown_level = no_source = 0
+    kept = unknown_level = no_source = with_user = with_host = 0
     removed: Counter[str] = Counter()
     try:
         for alert in source.alerts:
@@ -2841,11 +3075,15 @@ def alert_rows(source: Source, filters: Filters, use_user: bool, stats: Stats) -
                 unknown_level += alert.times
             if row is None:
                 no_source += alert.times
+                if alert.user is not None:
+                    with_user += alert.times
+                if sourcing.hosts[alert.location] is not None:
+                    with_host += alert.times
             else:
                 yield row
     finally:
         stats.removed.update(removed)
-        stats.count(kept, no_source, unknown_level if filters.min_level is not None else 0)
+        stats.count(kept, unknown_level if filters.min_level is not None else 0, no_source, with_user, with_host)
 
 
 def higher_level(first: int | None, second: int | None) -> int | None:
@@ -2918,21 +3156,23 @@ def busiest_sources(rows: Iterable[Row]) -> list[str]:
     return [source for source, _ in sorted(per_source.items(), key=lambda item: (-item[1], item[0]))]
 
 
-def cut_rows(rows: list[Row], min_count: int, top: int | None) -> tuple[list[Row], list[str]]:
+def alerts_in(rows: Iterable[Row]) -> int:
+    """How many alerts the rows stand for."""
+    return sum(tally.alerts for _, tally in rows)
+
+
+def cut_rows(rows: list[Row], min_count: int, top: int | None, cut: Counter[str]) -> tuple[list[Row], list[str]]:
     """--min-count drops rare triples; --top keeps the sources with the most alerts (ties: by name).
 
-    Returns the rows kept and, for the picture's title, what was cut ("top 10 of 161 sources").
+    Returns the rows kept and, for the picture's title, what was cut ("top 10 of 161 sources");
+    the alerts each flag left out are counted into ``cut``.
     """
     cuts = []
     if min_count > 1:
         kept = [row for row in rows if row[1].alerts >= min_count]
         dropped = [row for row in rows if row[1].alerts < min_count]
-        log.debug(
-            "--min-count %d dropped %d triple(s), %d alert(s)",
-            min_count,
-            len(dropped),
-            sum(t.alerts for _, t in dropped),
-        )
+        cut["--min-count"] += alerts_in(dropped)
+        log.debug("--min-count %d dropped %d triple(s), %d alert(s)", min_count, len(dropped), alerts_in(dropped))
         if dropped:
             cuts.append(f"triples of {min_count}+ alerts: {len(kept):,} of {len(rows):,}")
         rows = kept
@@ -2940,12 +3180,13 @@ def cut_rows(rows: list[Row], min_count: int, top: int | None) -> tuple[list[Row
         ranked = busiest_sources(rows)
         chosen = set(ranked[:top])
         dropped = [row for row in rows if row[0][0] not in chosen]  # row[0][0]: the triple's source
+        cut["--top"] += alerts_in(dropped)
         log.debug(
             "--top %d dropped %d source(s), %d triple(s), %d alert(s)",
             top,
             len(ranked) - len(chosen),
             len(dropped),
-            sum(t.alerts for _, t in dropped),
+            alerts_in(dropped),
         )
         if len(ranked) > top:
             cuts.append(f"top {top:,} of {len(ranked):,} sources")
@@ -3368,6 +3609,7 @@ SOURCE_COLOURS = {
     "IPv6": "#bc80bd",
     "host name": "#fdb462",
     "user": "#ffed6f",
+    "agent or manager": "#8dd3c7",  # --use-host: one of ours, the host that raised the alert (teal, beside the locations' blues)
 }
 LOCATION_COLOURS = {"agent": "#80b1d3", "manager": "#bebada"}
 PRIVATE_NETWORKS = tuple(
@@ -3419,11 +3661,16 @@ def level_colour(level: int | None) -> str:
 
 
 def source_kind(source: str) -> str:
-    """private, public IPv4, IPv6, host name (from --do-reverse) or user (from --use-user).
+    """private, public IPv4, IPv6, host name (from --do-reverse), user (from --use-user), or agent
+    or manager (from --use-host, which writes a host in parentheses: host_source).
 
     >>> [source_kind(s) for s in ("10.1.2.3", "203.0.113.5", "2001:db8::1", "fd00::1", "mail.example.org", "root")]
     ['private', 'public IPv4', 'IPv6', 'private', 'host name', 'user']
+    >>> source_kind("(web1) 10.0.0.2"), source_kind("(ossec-server)")
+    ('agent or manager', 'agent or manager')
     """
+    if source.startswith("("):
+        return "agent or manager"
     try:
         ip = ipaddress.ip_address(source)
     except ValueError:
@@ -4731,13 +4978,22 @@ class LogFile(logging.FileHandler):
             raise Failure(f"cannot write --logfile {self.path}: {self.failure.strerror or self.failure}")
 
 
+def stderr_is_terminal() -> bool:
+    """Whether a person reads stderr (a cron job's is a pipe or a file)."""
+    try:
+        return sys.stderr is not None and sys.stderr.isatty()
+    except ValueError:  # closed
+        return False
+
+
 def setup_logging(debug: bool, logfile: str | None) -> list[logging.Handler]:
-    """stderr gets warnings (everything under --debug); the log file gets everything."""
+    """stderr gets warnings, and on a terminal the hints for a person too (INFO: why nothing was
+    written); everything under --debug. The log file gets everything."""
     log.setLevel(logging.DEBUG)
     log.propagate = False
     handlers: list[logging.Handler] = []
     stderr = logging.StreamHandler(sys.stderr)
-    stderr.setLevel(logging.DEBUG if debug else logging.WARNING)
+    stderr.setLevel(logging.DEBUG if debug else logging.INFO if stderr_is_terminal() else logging.WARNING)
     stderr.setFormatter(_StderrFormatter())
     handlers.append(stderr)
     if logfile:
@@ -4790,9 +5046,11 @@ def open_source(settings: Settings, stats: Stats) -> Iterator[Source]:
     """The run's alerts: from the files, or from the database over one connection."""
     if settings.database is None:
         log.debug("sources: %s", ", ".join(settings.alerts_logs + settings.alerts_jsons))
-        yield Source(read_alert_files(settings))
+        files = FileSurvey(settings.window)
+        yield Source(read_alert_files(settings, files), survey=files.survey)
         return
     log.debug("server: %s", settings.database.describe())
+    stats.users_known = settings.use_user  # the query reads users only for --use-user
     conn = connect(settings.database)
     descriptions = RuleDescriptions(settings.rules_dirs)
     cursor = None
@@ -4809,6 +5067,117 @@ def open_source(settings: Settings, stats: Stats) -> Iterator[Source]:
     descriptions.report()
 
 
+def source_name(settings: Settings) -> str:
+    """What the alerts were read from, in a sentence."""
+    if settings.database is not None:
+        return f"the database {settings.database.describe()}"
+    paths = settings.alerts_logs + settings.alerts_jsons
+    if len(paths) == 1:
+        return "standard input" if paths[0] == "-" else paths[0]
+    return f"the {len(paths)} files"
+
+
+def them(some: int, of: int) -> str:
+    """
+    >>> them(1, 1), them(5, 5), them(3, 5)
+    ('it', 'them', '3 of them')
+    """
+    return f"{some:,} of them" if some != of else "it" if some == 1 else "them"
+
+
+def no_source_note(settings: Settings, stats: Stats) -> str:
+    """What the alerts without a source lack, and the flags that would draw them.
+
+    >>> stats = Stats()
+    >>> stats.count(kept=6, unknown_level=0, no_source=6, with_user=3, with_host=6)
+    >>> no_source_note(Settings(Window(None, None)), stats)
+    '6 alerts have no source address: --use-host draws them from the host that raised them, --use-user draws 3 of them by their user'
+    """
+    count = stats.no_source
+    lack = "neither a source address nor a user" if settings.use_user else "no source address"
+    if settings.use_host:
+        lack += ", nor a host"
+    draws = []
+    if not settings.use_host and stats.no_source_host:
+        draws.append(f"--use-host draws {them(stats.no_source_host, count)} from the host that raised them")
+    if not settings.use_user and not stats.users_known:
+        draws.append("--use-user draws those that have a user")
+    elif not settings.use_user and stats.no_source_user:
+        draws.append(f"--use-user draws {them(stats.no_source_user, count)} by their user")
+    said = f"{plural(count, 'alert')} {'has' if count == 1 else 'have'} {lack}"
+    return f"{said}: {', '.join(draws)}" if draws else said
+
+
+def outside_note(window: Window, survey: Survey, where: str, now: int) -> str:
+    """How many alerts lie outside the window, the span of all, and the flags that would take them."""
+    if survey.outside == survey.alerts:
+        share = f"all {plural(survey.outside, 'alert')} of {where}"
+    else:
+        share = f"{survey.outside:,} of the {plural(survey.alerts, 'alert')} of {where}"
+    note = f"{share} {'lies' if survey.outside == 1 else 'lie'} outside the time window ({window.describe_short()})"
+    if survey.first is None or survey.last is None:
+        return f"{note}: --all takes them"
+    take = "--all"
+    if survey.last <= now:  # --start-time cannot be in the future, and ends the window now
+        take += f" or --start-time={datetime.fromtimestamp(survey.first, UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    return f"{note}; the alerts run from {utc(survey.first)} to {utc(survey.last)}: {take} takes them"
+
+
+def removed_note(stats: Stats, survey: Survey, in_window: int) -> str | None:
+    """How many alerts the filters removed, by flag; those the database's query removed without
+    counting them (no --debug) together."""
+    counted = [f"{flag} {count:,}" for flag, count in stats.removed_by_flag() if count]
+    uncounted = max(in_window - stats.read, 0)
+    if uncounted:
+        counted.append(f"{' and '.join(flag for flag in stats.sql_filters if not stats.removed[flag])} {uncounted:,}")
+    total = stats.removed.total() + uncounted
+    if not total:
+        return None
+    return f"the filters removed {'all ' if total == in_window else ''}{total:,} ({', '.join(counted)})"
+
+
+def explain_empty_output(settings: Settings, stats: Stats, now: int) -> str | None:
+    """Why a run wrote nothing although its source holds alerts, in one line a person can act on:
+    each reason with the flag (and value) that would change it. None when the run wrote something
+    or no one asked (Stats.survey is learnt only on a terminal or with --debug).
+
+    >>> stats = Stats()
+    >>> stats.survey = Survey(alerts=184, outside=184, first=1795745421, last=1795803061)
+    >>> print(explain_empty_output(Settings(Window(1796176800, 1796178601), alerts_logs=("old.log",)), stats, 1796178600))
+    nothing written: all 184 alerts of old.log lie outside the time window (2026-12-02 02:00:00 to 2026-12-02 02:30:01 UTC); the alerts run from 2026-11-27 02:10:21 UTC to 2026-11-27 18:11:01 UTC: --all or --start-time=2026-11-27T02:10:21Z takes them
+    """
+    survey = stats.survey
+    if survey is None or stats.triples:
+        return None
+    where = source_name(settings)
+    if not survey.alerts:
+        return f"nothing written: {where} holds no alerts"
+    reasons = [outside_note(settings.window, survey, where, now)] if survey.outside else []
+    in_window = survey.in_window if survey.in_window is not None else stats.read
+    became = [note for note in (removed_note(stats, survey, in_window),) if note]
+    if stats.no_source:
+        became.append(no_source_note(settings, stats))
+    if stats.cut:
+        values = {"--min-count": settings.min_count, "--top": settings.top, "--max-nodes": settings.max_nodes}
+        cuts = " and ".join(f"{flag}={values[flag]}" for flag in stats.cut)
+        became.append(f"{cuts} left out {plural(stats.cut.total(), 'alert')}")
+    if in_window and became:
+        read = f"{plural(in_window, 'alert')} in the time window" if settings.window.start is not None else plural(in_window, "alert")
+        reasons.append(f"of the {read}, {'; '.join(became)}")
+    return f"nothing written: {'; '.join(reasons)}" if reasons else None
+
+
+def survey(learn: Callable[[Stats], Survey], stats: Stats) -> None:
+    """Learn what the source holds in all, to say why nothing was written: a hint, which never fails the run."""
+    try:
+        stats.survey = learn(stats)
+    except Failure as err:
+        log.debug("what the source holds is not known: %s", err)
+        return
+    if stats.survey.no_source_user is not None:
+        stats.no_source_user, stats.users_known = stats.survey.no_source_user, True
+
+
 def run(settings: Settings, out: TextIO) -> Stats:
     """Read, transform and write; returns the run's statistics."""
     stats = Stats()
@@ -4818,26 +5187,39 @@ def run(settings: Settings, out: TextIO) -> Stats:
     resolver = ReverseResolver(settings.dns) if settings.dns else None
     with open_source(settings, stats) as source:
         per_agent_locations = settings.location_detail == "agent"
+        listed = 0  # the alerts behind the grouped rows, before a picture's or a page's cut (--max-nodes)
         if settings.show_duplicate:
-            pairs = alert_rows(source, settings.filters, settings.use_user, stats)
+            stats.grouped = False
+            pairs = alert_rows(source, settings.filters, settings.use_user, stats, settings.use_host)
             if per_agent_locations:
                 pairs = per_agent(pairs)
             rows: Iterable[Row] = resolve_stream(pairs, resolver) if resolver else pairs
         else:
-            triples = tally_triples(source, settings.filters, settings.use_user, stats)
+            triples = tally_triples(source, settings.filters, settings.use_user, stats, settings.use_host)
             if per_agent_locations:
                 triples = group_triples(per_agent(triples))
-            rows, cuts = cut_rows(triples, settings.min_count, settings.top)
+            rows, cuts = cut_rows(triples, settings.min_count, settings.top, stats.cut)
             settings = settings._replace(cuts=tuple(cuts))
             if resolver:
                 rows = resolve_grouped(rows, resolver)
+            listed = alerts_in(rows)
         if settings.render:
             rows = list(rows)
-            draw(rows, settings.render, settings)
+            drawn, drawn_settings = fitted(rows, settings)  # what --max-nodes leaves in the picture
+            draw(drawn, settings.render, drawn_settings)
         if settings.render is None or settings.output is not None:
+            if settings.format == "html":  # the page holds what a picture holds
+                rows, settings = fitted(list(rows), settings)
             stats.triples = WRITERS[settings.format](rows, out, settings)
+            stats.written = alerts_in(rows) if stats.grouped else stats.triples
+            if settings.render and alerts_in(drawn) < listed:
+                log.debug("--max-nodes left %d alert(s) out of the picture", listed - alerts_in(drawn))
         else:
-            stats.triples = len(rows)  # type: ignore[arg-type]
+            stats.triples, stats.written, stats.drawn_only = len(drawn), alerts_in(drawn), True
+        if stats.written < listed:  # the output is a picture or a page, which --max-nodes cut
+            stats.cut["--max-nodes"] += listed - stats.written
+        if not stats.triples and settings.explain_empty and source.survey is not None:
+            survey(source.survey, stats)
     if resolver:
         resolver.stats.report()
         stats.dns_unresolved = resolver.stats.unresolved
@@ -4864,7 +5246,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
         try:
             stopped = catch_stop_signals()
             handlers = setup_logging(args.debug, args.logfile)
-            settings = build_settings(args, int(time.time()))
+            now = int(time.time())
+            settings = build_settings(args, now)
             if out is None:
                 raise Failure("standard output is closed")
             if settings.output:
@@ -4878,7 +5261,10 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
                 target = None
             else:
                 out.flush()
-            stats.report()
+            stats.report(settings)
+            hint = explain_empty_output(settings, stats, now)
+            if hint is not None:
+                log.info("%s", hint)
             if stats.dns_unresolved:  # reverse DNS is decoration: the output is complete, the run a success
                 assert settings.dns is not None
                 log.warning(

@@ -217,8 +217,8 @@ def test_debug_explains_the_run_on_stderr_only(ossec, cli):
     alerts = len(COMMON_ROWS) + (3 if ossec.layout == "2.9" else 0)
     triples = len(result.lines)
     assert (
-        f"alerts read: {alerts}, removed by filters: 0, skipped for no source: {skipped}, triples written: {triples}, "
-        f"duplicates: {alerts - skipped - triples}"
+        f"alerts read: {alerts} = 0 removed by filters + {skipped} without a source + {alerts - skipped} written "
+        f"as {triples} triples ({alerts - skipped - triples} duplicate"
     ) in err
     assert all(line.startswith("alerts2afterglow: debug: ") for line in err.splitlines())
 

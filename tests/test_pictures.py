@@ -195,12 +195,15 @@ KINDS = [
 
 def test_rendered_picture_has_each_kinds_colour(tmp_path):
     picture = tmp_path / "kinds.svg"
-    result = run(f"--alerts-json={write_json(tmp_path, KINDS)}", "--all", "--use-user", f"--render={picture}")
+    alerts = write_json(tmp_path, KINDS)
+    with open(alerts, "a") as rootcheck:  # an alert without a source, drawn from its host (--use-host)
+        rootcheck.write(json.dumps({"rule": {"sidid": 510, "level": 7}, "id": f"{T0}.1", "location": "ossec->rootcheck"}) + "\n")
+    result = run(f"--alerts-json={alerts}", "--all", "--use-user", "--use-host", f"--render={picture}")
     assert result.returncode == 0, result.stderr
     fills = svg_fills(picture.read_text())
-    assert {fills[f"source:{s}"] for s, *_ in KINDS} == set(tool.SOURCE_COLOURS.values())
-    assert [fills[f"source:{s}"] for s, *_ in KINDS] == [
-        tool.SOURCE_COLOURS[kind] for kind in ("public IPv4", "private", "IPv6", "host name", "user")
+    assert {fills[f"source:{s}"] for s, *_ in KINDS} | {fills["source:(ossec)"]} == set(tool.SOURCE_COLOURS.values())
+    assert [fills[f"source:{s}"] for s, *_ in [*KINDS, ("(ossec)",)]] == [
+        tool.SOURCE_COLOURS[kind] for kind in ("public IPv4", "private", "IPv6", "host name", "user", "agent or manager")
     ]
     assert [fills[f"event:{d}"] for _, d, *_ in KINDS] == [c for _, c in tool.LEVEL_COLOURS] + [
         tool.UNKNOWN_LEVEL_COLOUR
