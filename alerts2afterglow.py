@@ -95,9 +95,9 @@ DEFAULT_MAX_NODES = 1000
 NO_ADDRESS = frozenset({"", "0", "(null)", "(none)", "0.0.0.0", "::"})
 NO_USER = frozenset({"", "(none)", "(null)"})
 
-# Times a window may name: from OSSEC's first possible (unsigned) epoch up to 9999-12-31 00:00 UTC,
-# which every time zone can still show as a date.
-MAX_EPOCH = 253402214400
+# Times a window may name (--start-time, --end-time): from OSSEC's first possible (unsigned) epoch up
+# to 9999-12-31 00:00 UTC (excluded), which every time zone can still show as a date.
+MAX_WINDOW_EPOCH = 253402214400
 # The longest any timeout may be (pymysql's own limit for connect_timeout): every wait stays finite.
 MAX_TIMEOUT = 365 * 86400
 
@@ -423,7 +423,7 @@ def parse_time(text: str) -> int:
             f"invalid time {text!r}: expected a UNIX epoch, 'yyyy/mm/dd hh:mm:ss' "
             "or ISO 8601 (e.g. 2026-11-27T10:00:00+01:00)"
         ) from None
-    if not 0 <= epoch < MAX_EPOCH:
+    if not 0 <= epoch < MAX_WINDOW_EPOCH:
         raise argparse.ArgumentTypeError(f"invalid time {text!r}: out of range (1970-01-01 to 9999-12-30 UTC)")
     return epoch
 
@@ -1626,16 +1626,21 @@ def database_failure(err: pymysql.MySQLError, target: DatabaseTarget) -> Failure
 DEFAULT_RULES_DIRS = ("/var/ossec/rules", "/var/ossec/ruleset/rules", "/var/ossec/etc/rules")
 # OSSEC's stock rules files are at most some 100 KB; a larger "rules file" is not one.
 RULES_FILE_MAX_BYTES = 16 * 1024 * 1024
-# What OSSEC's XML reader (os_xml) skips: a comment runs from "<!" to the first "-->" or "!>" ("--" inside
-# is allowed; one never closed runs to the end). A "<!DOCTYPE ...>" (its internal subset included) and
-# "<?...?>" declarations, which OSSEC would refuse, are skipped too. Entities are never expanded:
-# "&lt;" stays "&lt;", as OSSEC shows it, and an entity declared in a DOCTYPE is never read.
-# Patterns as text, compiled (and cached by re) on first use: most runs read no rules file.
-_RULES_COMMENT = r"<!DOCTYPE(?:[^\[>]|\[.*?\])*>|<!.*?(?:-->|!>)|<!.*\Z|<\?.*?\?>"
-_RULE_ELEMENT = r"<rule\b((?:\"[^\"]*\"|'[^']*'|[^>\"'])*)>(.*?)</rule\s*>"
-_RULE_ATTRIBUTE = r"([\w-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')"
-_RULE_DESCRIPTION = r"<description(?:\s[^>]*)?>(.*?)</description\s*>"
-_ANY_CASE_LINES = re.DOTALL | re.IGNORECASE
+# A rules file is read by a small scanner (parse_rules_file), not by regular expressions over the whole
+# file: those backtrack, and a hostile file of a few hundred bytes held the run for good. Each pattern
+# below only finds the next mark from a position, and every step of the scanner moves past what it
+# read, so the time grows with the file's size and nothing else (bench/bench_rules.py). Patterns as
+# text, compiled (and cached by re) on first use: most runs read no rule file.
+_SKIPPED_OPENING = r"<[!?]"  # a comment, a declaration or a processing instruction
+_COMMENT_END = r"-->|!>"
+_DOCTYPE_MARK = r"[\[>]"  # an internal subset's start, or the declaration's end
+_RULE_OPENING = r"<rule\b"
+_RULE_CLOSING = r"</rule\s*+>"
+_TAG_MARK = r"[>\"']"  # the end of an opening tag, or a quoted attribute value that may hold '>'
+_DESCRIPTION_OPENING = r"<description(?=[>\s])"
+_DESCRIPTION_CLOSING = r"</description\s*+>"
+# name="value" or name='value'; never from the middle of a name, so a long name costs its length once.
+_RULE_ATTRIBUTE = r"(?<![\w-])([\w-]++)\s*+=\s*+(?:\"([^\"]*+)\"|'([^']*+)')"
 
 
 def parse_rules_file(text: str) -> Iterator[tuple[int, str, bool]]:
@@ -1649,7 +1654,9 @@ def parse_rules_file(text: str) -> Iterator[tuple[int, str, bool]]:
     any case, as rules.c compares them). Several descriptions are joined in
     order, each with its first line break made a space, as rules.c does; the
     text is kept as OSSEC keeps it (spaces at its ends included), so that a
-    description reads the same as in alerts.log.
+    description reads the same as in alerts.log. What is never closed ends
+    the reading: a ``<rule`` whose tag has no ``>``, or whose ``</rule>`` never
+    comes, holds the rest of the file, and no rule follows it.
 
     >>> list(parse_rules_file('<var name="X">1</var><group name="a,"><rule id="5" level="3">'
     ...     '<pcre2>^\\\\<\\\\d+\\\\> &</pcre2><description>Rejected by access list </description>'
@@ -1658,13 +1665,100 @@ def parse_rules_file(text: str) -> Iterator[tuple[int, str, bool]]:
     ...     '</rule><!-- <rule id="7"><description>commented out</description></rule> --></group>'))
     [(5, 'Rejected by access list (code &lt;550&gt;).', False), (6, '$(srcip) seen', True)]
     """
-    without_comments = re.sub(_RULES_COMMENT, " ", text, flags=re.DOTALL)
-    for attributes, body in re.findall(_RULE_ELEMENT, without_comments, flags=_ANY_CASE_LINES):
-        found = {name.lower(): double or single for name, double, single in re.findall(_RULE_ATTRIBUTE, attributes)}
-        rule_id = found.get("id", "").strip()
-        parts = [part.replace("\n", " ", 1) for part in re.findall(_RULE_DESCRIPTION, body, flags=_ANY_CASE_LINES)]
+    text = without_rules_comments(text)
+    opening, closing = re.compile(_RULE_OPENING, re.IGNORECASE), re.compile(_RULE_CLOSING, re.IGNORECASE)
+    position = 0
+    while found := opening.search(text, position):
+        tag_end = opening_tag_end(text, found.end())
+        end = closing.search(text, tag_end + 1) if tag_end >= 0 else None
+        if end is None:
+            return
+        attributes = text[found.end() : tag_end]
+        found_attributes = {
+            name.lower(): double or single for name, double, single in re.findall(_RULE_ATTRIBUTE, attributes)
+        }
+        rule_id = found_attributes.get("id", "").strip()
+        parts = descriptions_of(text[tag_end + 1 : end.start()])
         if re.fullmatch(r"[0-9]{1,9}", rule_id) and parts:
-            yield int(rule_id), "".join(parts), found.get("overwrite", "").lower() == "yes"
+            yield int(rule_id), "".join(parts), found_attributes.get("overwrite", "").lower() == "yes"
+        position = end.end()
+
+
+def without_rules_comments(text: str) -> str:
+    """The text with what os_xml skips made one space each.
+
+    A comment runs from ``<!`` to the first ``-->`` or ``!>`` (``--`` inside is
+    allowed), one never closed to the end of the file. A ``<!DOCTYPE ...>``,
+    its internal subset included, and ``<?...?>`` are skipped too (OSSEC would
+    refuse them); a ``<?`` never closed is text. No entity is ever expanded:
+    ``&lt;`` stays ``&lt;``, as OSSEC shows it, and what a DOCTYPE declares is
+    never read.
+
+    >>> without_rules_comments('a<!-- b -- c -->d<?xml x?>e<!DOCTYPE r [<!ENTITY x "y">]>f<?g')
+    'a d e f<?g'
+    """
+    opening, comment_end = re.compile(_SKIPPED_OPENING), re.compile(_COMMENT_END)
+    kept: list[str] = []
+    start = position = 0  # copied up to start; looking for the next opening from position
+    while found := opening.search(text, position):
+        at = found.start()
+        if text[at + 1] == "?":
+            close = text.find("?>", at + 2)
+            if close < 0:  # never closed: this "<?" is text, and so is every later one
+                opening = re.compile("<!")
+                position = at + 1
+                continue
+            end = close + 2
+        elif text.startswith("<!DOCTYPE", at):
+            end = doctype_end(text, at + len("<!DOCTYPE"))
+        else:
+            comment = comment_end.search(text, at + 2)
+            end = comment.end() if comment else len(text)
+        kept += (text[start:at], " ")
+        start = position = end
+    kept.append(text[start:])
+    return "".join(kept)
+
+
+def doctype_end(text: str, position: int) -> int:
+    """Where a ``<!DOCTYPE`` declaration ends: after the first ``>`` outside its internal subsets
+    (``[...]``, each to its first ``]``); one never closed runs to the end of the file."""
+    marks = re.compile(_DOCTYPE_MARK)
+    while (mark := marks.search(text, position)) and mark.group() == "[":
+        close = text.find("]", mark.end())
+        if close < 0:
+            return len(text)
+        position = close + 1
+    return mark.end() if mark else len(text)
+
+
+def opening_tag_end(text: str, position: int) -> int:
+    """The index of the ``>`` that ends an opening tag (a quoted value may hold one), or -1."""
+    marks = re.compile(_TAG_MARK)
+    while mark := marks.search(text, position):
+        if mark.group() == ">":
+            return mark.start()
+        close = text.find(mark.group(), mark.end())
+        if close < 0:
+            return -1
+        position = close + 1
+    return -1
+
+
+def descriptions_of(body: str) -> list[str]:
+    """The text of each ``<description>`` of a rule, in order, its first line break made a space."""
+    opening = re.compile(_DESCRIPTION_OPENING, re.IGNORECASE)
+    closing = re.compile(_DESCRIPTION_CLOSING, re.IGNORECASE)
+    parts = []
+    position = 0
+    while found := opening.search(body, position):
+        tag_end = body.find(">", found.end())
+        end = closing.search(body, tag_end + 1) if tag_end >= 0 else None
+        if end is None:  # never closed: no later description is either
+            break
+        parts.append(body[tag_end + 1 : end.start()].replace("\n", " ", 1))
+        position = end.end()
+    return parts
 
 
 def read_rules_file(path: str) -> str:
@@ -1770,7 +1864,9 @@ _BLOCK = 1 << 20  # bytes read at a time
 # allows this much disorder, and a file whose alerts are seen to break it is read in full.
 TIME_ORDER_SLACK = 3600
 JSON_DEPTH = 1100  # how deep alerts.json values may nest: deeper than orjson parses (1,024), see deep_json
-MAX_EPOCH = 99_999_999_999  # 11 digits, the year 5138: later "times" are junk (and datetime's limit is 9999)
+# The latest time an alert's record may say: 11 digits, the year 5138; later "times" are junk. (A window
+# may name later times, MAX_WINDOW_EPOCH: it only bounds what is read.)
+MAX_RECORD_EPOCH = 99_999_999_999
 
 _HEADER = b"\n** Alert "  # an alert starts on a line of its own with this
 
@@ -2211,7 +2307,7 @@ def json_time(obj: dict[str, Any]) -> int | None:
         if dot and 0 < len(seconds) <= 11 and seconds.isascii() and seconds.isdigit():
             return int(seconds)
     millis = obj.get("TimeStamp")
-    if isinstance(millis, int | float) and not isinstance(millis, bool) and 0 <= millis <= MAX_EPOCH * 1000:  # not NaN
+    if isinstance(millis, int | float) and not isinstance(millis, bool) and 0 <= millis <= MAX_RECORD_EPOCH * 1000:  # not NaN
         return int(millis // 1000)
     stamp = obj.get("timestamp")
     if type(stamp) is str and len(stamp) <= 64:
@@ -2220,7 +2316,7 @@ def json_time(obj: dict[str, Any]) -> int | None:
                 epoch = int(parse().timestamp())
             except (ValueError, OverflowError, OSError):
                 continue
-            return epoch if 0 <= epoch <= MAX_EPOCH else None
+            return epoch if 0 <= epoch <= MAX_RECORD_EPOCH else None
     return None
 
 

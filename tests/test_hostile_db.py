@@ -183,6 +183,8 @@ def test_first_and_last_seen_come_from_the_grouping_query(ossec):
         (["--start-time=99999999999999999999"], "invalid time '99999999999999999999': out of range"),
         (["--start-time=" + "9" * 5000], "invalid time"),
         (["--start-time=1000", "--end-time=253402300800"], "invalid time '253402300800': out of range"),
+        (["--start-time=1000", "--end-time=253402214400"], "invalid time '253402214400': out of range"),  # 9999-12-31
+        (["--start-time=1000", "--end-time=9999-12-31T00:00:00Z"], "out of range (1970-01-01 to 9999-12-30 UTC)"),
         (["--start-time=0001-01-01T00:00:00+14:00"], "out of range"),
         (["--start-time=0001-01-01T00:00:00"], "invalid time"),
         (["--time-interval=99999999999999 week"], "invalid interval"),
@@ -204,6 +206,23 @@ def test_option_values_are_usage_errors(cli, argv, message):
 @pytest.mark.parametrize("flag", ["--dns-timeout=inf", "--dns-budget=nan", "--dns-budget=1e999"])
 def test_dns_timeouts_must_be_finite(cli, flag):
     assert "invalid value" in cli("--alerts-log=-", "--do-reverse", flag).usage_error()
+
+
+@pytest.mark.parametrize("end", ["6000-01-01T00:00:00Z", "9999-12-30T23:59:59Z", "253402214399"])
+def test_a_window_may_end_as_late_as_the_message_says(ossec, cli, end):
+    """The limit of what an alert's record may say (the year 5138) once overrode the window's own, so
+    that --end-time=6000-01-01 was refused as out of the range "1970-01-01 to 9999-12-30"."""
+    ossec.insert([Row(5716, T0, WEB1, "192.0.2.1")])
+    result = cli(*ossec.args, f"--start-time={T0}", f"--end-time={end}")
+    assert (result.code, result.lines, result.err) == (0, [f"192.0.2.1,Rule 5716,{WEB1}"], "")
+
+
+def test_alert_files_read_in_a_window_that_ends_in_the_year_6000(cli):
+    files = [f"--alerts-log={ROOT_DIR / 'examples/alerts.log'}", f"--alerts-json={ROOT_DIR / 'examples/alerts.json'}"]
+    everything = cli(*files, "--all", "--count")
+    window = cli(*files, "--start-time=0", "--end-time=6000-01-01T00:00:00Z", "--count")
+    assert (window.code, window.err) == (0, "")
+    assert window.out == everything.out != ""
 
 
 def test_a_week_interval_longer_than_the_epoch_means_since_1970(ossec, cli):
@@ -372,6 +391,40 @@ def test_rules_files_that_are_not_regular_files_are_skipped_without_blocking(oss
         f"alerts2afterglow: warning: rules file {rules / 'huge.xml'} skipped: larger than 16 MiB",
         f"alerts2afterglow: warning: rules file {rules / 'zero.xml'} skipped: not a regular file",
     ]
+
+
+# Each shape made the reader that was built on regular expressions backtrack: a DOCTYPE of "[]" pairs
+# exponentially (40 pairs, 91 bytes, never ended), the others quadratically (200 KB took 20 to 120 s).
+HOSTILE_RULES = {
+    "doctype.xml": "<!DOCTYPE " + "[]" * 150_000,
+    "pi.xml": "<?" * 150_000,
+    "rules.xml": "<rule>" * 50_000,
+    "descriptions.xml": "<rule id='8'>" + "<description>" * 23_000 + "</rule>",
+    "quotes.xml": '<rule "' * 43_000,
+    "name.xml": "<rule " + "a" * 300_000 + "></rule>",
+    "subsets.xml": "<!DOCTYPE [!>]" * 21_000,
+}
+
+
+@pytest.mark.parametrize("ossec", ["2.9"], indirect=True)
+def test_hostile_rules_files_are_read_in_time_linear_in_their_size(ossec):
+    """A regression guard, not a benchmark (bench/bench_rules.py has the figures): seven files of
+    300 KB each, which the old reader would have read for hours (the DOCTYPE for ever), take a
+    fraction of a second; the bound leaves room for a slow, shared machine."""
+    for name, text in HOSTILE_RULES.items():
+        (ossec.rules_dir / name).write_text(text)
+    (ossec.rules_dir / "zz_good.xml").write_text(
+        '<group><rule id="7" level="1"><description>ok</description></rule></group>'
+    )
+    ossec.insert([Row(7, T0, WEB1, "192.0.2.1"), Row(8, T0, WEB1, "192.0.2.1")])
+    started = time.monotonic()
+    proc = run_script(*ossec.args, *WINDOW, "--debug")
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr
+    # Rule 8's descriptions are never closed: it has none, and no rule follows in that file.
+    assert proc.stdout == f"192.0.2.1,Rule 8,{WEB1}\n192.0.2.1,ok,{WEB1}\n"
+    assert "rules files: 1 descriptions from 8 file(s)" in proc.stderr
+    assert elapsed < 30, elapsed
 
 
 # ---------------------------------------------------------------------------
