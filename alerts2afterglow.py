@@ -501,6 +501,9 @@ def parse_option_file(text: str) -> dict[str, dict[str, str]]:
     >>> parse_option_file("[client]\n  user = ossec # the reader\npassword='a#b\\sc'\nno-beep\n")
     {'client': {'user': 'ossec', 'password': 'a#b c', 'no_beep': ''}}
     """
+    if text.startswith("\ufeff"):
+        # mysys (my_default.c) reads no byte order mark either: "Found option without preceding group".
+        raise Failure("line 1: the file starts with a UTF-8 byte order mark (BOM), which the mysql client refuses too")
     groups: dict[str, dict[str, str]] = {}
     group: dict[str, str] | None = None
     for number, line in enumerate(text.split("\n"), 1):  # not splitlines(): a password may hold U+2028
@@ -538,7 +541,7 @@ def _option_value(value: str) -> str:
     return re.sub(r"\\(.)", lambda m: _OPTION_ESCAPES.get(m.group(1), m.group(0)), value)
 
 
-def read_option_files(defaults_file: str | None) -> tuple[str, dict[str, str]]:
+def read_option_files(defaults_file: str | None, wait: float) -> tuple[str, dict[str, str]]:
     """The file read and the options of its ``[client]`` (then ``[alerts2afterglow]``) groups.
 
     With --defaults-file only that file is read and it must exist; otherwise
@@ -549,8 +552,7 @@ def read_option_files(defaults_file: str | None) -> tuple[str, dict[str, str]]:
     """
     path = defaults_file if defaults_file is not None else os.path.expanduser("~/.my.cnf")
     try:
-        with open(path, "rb") as stream:
-            data = stream.read(OPTION_FILE_MAX_BYTES + 1)
+        data = read_option_file(path, wait)
     except OSError as err:
         if defaults_file is None and err.errno == errno.ENOENT:
             return path, {}
@@ -564,6 +566,38 @@ def read_option_files(defaults_file: str | None) -> tuple[str, dict[str, str]]:
     return path, {**groups.get("client", {}), **groups.get(PROG, {})}
 
 
+def read_option_file(path: str, wait: float) -> bytes:
+    """An option file's bytes, up to one byte beyond OPTION_FILE_MAX_BYTES, never blocking for good.
+
+    Opened without blocking: a FIFO that nobody writes would hold the open
+    for ever (the mysql client waits), and reads as an empty file here. A
+    pipe that is written, as by ``--defaults-file=<(printf ...)``, must
+    deliver the whole file within ``wait`` seconds (--connect-timeout).
+    """
+    import select
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        deadline = time.monotonic() + wait
+        chunks: list[bytes] = []
+        size = 0
+        while size <= OPTION_FILE_MAX_BYTES:
+            try:
+                chunk = os.read(fd, OPTION_FILE_MAX_BYTES + 1 - size)
+            except BlockingIOError:  # a writer, but nothing written yet
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                    raise OSError(errno.ETIMEDOUT, f"the file did not end within {wait:g} s (--connect-timeout)") from None
+                continue
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def resolve_database(args: argparse.Namespace) -> DatabaseTarget:
     """Command line first, then the option file, then MYSQL_PWD / the defaults.
 
@@ -571,7 +605,8 @@ def resolve_database(args: argparse.Namespace) -> DatabaseTarget:
     runtime failure (exit 1); the same value on the command line is a usage
     error, which argparse reports (exit 2).
     """
-    path, options = read_option_files(args.defaults_file)
+    connect_timeout = args.connect_timeout or DEFAULT_CONNECT_TIMEOUT
+    path, options = read_option_files(args.defaults_file, connect_timeout)
     password = args.dbpass
     if password is None:
         password = options.get("password")
@@ -593,7 +628,7 @@ def resolve_database(args: argparse.Namespace) -> DatabaseTarget:
         user=args.dbuser or options.get("user") or DEFAULT_DBUSER,
         password=password,
         database=args.dbname or options.get("database") or DEFAULT_DBNAME,
-        connect_timeout=args.connect_timeout or DEFAULT_CONNECT_TIMEOUT,
+        connect_timeout=connect_timeout,
         read_timeout=args.read_timeout or DEFAULT_READ_TIMEOUT,
     )
 

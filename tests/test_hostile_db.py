@@ -282,8 +282,10 @@ def test_option_file_bytes_that_are_not_utf8_are_sent_unchanged(cli, ossec, acco
         (b"[client]\npassword=x\nport=99999\n", "invalid port '99999'"),
         (b"[client]\npassword=x\nhost=db..example.org\n", "invalid host 'db..example.org'"),
         (b"[client]\npassword=x\nhost=" + b"a" * 64 + b"\n", "invalid host"),
+        # As the mysql client, which says "Found option without preceding group ... at line: 1".
+        (b"\xef\xbb\xbf[client]\npassword=x\n", "line 1: the file starts with a UTF-8 byte order mark (BOM)"),
     ],
-    ids=["no-group", "open-group", "port", "empty-label", "long-label"],
+    ids=["no-group", "open-group", "port", "empty-label", "long-label", "bom"],
 )
 def test_bad_option_files_are_runtime_failures(cli, tmp_path, content, message):
     cnf = tmp_path / "bad.cnf"
@@ -299,6 +301,48 @@ def test_an_endless_option_file_is_refused(cli):
     result = cli("--defaults-file=/dev/zero")
     assert result.code == 1
     assert "cannot read MySQL option file /dev/zero: larger than 1024 KiB" in one_error_line(result.err)
+
+
+@pytest.mark.parametrize("ossec", ["2.9"], indirect=True)
+def test_an_option_file_that_is_a_fifo_nobody_writes_reads_as_empty(ossec, tmp_path):
+    """Opening it used to wait for a writer for ever, as the mysql client still does."""
+    fifo = tmp_path / "my.cnf"
+    os.mkfifo(fifo)
+    ossec.insert([Row(5716, T0, WEB1, "192.0.2.1")])
+    proc = run_script(*ossec.args, f"--defaults-file={fifo}", *WINDOW)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"192.0.2.1,Rule 5716,{WEB1}\n", "")
+
+
+def test_an_option_file_whose_writer_never_finishes_is_bounded_by_connect_timeout(tmp_path):
+    fifo = tmp_path / "my.cnf"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR)  # this test holds the FIFO open for writing, and writes one line only
+    try:
+        os.write(writer, b"[client]\n")
+        started = time.monotonic()
+        proc = run_script(f"--defaults-file={fifo}", "--connect-timeout=1")
+        elapsed = time.monotonic() - started
+    finally:
+        os.close(writer)
+    assert_clean_failure(
+        proc, f"cannot read MySQL option file {fifo}: the file did not end within 1 s (--connect-timeout)"
+    )
+    assert elapsed < 8, elapsed
+
+
+@pytest.mark.parametrize("ossec", ["2.9"], indirect=True)
+def test_an_option_file_from_a_process_substitution_is_read_as_the_mysql_client_reads_it(ossec):
+    """``--defaults-file=<(printf ...)`` keeps a password out of argv and off the disk; the pipe's
+    writer is still at work when the file is opened."""
+    ossec.insert([Row(5716, T0, WEB1, "192.0.2.1")])
+    script = (
+        f'exec "$0" "$1" --defaults-file=<(sleep 0.5; printf "[client]\\nuser=root\\npassword=\\n") '
+        f"--dbname={ossec.name} --rules-dir={ossec.rules_dir} " + " ".join(WINDOW)
+    )
+    proc = subprocess.run(
+        ["bash", "-c", script, sys.executable, str(SCRIPT)], capture_output=True, text=True, timeout=60
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"192.0.2.1,Rule 5716,{WEB1}\n", "")
 
 
 # ---------------------------------------------------------------------------
