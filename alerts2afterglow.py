@@ -52,7 +52,7 @@ try:
 except ModuleNotFoundError:  # run in place without it: files, --help and --version work; connect() says so
     pymysql = None  # type: ignore[assignment]
 
-# What only some runs need (gzip, json, ElementTree, tempfile, subprocess, shutil, concurrent.futures
+# What only some runs need (gzip, json, ElementTree, tempfile, subprocess, shutil, select
 # and dnspython) is imported where it is used: a cron job would pay for it at every start.
 
 __version__ = "1.0.0"
@@ -83,6 +83,11 @@ SESSION_TMP_TABLE_BYTES = 256 * 1024 * 1024
 # becomes of this many distinct ones once, and keep memory bounded whatever the number of alerts.
 REPEAT_CACHE_ENTRIES = 16384
 DEFAULT_DNS_WORKERS = 64  # PTR lookups in flight at once
+# The most --dns-workers may ask for. Each lookup in flight is a thread (8 MiB of address space for its
+# stack) holding a socket: 256 stay well under the usual limit of 1,024 open files, and more bring
+# nothing, as the GIL serialises the work (bench/bench_dns.py: 4,000 addresses, 128 in flight 7.0 s,
+# 256 to 1,024 in flight 8.6-9.6 s).
+MAX_DNS_WORKERS = 256
 DEFAULT_DNS_TIMEOUT = 3.0  # seconds for one lookup
 DEFAULT_DNS_BUDGET = 60.0  # seconds for all lookups of a run
 DEFAULT_LAYOUT = "auto"  # Graphviz engine for --render: circo for small graphs, sfdp beyond (choose_layout)
@@ -676,6 +681,12 @@ def positive_int(text: str) -> int:
     return int(text)
 
 
+def dns_workers(text: str) -> int:
+    if not re.fullmatch(r"\d{1,6}", text) or not 0 < int(text) <= MAX_DNS_WORKERS:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a whole number from 1 to {MAX_DNS_WORKERS}")
+    return int(text)
+
+
 def node_limit(text: str) -> int:
     if not re.fullmatch(r"\d{1,7}", text):
         raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a whole number (0: no limit)")
@@ -963,9 +974,9 @@ def build_parser() -> argparse.ArgumentParser:
     rdns.add_argument(
         "--dns-workers",
         metavar="N",
-        type=positive_int,
+        type=dns_workers,
         default=DEFAULT_DNS_WORKERS,
-        help="lookups in flight at once (default: %(default)s)",
+        help=f"lookups in flight at once, at most {MAX_DNS_WORKERS} (default: %(default)s)",
     )
 
     diag = parser.add_argument_group("diagnostics")
@@ -1082,6 +1093,8 @@ def dns_settings(args: argparse.Namespace) -> DnsSettings | None:
 # ---------------------------------------------------------------------------
 
 REQUIRED_TABLES = ("alert", "location", "signature")
+# What places an alert: OSSEC declares these NOT NULL, but an altered table may hold NULLs there.
+ALERT_KEYS = ("rule_id", "server_id", "location_id", "timestamp")
 
 
 class Schema(NamedTuple):
@@ -1094,6 +1107,7 @@ class Schema(NamedTuple):
     user_expr: str  # SQL for the user, or NULL
     stored_user_join: str = ""  # the same, whatever --use-user says: where the database keeps users
     stored_user_expr: str = "NULL"
+    nullable_keys: tuple[str, ...] = ()  # the ALERT_KEYS that this alert table lets be NULL
 
 
 def connect(target: DatabaseTarget) -> pymysql.connections.Connection:
@@ -1215,14 +1229,17 @@ def detect_schema(conn: pymysql.connections.Connection, use_user: bool) -> Schem
     """Tell the OSSEC schema generation from column types, once per run."""
     with conn.cursor() as cur:
         statement = cur.mogrify(
-            "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+            "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, IS_NULLABLE FROM information_schema.COLUMNS "
             "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (%s, %s, %s, %s)",
             (*REQUIRED_TABLES, "data"),
         )
         cur.execute(log_sql(statement))
         columns: dict[str, dict[str, str]] = {}
-        for table, column, data_type in cur.fetchall():
+        nullable: set[tuple[str, str]] = set()
+        for table, column, data_type, is_nullable in cur.fetchall():
             columns.setdefault(table.lower(), {})[column.lower()] = data_type.lower()
+            if is_nullable == "YES":
+                nullable.add((table.lower(), column.lower()))
     missing = [table for table in REQUIRED_TABLES if table not in columns]
     if missing:
         raise Failure(
@@ -1254,6 +1271,7 @@ def detect_schema(conn: pymysql.connections.Connection, use_user: bool) -> Schem
         user_expr=user_expr if use_user else "NULL",
         stored_user_join=user_join,
         stored_user_expr=user_expr,
+        nullable_keys=tuple(key for key in ALERT_KEYS if ("alert", key) in nullable),
     )
 
 
@@ -1264,6 +1282,34 @@ def window_condition(window: Window) -> list[SqlCondition]:
     if window.start is None:
         return []
     return [("time window", "a.timestamp >= %s AND a.timestamp < %s", [window.start, window.end])]
+
+
+def placed_alerts(conn: pymysql.connections.Connection, schema: Schema, window: Window) -> list[SqlCondition]:
+    """The condition that keeps out the alerts that cannot be placed (a NULL in ALERT_KEYS), after
+    one warning with their count: none for OSSEC's own schemas, whose keys are NOT NULL.
+
+    Those of the time window are counted, and with a window those without a
+    time too, which no window holds (as alert files count them).
+    """
+    if not schema.nullable_keys:
+        return []
+    unplaced = " OR ".join(f"a.{key} IS NULL" for key in schema.nullable_keys)
+    params: list[Any] = []
+    if window.start is not None:
+        ((_, in_window, params),) = window_condition(window)
+        unplaced = f"(({unplaced}) AND {in_window})"
+        if "timestamp" in schema.nullable_keys:
+            unplaced += " OR a.timestamp IS NULL"
+    with conn.cursor() as cur:
+        cur.execute(log_sql(cur.mogrify(f"SELECT COUNT(*) FROM alert a WHERE {unplaced}", params)))
+        (skipped,) = cur.fetchone() or (0,)
+    if skipped:
+        log.warning(
+            "skipped %d alert(s) whose %s is NULL (OSSEC's schema declares them NOT NULL)",
+            skipped,
+            " or ".join(schema.nullable_keys),
+        )
+    return [("", " AND ".join(f"a.{key} IS NOT NULL" for key in schema.nullable_keys), [])]
 
 
 def filter_conditions(schema: Schema, filters: Filters, use_host: bool = False) -> list[SqlCondition]:
@@ -1504,7 +1550,7 @@ def query_database(
     """
     schema = detect_schema(conn, settings.use_user)
     log.debug("schema: %s", schema.generation)
-    window = window_condition(settings.window)
+    window = window_condition(settings.window) + placed_alerts(conn, schema, settings.window)
     pushed = filter_conditions(schema, settings.filters, settings.use_host)
     if pushed and explaining():
         removed.update(count_removed_in_sql(conn, window, pushed))
@@ -2836,13 +2882,20 @@ class ReverseResolver:
     def __init__(self, settings: DnsSettings) -> None:
         # dnspython adds a seventh of a second to every start; most runs never resolve anything.
         try:
+            import dns.exception
             import dns.nameserver
             import dns.resolver
         except ModuleNotFoundError:
             raise missing_package("dns") from None
 
         self.settings = settings
-        self.resolver = dns.resolver.Resolver(configure=settings.nameservers is None)
+        try:
+            self.resolver = dns.resolver.Resolver(configure=settings.nameservers is None)
+        except UnicodeError:
+            raise NoNameServer("/etc/resolv.conf holds bytes that are not UTF-8") from None
+        except (dns.exception.DNSException, ValueError) as err:  # none listed, no file, a bad address or domain
+            said = str(err)
+            raise NoNameServer(said if "/etc/resolv.conf" in said else f"/etc/resolv.conf: {said}") from None
         if settings.nameservers is not None:
             self.resolver.nameservers = [dns.nameserver.Do53Nameserver(ip, port) for ip, port in settings.nameservers]
         self.resolver.timeout = settings.timeout
@@ -2851,26 +2904,58 @@ class ReverseResolver:
         self.stats = DnsStats()
         self.lock = threading.Lock()  # the statistics are counted from the worker threads
         self.deadline: float | None = None
+        self.threads_warned = False
 
     def resolve_all(self, addresses: Iterable[str]) -> None:
-        """Look up every address not yet known, concurrently."""
+        """Look up every address not yet known, up to --dns-workers at a time.
+
+        This thread is one of the workers. One that cannot start (a memory or
+        process limit) leaves the lookups to those that did, with one warning.
+        """
         todo = sorted({ip for ip in addresses if ip not in self.names})
         if not todo:
             return
-        import concurrent.futures
-
         started = time.monotonic()
         if self.deadline is None:
             self.deadline = started + self.settings.budget
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="dns")
-        futures = {pool.submit(self._lookup, ip): ip for ip in todo}
+        pending = iter(todo)
+        taking = threading.Lock()
+        stop = threading.Event()
+
+        def work() -> None:
+            while not stop.is_set():
+                with taking:
+                    ip = next(pending, None)
+                if ip is None:
+                    return
+                self.names[ip] = self._lookup(ip)
+
+        helpers: list[threading.Thread] = []
         try:
-            for future in concurrent.futures.as_completed(futures):
-                ip = futures[future]
-                self.names[ip] = future.result()
+            for _ in range(min(self.settings.workers, len(todo)) - 1):
+                helper = threading.Thread(target=work, name="dns", daemon=True)
+                try:
+                    helper.start()
+                except RuntimeError as err:  # "can't start new thread"
+                    self._warn_threads(len(helpers) + 1, err)
+                    break
+                helpers.append(helper)
+            work()
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            stop.set()  # on a signal: no new lookup; those in flight end within --dns-timeout
+            for helper in helpers:
+                helper.join()
             self.stats.seconds += time.monotonic() - started
+
+    def _warn_threads(self, running: int, err: RuntimeError) -> None:
+        if not self.threads_warned:
+            self.threads_warned = True
+            log.warning(
+                "--dns-workers=%d: only %d lookup(s) can run at once (%s); the others wait their turn",
+                self.settings.workers,
+                running,
+                err,
+            )
 
     def _lookup(self, ip: str) -> str | None:
         """The confirmed host name of an address, or None (counted by why).
@@ -2936,6 +3021,20 @@ class ReverseResolver:
     def name(self, source: str) -> str:
         """The host name for an address looked up before, else the source unchanged."""
         return self.names.get(source) or source
+
+
+class NoNameServer(Failure):
+    """The system's resolver configuration names no usable name server (and --nameserver was not given)."""
+
+
+def reverse_resolver(settings: DnsSettings) -> ReverseResolver | None:
+    """The resolver for --do-reverse; None, with a warning, when there is no name server to ask:
+    reverse DNS is decoration, and the run goes on with the addresses."""
+    try:
+        return ReverseResolver(settings)
+    except NoNameServer as err:
+        log.warning("--do-reverse: no name server to ask (%s): addresses keep their IP; give --nameserver", err)
+        return None
 
 
 def dns_failure_kind(err: Exception) -> str:
@@ -5315,7 +5414,7 @@ def run(settings: Settings, out: TextIO) -> Stats:
     log.debug("time window: %s", settings.window.describe())
     for line in settings.filters.describe():
         log.debug("%s", line)
-    resolver = ReverseResolver(settings.dns) if settings.dns else None
+    resolver = reverse_resolver(settings.dns) if settings.dns else None
     with open_source(settings, stats) as source:
         per_agent_locations = settings.location_detail == "agent"
         listed = 0  # the alerts behind the grouped rows, before a picture's or a page's cut (--max-nodes)

@@ -6,6 +6,7 @@ error is expected, never a traceback) and the output."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -141,6 +142,30 @@ def test_a_binary_address_column_with_bytes_that_are_not_utf8(ossec, cli):
     assert result.code == 0
     assert result.lines == [f"192.\ufffd,Rule 5716,{WEB1}"]
     assert "not IP addresses" in result.err
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [["--all", "--count"], ["--all", "--show-duplicate"], [*WINDOW, "--count"]],
+    ids=["all", "one-by-one", "window"],
+)
+@pytest.mark.parametrize("column", ["rule_id", "location_id", "timestamp"])
+def test_alerts_with_a_null_key_in_an_altered_table_are_skipped_and_counted(ossec, cli, column, mode):
+    """OSSEC declares these NOT NULL; in a table altered to allow NULL, one such row ended the run
+    (ValueError from the packed context, TypeError from the times of a group)."""
+    ossec.insert([Row(5716, T0 + i, WEB1, "192.0.2.1") for i in range(3)] + [Row(5716, T0 + 3, WEB1, "192.0.2.9")])
+    with ossec.conn.cursor() as cur:
+        cur.execute(f"ALTER TABLE alert MODIFY {column} INT UNSIGNED NULL")
+        cur.execute(f"UPDATE alert SET {column} = NULL ORDER BY id DESC LIMIT 1")  # the one from 192.0.2.9
+    result = cli(*ossec.args, *mode)
+    assert result.code == 0, result.err
+    if "--show-duplicate" in mode:
+        assert result.lines == [f"192.0.2.1,Rule 5716,{WEB1}"] * 3
+    else:
+        assert result.lines == [f"192.0.2.1,Rule 5716,{WEB1},3"]
+    assert result.err == (
+        f"alerts2afterglow: warning: skipped 1 alert(s) whose {column} is NULL (OSSEC's schema declares them NOT NULL)\n"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -526,6 +551,93 @@ def test_an_answer_that_is_no_dns_message_is_skipped_and_counted(cli, tmp_path):
     assert result.code == 0
     assert [line.split(",")[0] for line in result.lines] == ["192.0.2.10", "192.0.2.9"]
     assert "reverse DNS: 2 lookups, 0 answered" in result.err
+
+
+@pytest.fixture(scope="module")
+def private_mounts() -> None:
+    """Tests that put another /etc/resolv.conf in place do it in a mount namespace of their own
+    (root and unshare(1)): the machine's file is never touched."""
+    probe = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "true"], capture_output=True, timeout=30, check=False
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"no private mount namespace here (unshare: {probe.stderr.decode().strip()})")
+
+
+def run_with_resolv_conf(content: bytes, tmp_path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """The CLI as a process that sees ``content`` as /etc/resolv.conf."""
+    conf = tmp_path / "resolv.conf"
+    conf.write_bytes(content)
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+         'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"', "sh", str(conf), sys.executable, str(SCRIPT), *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"", "/etc/resolv.conf: no nameservers"),
+        (b"# all commented out\n;nameserver 192.0.2.53\n", "/etc/resolv.conf: no nameservers"),
+        (b"nameserver 192.0.2.53\nsearch caf\xe9.example\n", "/etc/resolv.conf holds bytes that are not UTF-8"),
+        (b"nameserver 192.0.2.5x\n", "/etc/resolv.conf: nameserver 192.0.2.5x is not a dns.nameserver.Nameserver"),
+    ],
+    ids=["empty", "commented-out", "not-utf8", "bad-address"],
+)
+def test_reverse_dns_without_a_usable_resolv_conf_is_a_warning(private_mounts, tmp_path, content, why):
+    """dnspython raised NoResolverConfiguration or UnicodeDecodeError: a traceback. Reverse DNS is
+    decoration: the run writes its addresses and says why, exit 0, as when --dns-budget is spent."""
+    files = [f"--alerts-log={ROOT_DIR / 'examples/alerts.log'}", "--all"]
+    proc = run_with_resolv_conf(content, tmp_path, *files, "--do-reverse")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == run_script(*files).stdout != ""
+    (warning,) = proc.stderr.splitlines()
+    assert warning.startswith(f"alerts2afterglow: warning: --do-reverse: no name server to ask ({why}")
+    assert warning.endswith("): addresses keep their IP; give --nameserver")
+
+
+@pytest.mark.parametrize("workers", ["0", "257", "999999"])
+def test_dns_workers_are_capped(cli, workers):
+    assert (
+        f"invalid value '{workers}': expected a whole number from 1 to 256"
+        in cli("--alerts-log=-", "--do-reverse", f"--dns-workers={workers}").usage_error()
+    )
+
+
+def test_lookup_threads_that_cannot_start_leave_the_work_to_those_that_did(tmp_path):
+    """Under a memory limit (here 600 MiB of address space; each thread takes some 72 MiB of it:
+    its stack and its malloc arena) most of 256 threads cannot start: RuntimeError "can't start
+    new thread" ended the run. Now the lookups run on the threads that did start."""
+    import resource
+
+    addresses = [f"198.51.100.{i}" for i in range(1, 121)]
+    limit = 600 * 1024 * 1024
+    with DnsResponder() as responder:
+        for ip in addresses:
+            responder.ptr(ip, f"host{ip.rsplit('.', 1)[1]}.example.net.", delay=0.02)
+        log = sshd_failures(tmp_path / "alerts.log", addresses)
+        proc = run_script(
+            f"--alerts-log={log}",
+            "--all",
+            "--do-reverse",
+            f"--nameserver={responder.address}",
+            "--dns-workers=256",
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(line.split(",")[0] for line in proc.stdout.splitlines()) == sorted(
+        f"host{ip.rsplit('.', 1)[1]}.example.net" for ip in addresses
+    )
+    (warning,) = proc.stderr.splitlines()
+    assert re.fullmatch(
+        r"alerts2afterglow: warning: --dns-workers=256: only \d+ lookup\(s\) can run at once "
+        r"\(can't start new thread\); the others wait their turn",
+        warning,
+    ), warning
 
 
 # ---------------------------------------------------------------------------
