@@ -1409,18 +1409,40 @@ def text_field(sql: str) -> str:
     return f"REPLACE(REPLACE(IFNULL({sql}, ''), {sql_char(ITEM_SEP)}, ' '), {sql_char(FIELD_SEP)}, ' ')"
 
 
-def packed_row(schema: Schema, level: str, counted: bool = False) -> str:
+def packed_row(schema: Schema, level: str, grouped: bool = False) -> str:
     """SQL for one column: [count,] address, context[, user (--use-user)], separated by FIELD_SEP.
 
     The context is ``rule:manager:location:level``, which many alerts share:
-    DatabaseNames works out what each distinct context means once.
+    DatabaseNames works out what each distinct context means once. Grouped,
+    the row of a group starts with its count, and its text columns are taken
+    as MIN(): the group's one value (grouped_columns), in a form that
+    ONLY_FULL_GROUP_BY (MySQL's default) accepts.
     """
-    fields = ["COUNT(*)"] if counted else []
-    fields.append("IFNULL(a.src_ip, '')" if schema.integer_ips else text_field("a.src_ip"))
+    fields = ["COUNT(*)"] if grouped else []
+    if schema.integer_ips:
+        fields.append("IFNULL(a.src_ip, '')")
+    else:
+        fields.append(text_field("MIN(a.src_ip)" if grouped else "a.src_ip"))
     fields.append(f"CONCAT_WS('{CONTEXT_SEP}', a.rule_id, a.server_id, a.location_id, IFNULL({level}, ''))")
     if schema.user_expr != "NULL":
-        fields.append(text_field(schema.user_expr))
+        fields.append(text_field(f"MIN({schema.user_expr})" if grouped else schema.user_expr))
     return f"CONCAT_WS({sql_char(FIELD_SEP)}, {', '.join(fields)})"
+
+
+def grouped_columns(schema: Schema) -> str:
+    """GROUP BY's columns: rule, manager, location, address[, user], text as its exact bytes.
+
+    Under a text column's collation (OSSEC's tables take the server's default,
+    case- and accent-insensitive, trailing spaces ignored) the users ``root``,
+    ``ROOT``, ``Root `` and ``röot``, or the addresses ``2001:DB8::1`` and
+    ``2001:db8::1``, would be one group, which --show-duplicate and alert
+    files keep apart; as bytes they never merge (and MariaDB groups bytes
+    faster: bench/bench_database.py).
+    """
+    address = "a.src_ip" if schema.integer_ips else "CAST(a.src_ip AS BINARY)"
+    # The user only when read: a constant column slows MariaDB's grouping down.
+    user = f", CAST({schema.user_expr} AS BINARY)" if schema.user_expr != "NULL" else ""
+    return f"a.rule_id, a.server_id, a.location_id, {address}{user}"
 
 
 def build_query(schema: Schema, settings: Settings, conditions: list[SqlCondition]) -> tuple[str, list[Any]]:
@@ -1443,15 +1465,13 @@ def build_query(schema: Schema, settings: Settings, conditions: list[SqlConditio
             f" FROM alert a{schema.user_join}{where} GROUP BY a.timestamp ORDER BY a.timestamp"
         )
         return sql, params
-    # Only what varies is grouped on: a constant column (no user) slows MariaDB's grouping down.
     level = "MAX(a.level)" if schema.level_expr == "a.level" else "NULL"
-    user = f", {schema.user_expr}" if schema.user_expr != "NULL" else ""
     # When each group was first and last seen: two epochs as 8 hex digits each, in a column of their own
     # that the client reads into an array at once (as many int() calls cost a tenth of the export).
     seen = "CONCAT(LPAD(HEX(MIN(a.timestamp)), 8, '0'), LPAD(HEX(MAX(a.timestamp)), 8, '0'))"
     groups = (
-        f"SELECT {packed_row(schema, level, counted=True)} AS packed, {seen} AS seen"
-        f" FROM alert a{schema.user_join}{where} GROUP BY a.rule_id, a.server_id, a.location_id, a.src_ip{user}"
+        f"SELECT {packed_row(schema, level, grouped=True)} AS packed, {seen} AS seen"
+        f" FROM alert a{schema.user_join}{where} GROUP BY {grouped_columns(schema)}"
     )
     sql = (
         f"SELECT COUNT(*), GROUP_CONCAT(g.packed SEPARATOR {sql_separator(FIELD_SEP)}), GROUP_CONCAT(g.seen SEPARATOR '')"

@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import time
+from collections import Counter
 
 import dns.rcode
 import ossecdb
@@ -19,6 +20,7 @@ from dnsresponder import DnsResponder
 from ossecdb import Row
 from tcpfaults import FaultyProxy, SilentListener
 from test_errors import export_blocked_on_a_lock, fill, mariadb_account, run_script
+from test_files import alert_text
 from test_reverse_dns import sshd_failures
 
 import alerts2afterglow
@@ -166,6 +168,43 @@ def test_alerts_with_a_null_key_in_an_altered_table_are_skipped_and_counted(osse
     assert result.err == (
         f"alerts2afterglow: warning: skipped 1 alert(s) whose {column} is NULL (OSSEC's schema declares them NOT NULL)\n"
     )
+
+
+# Equal under the server's default collation (case and accents ignored, trailing spaces too), and
+# distinct everywhere else; the address pairs are text only in 2.9+ layouts.
+LOOK_ALIKE_USERS = ["root", "ROOT", "Root ", "röot", "root"]
+LOOK_ALIKE_ADDRESSES = ["2001:DB8::1", "2001:db8::1", "2001:db8::1", "Host-A", "host-a"]
+
+
+def test_grouped_database_runs_never_merge_values_the_collation_calls_equal(ossec, cli, tmp_path):
+    """GROUP BY grouped under the column's collation: the users gave one line 'root,...,4'. The
+    grouped run must say what --show-duplicate says, and what the same alerts say in alerts.log."""
+    addresses = LOOK_ALIKE_ADDRESSES if ossec.layout == "2.9" else []
+    rows = [Row(5716, T0 + i, WEB1, None, user=user) for i, user in enumerate(LOOK_ALIKE_USERS)]
+    rows += [Row(5716, T0 + 10 + i, WEB1, ip) for i, ip in enumerate(addresses)]
+    ossec.insert(rows, {5716: (5, "SSHD authentication failed.")})
+    grouped = cli(*ossec.args, *WINDOW, "--use-user", "--count", "--plain-csv")
+    one_by_one = cli(*ossec.args, *WINDOW, "--use-user", "--show-duplicate", "--plain-csv")
+    assert grouped.code == one_by_one.code == 0
+    counted = Counter(one_by_one.lines)
+    assert grouped.lines == [f"{line},{count}" for line, count in sorted(counted.items())]
+    assert {line.split(",")[0]: count for line, count in counted.items()} == {
+        "root": 2,
+        "ROOT": 1,
+        "Root": 1,  # the trailing space goes, as from alert files
+        "röot": 1,
+        **({"2001:DB8::1": 1, "2001:db8::1": 2, "Host-A": 1, "host-a": 1} if addresses else {}),
+    }
+    rule = "Rule: 5716 (level 5) -> 'SSHD authentication failed.'"
+    log = tmp_path / "alerts.log"
+    log.write_text(
+        "".join(
+            alert_text(row.timestamp, WEB1, rule, f"Src IP: {row.src_ip}" if row.src_ip else f"User: {row.user}")
+            for row in rows
+        )
+    )
+    from_file = cli(f"--alerts-log={log}", "--all", "--use-user", "--count", "--plain-csv")
+    assert from_file.lines == grouped.lines
 
 
 # ---------------------------------------------------------------------------
