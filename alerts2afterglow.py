@@ -1316,7 +1316,7 @@ def filter_conditions(schema: Schema, filters: Filters, use_host: bool = False) 
     """The filters that the schema lets the database apply, in the order of Filters.
 
     What cannot be pushed down (--src on text IPs, --src-user, a --location
-    pattern with a [class]; --src with --use-user or --use-host, which remove
+    pattern with a [class] or bytes that are not UTF-8; --src with --use-user or --use-host, which remove
     the alerts without an address that a user or host would draw) is applied
     to the rows afterwards, as for files.
     """
@@ -1334,7 +1334,10 @@ def filter_conditions(schema: Schema, filters: Filters, use_host: bool = False) 
         conditions.append(("--min-level", sql, [filters.min_level]))
     likes = [fnmatch_to_like(pattern) for pattern in filters.locations]
     if likes and all(like is not None for like in likes):
-        matches = " OR ".join(["BINARY name LIKE %s ESCAPE '!'"] * len(likes))
+        # Character by character, as fnmatch compares the name the client reads: LIKE's '_' is one
+        # character under a utf8mb4 collation (as bytes, BINARY, it was one byte), and _bin keeps
+        # case and every code point apart.
+        matches = " OR ".join(["CONVERT(name USING utf8mb4) COLLATE utf8mb4_bin LIKE %s ESCAPE '!'"] * len(likes))
         sql = f"(a.location_id, a.server_id) IN (SELECT id, server_id FROM location WHERE {matches})"
         conditions.append(("--location", sql, likes))
     if filters.networks and not filters.users and schema.integer_ips and schema.user_expr == "NULL" and not use_host:
@@ -1348,13 +1351,22 @@ def filter_conditions(schema: Schema, filters: Filters, use_host: bool = False) 
 def fnmatch_to_like(pattern: str) -> str | None:
     """A shell pattern as a LIKE pattern with ! as escape, or None where LIKE cannot say the same.
 
-    >>> fnmatch_to_like("(web*"), fnmatch_to_like("*100%_done?"), fnmatch_to_like("*[0-9]")
-    ('(web%', '%100!%!_done_', None)
+    >>> fnmatch_to_like("(w?b*"), fnmatch_to_like("*100%_done?"), fnmatch_to_like("*[0-9]")
+    ('(w_b%', '%100!%!_done_', None)
     """
-    if "[" in pattern or not pattern.isascii():  # a [class]; or '?' would match a byte, not a character
+    if "[" in pattern or not is_utf8(pattern):  # a [class]; or bytes that are not UTF-8, which no name holds
         return None
     escaped = re.sub(r"([!%_])", r"!\1", pattern)
     return escaped.replace("*", "%").replace("?", "_")
+
+
+def is_utf8(text: str) -> bool:
+    """Whether a string from the command line is UTF-8 (its other bytes come as lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def where_clause(conditions: Sequence[SqlCondition]) -> tuple[str, list[Any]]:

@@ -207,6 +207,47 @@ def test_grouped_database_runs_never_merge_values_the_collation_calls_equal(osse
     assert from_file.lines == grouped.lines
 
 
+LOOK_ALIKE_LOCATIONS = [
+    "(wéb1) 10.0.0.2->/var/log/auth.log",  # é: two bytes in UTF-8
+    "(w😀b1) 10.0.0.9->/var/log/auth.log",  # four
+    "(web1) 10.0.0.2->/var/log/auth.log",
+    "(wEb1) 10.0.0.3->C:\\logs\\app.log",
+    "(wb1) 10.0.0.4->/var/log/auth.log",
+]
+
+
+@pytest.mark.parametrize(
+    "pattern", ["(w?b1)*", "(w??b1)*", "(wéb*", "(w*b1) 10.0.0.?->*", "*\\logs\\*", "*->C:?logs?app.log"]
+)
+def test_the_database_location_filter_matches_as_alert_files_do(ossec, cli, tmp_path, pattern):
+    """'?' became LIKE's '_' under BINARY, one byte: '(w?b1)*' missed '(wéb1) ...' in the database but
+    matched it in alerts.log, and '(w??b1)*' matched it. Now a character, and pushed down to SQL."""
+    rows = [Row(5716, T0 + i, name, f"192.0.2.{i + 1}") for i, name in enumerate(LOOK_ALIKE_LOCATIONS)]
+    ossec.insert(rows)
+    log = tmp_path / "alerts.log"
+    log.write_text(
+        "".join(
+            alert_text(row.timestamp, row.location, "Rule: 5716 (level 5) -> 'x'", f"Src IP: {row.src_ip}")
+            for row in rows
+        )
+    )
+    from_db = cli(*ossec.args, *WINDOW, f"--location={pattern}", "--plain-csv", "--debug")
+    from_file = cli(f"--alerts-log={log}", "--all", f"--location={pattern}", "--plain-csv")
+    assert from_db.code == from_file.code == 0
+    assert [line.split(",", 2)[2] for line in from_db.lines] == [line.split(",", 2)[2] for line in from_file.lines]
+    assert "COLLATE utf8mb4_bin LIKE" in from_db.err  # applied in SQL, not row by row
+    assert "filtered row by row" not in from_db.err
+    expected = {
+        "(w?b1)*": LOOK_ALIKE_LOCATIONS[:4],
+        "(w??b1)*": [],
+        "(wéb*": LOOK_ALIKE_LOCATIONS[:1],
+        "(w*b1) 10.0.0.?->*": LOOK_ALIKE_LOCATIONS,
+        "*\\logs\\*": LOOK_ALIKE_LOCATIONS[3:4],
+        "*->C:?logs?app.log": LOOK_ALIKE_LOCATIONS[3:4],
+    }[pattern]
+    assert sorted(line.split(",", 2)[2] for line in from_file.lines) == sorted(expected)
+
+
 # ---------------------------------------------------------------------------
 # First and last seen, from the grouping query
 # ---------------------------------------------------------------------------
