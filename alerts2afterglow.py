@@ -4147,8 +4147,9 @@ def well_formed(svg: bytes) -> str:
 class PageGraph:
     """The graph as the page numbers it: nodes (sources, then descriptions, then locations) and edges.
 
-    Each has an index, which is its place in the page's JSON and its element's
-    id in the page's SVG (``n7``, ``e12``), found in Graphviz's SVG by graph_id.
+    A node's index is its place in the page's JSON and its element's id in the
+    page's SVG (``n7``); an edge's id names its two nodes (``e7-12``): the script
+    finds the edges from the triples. Graphviz's elements are found by graph_id.
     The page holds every row; its SVG draws those of ``drawn`` (--max-nodes).
     """
 
@@ -4156,13 +4157,12 @@ class PageGraph:
         self.graph = graph_of(rows)
         self.drawn = graph_of(drawn).nodes if len(drawn) < len(rows) else self.graph.nodes
         self.nodes = {node: index for index, (node, _) in enumerate(self.graph.sorted_nodes())}
-        self.edges = [(self.nodes[tail], self.nodes[head]) for (tail, head), _ in self.graph.sorted_links()]
 
     def svg_ids(self) -> dict[str, str]:
         """{the id write_dot gave an element: the page's id for it}."""
         ids = {graph_id(*node): f"n{index}" for node, index in self.nodes.items()}
-        for index, ((tail, head), _) in enumerate(self.graph.sorted_links()):
-            ids[graph_id(*tail, *head)] = f"e{index}"
+        for tail, head in self.graph.links:
+            ids[graph_id(*tail, *head)] = f"e{self.nodes[tail]}-{self.nodes[head]}"
         return ids
 
 
@@ -4243,13 +4243,22 @@ def clean_svg(svg: bytes, ids: dict[str, str]) -> tuple[str, list[str]]:
 
 def page_data(rows: list[Row], graph: PageGraph, labels: list[str], settings: Settings, cut: str | None) -> dict[str, Any]:
     """What the page's script reads: the picture's title and legend, the labels of the SVG, the
-    nodes (drawn or not), the triples, the edges, and what --max-nodes left out of the graph.
+    nodes (drawn or not), the triples, and what --max-nodes left out of the graph.
 
     The title's second line starts with what the graph holds ("72 alerts from 6 sources, 39
     links"): the page counts that itself, for the alerts the level filter shows, and gets the rest.
+    Written compactly, as the page holds every triple (20,000 sources a day: 4 MB): a node's kind
+    is an index into "kinds", and times are seconds after "epoch", the earliest of them.
     """
     first, holds_and_notes, made = graph_title(settings, graph.graph)
     nodes = graph.nodes
+    kinds: dict[str, int] = {}
+    times = [time for _, tally in rows for time in (tally.first, tally.last) if time is not None]
+    epoch = min(times, default=0)
+
+    def since(time: int | None) -> int | None:
+        return None if time is None else time - epoch
+
     return {
         "title": first,
         "notes": holds_and_notes.partition("; ")[2],
@@ -4257,9 +4266,16 @@ def page_data(rows: list[Row], graph: PageGraph, labels: list[str], settings: Se
         "cut": cut,  # "busiest 866 of 3,919 sources (--max-nodes=1000)": the sources the graph draws
         "labels": labels,
         "nodes": [
-            (ROLES.index(role), name, node_kind(role, name, tally.level)[0], int((role, name) in graph.drawn))
+            (
+                ROLES.index(role),
+                name,
+                kinds.setdefault(node_kind(role, name, tally.level)[0], len(kinds)),
+                int((role, name) in graph.drawn),
+            )
             for (role, name), tally in graph.graph.sorted_nodes()
         ],
+        "kinds": list(kinds),
+        "epoch": epoch,
         "triples": [
             (
                 nodes["source", source],
@@ -4267,12 +4283,11 @@ def page_data(rows: list[Row], graph: PageGraph, labels: list[str], settings: Se
                 nodes["target", location],
                 tally.alerts,
                 tally.level,
-                tally.first,
-                tally.last,
+                since(tally.first),
+                since(tally.last),
             )
             for (source, description, location), tally in rows
         ],
-        "edges": graph.edges,
         "legend": legend(),
         "legend_note": LEGEND_NOTE,
     }
@@ -4483,7 +4498,7 @@ tr.undrawn a.pick { color: #6b7793; }
   box-shadow: 0 1px 4px #0003; pointer-events: none; overflow-wrap: anywhere; unicode-bidi: isolate; }
 #tip strong { display: block; }
 g.n { cursor: pointer; }
-g.off { display: none; }
+g.off { visibility: hidden; } /* not display: none, which lays the whole graph out again */
 .more, #more { margin-top: 6px; }
 """
 
@@ -4494,7 +4509,7 @@ PAGE_SCRIPT = r"""
   const byId = (id) => document.getElementById(id);
   const data = JSON.parse(byId("data").textContent);
   const ROLE = ["source", "description", "location"];
-  const PAGE = 100; // table rows shown at a time: every update stays fast whatever the graph
+  const PAGE = 50; // table rows shown at a time: every update stays fast whatever the graph (100: 40 ms more a click)
   const PANEL_PAGE = 50; // rows of each list of the side panel shown at a time, for the same reason
   const area = byId("graph");
   const stage = byId("stage");
@@ -4554,17 +4569,25 @@ PAGE_SCRIPT = r"""
   if (svg) svg.querySelectorAll("text").forEach((text, i) => { text.textContent = plain(data.labels[i] ?? ""); });
 
   const nodes = data.nodes.map(([role, name, kind, drawn], i) => ({
-    i, role, name, kind, drawn: drawn === 1, key: ROLE[role] + ":" + name, low: name.toLowerCase(), triples: [],
+    i, role, name, kind: data.kinds[kind], drawn: drawn === 1, key: ROLE[role] + ":" + name, low: name.toLowerCase(), triples: [],
     el: drawn === 1 ? byId("n" + i) : null, alive: true, hit: false,
   }));
-  const triples = data.triples.map(([s, d, l, count, lvl, first, last]) => ({ s, d, l, count, level: lvl, first, last, drawn: nodes[s].drawn }));
-  const edges = data.edges.map(([a, b], i) => ({ a, b, el: byId("e" + i), triples: [] }));
-  const edgeOf = new Map(edges.map((e) => [e.a + " " + e.b, e]));
+  const since = (t) => (t === null ? null : data.epoch + t);
+  const triples = data.triples.map(([s, d, l, count, lvl, first, last]) => (
+    { s, d, l, count, level: lvl, first: since(first), last: since(last), drawn: nodes[s].drawn }));
+  // The edges, from the triples: "7-12" links node 7 to node 12, drawn as the element e7-12.
+  const edgeOf = new Map();
+  function edge(a, b) {
+    const key = a + "-" + b;
+    if (!edgeOf.has(key)) edgeOf.set(key, { a, b, el: byId("e" + key), triples: [] });
+    return edgeOf.get(key);
+  }
   for (const t of triples) {
     for (const n of [t.s, t.d, t.l]) nodes[n].triples.push(t);
-    t.edges = [edgeOf.get(t.s + " " + t.d), edgeOf.get(t.d + " " + t.l)];
+    t.edges = [edge(t.s, t.d), edge(t.d, t.l)];
     for (const e of t.edges) e.triples.push(t);
   }
+  const edges = [...edgeOf.values()];
   const wellFormed = (s) => (s.toWellFormed ? s.toWellFormed() : s);
   const nodeByKey = new Map();
   for (const n of nodes) if (!nodeByKey.has(wellFormed(n.key))) nodeByKey.set(wellFormed(n.key), n);
@@ -4865,9 +4888,10 @@ PAGE_SCRIPT = r"""
     for (const t of list) {
       if (!kept(t)) continue;
       const indices = by(t);
-      const key = indices.join(" ");
-      if (!groups.has(key)) groups.set(key, { indices, triples: [] });
-      groups.get(key).triples.push(t);
+      const key = indices.length === 1 ? indices[0] : indices[0] * nodes.length + indices[1]; // a number: a quick key
+      const group = groups.get(key);
+      if (group === undefined) groups.set(key, { indices, triples: [t] });
+      else group.triples.push(t);
     }
     return [...groups.values()].map((g) => [g.indices, tally(g.triples)]).sort((a, b) => b[1].count - a[1].count);
   }
@@ -4996,9 +5020,9 @@ PAGE_SCRIPT = r"""
       lines.push(element("div", alerts(sum)));
       lines.push(element("div", `first seen ${when(sum.first)}`), element("div", `last seen ${when(sum.last)} (UTC)`));
     } else {
-      const edge = edges[Number(el.id.slice(1))];
-      lines.push(putName(document.createElement("strong"), nodes[edge.a].name), element("div", "\u2192"));
-      lines.push(putName(document.createElement("strong"), nodes[edge.b].name), element("div", alerts(tally(edge.triples))));
+      const link = edgeOf.get(el.id.slice(1));
+      lines.push(putName(document.createElement("strong"), nodes[link.a].name), element("div", "\u2192"));
+      lines.push(putName(document.createElement("strong"), nodes[link.b].name), element("div", alerts(tally(link.triples))));
     }
     tip.replaceChildren(...lines);
     tip.hidden = false;

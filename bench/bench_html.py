@@ -139,7 +139,8 @@ TARGETS = """() => {
   const away = [...alerts].filter(([s]) => !drawn(s)).sort((a, b) => b[1] - a[1]);
   const sought = away.length ? away[0][0] : busiest(0, (t) => t[3]);
   return {
-    nodes: data.nodes.length, edges: data.edges.length, triples: data.triples.length,
+    nodes: data.nodes.length, triples: data.triples.length,
+    edges: new Set(data.triples.flatMap((t) => [t[0] + "-" + t[1], t[1] + "-" + t[2]])).size,
     source: busiest(0, (t) => t[3]), description: busiest(1, () => 1), location: busiest(2, () => 1),
     search: data.nodes[sought][1].split(".").slice(0, 3).join("."), searchDrawn: !away.length,
   };

@@ -186,9 +186,8 @@ def test_graph_elements_are_rebuilt_from_an_allowlist_and_every_node_and_edge_is
     assert sorted(a["id"] for tag, a in page.elements if a.get("class") == "n") == sorted(
         f"n{i}" for i in range(len(data["nodes"]))
     )
-    assert sorted(a["id"] for tag, a in page.elements if a.get("class") == "e") == sorted(
-        f"e{i}" for i in range(len(data["edges"]))
-    )
+    links = {(s, d) for s, d, *_ in data["triples"]} | {(d, loc) for _, d, loc, *_ in data["triples"]}
+    assert sorted(a["id"] for tag, a in page.elements if a.get("class") == "e") == sorted(f"e{a}-{b}" for a, b in links)
     assert len(data["labels"]) == svg.count("<text")
 
 
@@ -206,7 +205,7 @@ def test_dot_and_svg_carry_the_ids_the_page_finds_its_elements_by(tmp_path):
 def test_a_quiet_window_gives_a_page_that_says_so(tmp_path):
     page = make_page(tmp_path / "quiet.html", f"--alerts-log={EXAMPLE}", "--time-interval=1 minute")
     data = page_json(page.read_text())
-    assert (data["nodes"], data["triples"], data["edges"]) == ([], [], [])
+    assert (data["nodes"], data["triples"]) == ([], [])
     assert "no alerts" in data["labels"]
 
 
