@@ -4778,8 +4778,10 @@ PAGE_SCRIPT = r"""
     for (const e of edges) if (e.el && !e.triples.some(kept)) off.add(e.el);
     hide(off);
     showTitle();
-    search(byId("q").value, false);
-    select(state.selected, false);
+    const current = state.hits[state.current];
+    findHits(byId("q").value);
+    state.current = state.hits.indexOf(current); // -1 when the filter hides it
+    select(state.selected, false); // draws the hits too
   }
 
   // The drawn nodes and edges of a node's triples that the level filter keeps, the node first.
@@ -4817,7 +4819,7 @@ PAGE_SCRIPT = r"""
     if (node) showAround(node);
   }
 
-  function search(text, fresh = true) {
+  function findHits(text) {
     state.query = text.trim().toLowerCase();
     const hits = [];
     for (const n of nodes) {
@@ -4825,12 +4827,16 @@ PAGE_SCRIPT = r"""
       if (n.hit && n.alive) hits.push(n);
     }
     state.hits = hits;
-    if (fresh) state.current = -1;
-    highlight();
     const away = hits.filter((n) => !n.drawn).length;
     byId("hits").textContent = state.query === "" ? ""
       : `${number(hits.length)} match${hits.length === 1 ? "" : "es"}` + (away ? `, ${number(away)} not drawn` : "");
+  }
+
+  function search(text) {
+    findHits(text);
+    state.current = -1;
     state.limit = PAGE;
+    highlight();
     showTable();
   }
 
