@@ -538,22 +538,22 @@ def test_unwritable_directory_is_named(tmp_path, log):
 # guards nothing, the tool must (the tests run as root, as the cron job does).
 
 
+def directory_of_mode(path: Path, mode: int) -> Path:
+    path.mkdir()
+    path.chmod(mode)  # not the umask's
+    return path
+
+
 @pytest.fixture
 def public(tmp_path: Path) -> Path:
     """A directory like /tmp: root's, sticky, anyone may write."""
-    directory = tmp_path / "tmp"
-    directory.mkdir()
-    directory.chmod(0o1777)
-    return directory
+    return directory_of_mode(tmp_path / "tmp", 0o1777)
 
 
 @pytest.fixture
 def private(tmp_path: Path) -> Path:
     """Root's own directory (0700), out of other users' reach."""
-    directory = tmp_path / "private"
-    directory.mkdir()
-    directory.chmod(0o700)
-    return directory
+    return directory_of_mode(tmp_path / "private", 0o700)
 
 
 def planted_link(public: Path, target: Path, name: str = "alerts.png") -> Path:
@@ -664,9 +664,7 @@ def test_others_file_in_a_sticky_directory_is_neither_written_nor_replaced(publi
 @pytest.mark.parametrize("flag", EVERY_FILE)
 def test_file_of_the_sticky_directorys_owner_is_written(tmp_path, log, flag):
     """The kernel's rule, kept: a file that belongs to the directory's owner is theirs to leave there."""
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    shared.chmod(0o1777)
+    shared = directory_of_mode(tmp_path / "shared", 0o1777)
     os.chown(shared, OTHER_UID, OTHER_GID)
     path, _ = others_entry(shared, "file")
     path.chmod(0o644)
