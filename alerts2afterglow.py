@@ -3719,11 +3719,14 @@ def check_output_names(output: str | None, render: str | None, logfile: str | No
 
 
 def same_file(first: str, second: str) -> bool:
-    """Whether two paths reach the same file, or the same name in the same directory when there is none yet."""
+    """Whether two paths reach the same regular file, or the same name in the same directory when
+    there is none yet. A device or a FIFO is written in place: two writers share it as 2>&1 does."""
     places: list[Place] = []
     try:
         for path in (first, second):
             places.append(locate(path, ""))
+        if any(place.found is not None and not stat.S_ISREG(place.found.st_mode) for place in places):
+            return False
         one, two = (file_identity(place) for place in places)
         return one == two
     except (OSError, Failure):

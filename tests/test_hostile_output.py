@@ -879,3 +879,16 @@ def test_two_outputs_naming_one_file_is_a_usage_error(tmp_path, log):
         )
     assert files_in(tmp_path) == ["hard.html", "k.html", "link.html", "sub"]
     assert page.read_text() == "yesterday's page\n" and files_in(tmp_path / "sub") == []
+
+
+def test_one_stream_named_twice_gets_both(tmp_path, log):
+    """A device or FIFO is written in place, never replaced: --output and --logfile on one FIFO
+    (or on one terminal, through /dev/stdout and /dev/stderr) share it as 2>&1 does."""
+    fifo = tmp_path / "both"
+    os.mkfifo(fifo)
+    (tmp_path / "link").symlink_to("both")
+    reader = FifoReader(fifo)
+    result = run(f"--alerts-log={log}", "--all", f"--output={fifo}", f"--logfile={tmp_path}/link", "--debug")
+    assert result.returncode == 0, result.stderr.decode()
+    received = reader.received()
+    assert looks_written("--output", received) and looks_written("--logfile", received)
