@@ -657,7 +657,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line, like every other error of ours."""
 
     def error(self, message: str) -> typing.NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {visible(message)} (see --help)\n")  # it may quote what was typed
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -3445,39 +3445,154 @@ def signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
-def link_target(path: str, flag: str) -> str:
-    """The file that writing ``path`` reaches: the symbolic links at its end followed, as open() follows them.
+# Files on disk. In a sticky directory that others may write (/tmp, /var/tmp) anyone can leave a name
+# for root's cron job to trip on; the kernel's fs.protected_symlinks, protected_fifos and
+# protected_regular (at 2) guard open() there when they are on. The same rules hold here whatever
+# they are set to (foreign()), checked on the directory and the file held open, not on a path.
 
-    As the kernel's fs.protected_symlinks does for open(), a link in a sticky
-    world-writable directory (/tmp) is followed only when it belongs to this
-    user or to the directory's owner: root's cron job must not replace
-    /etc/shadow because someone left /tmp/alerts.png pointing there.
+# How the directories of a path are opened: never through a link (locate() reads each link and
+# checks it), and on Linux without needing to read the directory (O_PATH): a path needs only search.
+_DIRECTORY = os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_PATH", os.O_RDONLY)
+MAX_LINKS = 40  # the kernel's own limit on the links one path may follow
+
+
+def foreign(entry: os.stat_result, directory: os.stat_result) -> bool:
+    """Whether ``entry`` lies in a sticky directory that others may write (world or group) and
+    belongs to neither this user nor the directory's owner: such a link is never followed, such a
+    file never written, replaced nor handed back to its owner."""
+    shared = directory.st_mode & stat.S_ISVTX and directory.st_mode & (stat.S_IWOTH | stat.S_IWGRP)
+    return bool(shared) and entry.st_uid not in (os.geteuid(), directory.st_uid)
+
+
+class Place(NamedTuple):
+    """Where writing a path leads: the directory (held open), the name in it, what is there."""
+
+    directory: int  # a descriptor: whatever is renamed meanwhile, the file is made or opened in this one
+    where: str  # the directory's path, for messages
+    name: str
+    found: os.stat_result | None  # the entry itself (lstat), None when there is none
+    through_link: bool = False  # a /proc/PID/fd link to a pipe or a socket, opened by following it
+
+
+def _names(path: str) -> list[str]:
+    """A path's names as a stack, the first last; an empty one (a trailing or doubled slash) is '.'."""
+    return [name or "." for name in reversed(path.split("/"))]
+
+
+def locate(path: str, flag: str) -> Place:
+    """What writing ``path`` reaches, found one name at a time as open() finds it.
+
+    Each directory is opened in the one before without following a link, and
+    each symbolic link on the way is read and followed here: one that another
+    user owns in a shared sticky directory (foreign()) is refused wherever it
+    stands in the path. Only a link's owner (or the directory's) can replace
+    it there, so the link checked is the link read. A /proc/PID/fd link to a
+    pipe or a socket (/dev/stdout in a pipeline) names no path: it is kept, to
+    be opened through.
     """
-    for _ in range(40):  # the kernel's own limit on links followed
-        try:
-            link = os.lstat(path)
-        except FileNotFoundError:
-            return path
-        if not stat.S_ISLNK(link.st_mode):
-            return path
-        directory = os.path.dirname(path) or "."
-        parent = os.stat(directory)
-        shared = stat.S_ISVTX | stat.S_IWOTH
-        if parent.st_mode & shared == shared and link.st_uid not in (os.geteuid(), parent.st_uid):
+    names = _names(path)
+    where = "/" if path.startswith("/") else "."
+    directory = os.open(where, _DIRECTORY)
+    links = 0
+    try:
+        while True:
+            name = names.pop()
+            try:
+                found: os.stat_result | None = os.stat(name, dir_fd=directory, follow_symlinks=False)
+            except FileNotFoundError:
+                if names:
+                    raise
+                found = None
+            if found is None or not stat.S_ISLNK(found.st_mode):
+                if not names:
+                    return Place(directory, where, name, found)
+                inner = os.open(name, _DIRECTORY, dir_fd=directory)
+                os.close(directory)
+                directory, where = inner, os.path.join(where, name)
+                continue
+            links += 1
+            if links > MAX_LINKS:
+                raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+            if foreign(found, os.fstat(directory)):
+                raise Failure(
+                    f"cannot write {flag} {path}: {os.path.normpath(os.path.join(where, name))} is a symbolic link "
+                    "that another user owns in a sticky directory others may write, which is not followed "
+                    "(as fs.protected_symlinks does)"
+                )
+            text = os.readlink(name, dir_fd=directory)
+            if not names and not text.startswith("/") and on_procfs(directory):
+                return Place(directory, where, name, os.stat(name, dir_fd=directory), through_link=True)
+            if text.startswith("/"):
+                root = os.open("/", _DIRECTORY)
+                os.close(directory)
+                directory, where = root, "/"
+            names.extend(_names(text))
+    except BaseException:
+        os.close(directory)
+        raise
+
+
+def on_procfs(directory: int) -> bool:
+    try:
+        return os.fstat(directory).st_dev == os.stat("/proc").st_dev
+    except OSError:  # no /proc: not Linux
+        return False
+
+
+def check_writable(place: Place, entry: os.stat_result, flag: str, path: str) -> None:
+    """Refuse what is not a regular file, a character device or a FIFO, and another user's file
+    in a shared sticky directory (as fs.protected_regular and protected_fifos do at 2)."""
+    if stat.S_ISDIR(entry.st_mode):
+        raise Failure(f"cannot write {flag} {path}: it is a directory")
+    if not (stat.S_ISREG(entry.st_mode) or stat.S_ISCHR(entry.st_mode) or stat.S_ISFIFO(entry.st_mode)):
+        raise Failure(f"cannot write {flag} {path}: it is neither a regular file, a character device nor a FIFO")
+    if foreign(entry, os.fstat(place.directory)):
+        raise Failure(
+            f"cannot write {flag} {path}: it belongs to another user (uid {entry.st_uid}) in a sticky directory "
+            "others may write, where it is neither written nor replaced (as fs.protected_regular and protected_fifos do)"
+        )
+
+
+def open_in_place(place: Place, flags: int, flag: str, path: str) -> int:
+    """Open what ``place`` names for writing, in place (a device, a FIFO, a log file); returns the descriptor.
+
+    The checks of check_writable() are made on what is found, then again on
+    what was opened (fstat), which must be the very file found. The open does
+    not wait for a FIFO's reader (O_NONBLOCK: a FIFO that no one reads is an
+    error, never a hang); the descriptor blocks again once open.
+    """
+    if place.found is not None:
+        check_writable(place, place.found, flag, path)
+    follow = 0 if place.through_link else os.O_NOFOLLOW
+    try:
+        fd = os.open(
+            place.name, flags | os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK | follow, 0o666, dir_fd=place.directory
+        )
+    except OSError as err:
+        if err.errno == errno.ENXIO and (place.found is None or stat.S_ISFIFO(place.found.st_mode)):
             raise Failure(
-                f"cannot write {flag} {path}: it is a symbolic link that another user owns in a "
-                "world-writable sticky directory, which is not followed (as fs.protected_symlinks does)"
-            )
-        path = os.path.join(directory, os.readlink(path))
-    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)  # the links changed while we read them
+                f"cannot write {flag} {path}: no process reads this FIFO (it is written only while its reader runs)"
+            ) from None
+        raise
+    try:
+        opened = os.fstat(fd)
+        check_writable(place, opened, flag, path)
+        if place.found is not None and (opened.st_dev, opened.st_ino) != (place.found.st_dev, place.found.st_ino):
+            raise Failure(f"cannot write {flag} {path}: it was replaced while being opened")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
-def make_temporary(directory: str, name: str, mode: int) -> tuple[int, str]:
-    """Create ``directory/.name.XXXXXXXX``, a file no one else has; returns its descriptor and path."""
+def make_temporary(directory: int, name: str, mode: int) -> tuple[int, str]:
+    """Create ``.name.XXXXXXXX`` in ``directory``, a file no one else has; returns its descriptor and name."""
     while True:
-        path = os.path.join(directory, f".{name}.{os.urandom(4).hex()}")
+        temporary = f".{name}.{os.urandom(4).hex()}"
         try:
-            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode), path
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            return os.open(temporary, flags, mode, dir_fd=directory), temporary
         except FileExistsError:
             continue
 
@@ -3498,7 +3613,9 @@ class AtomicOutput:
     new file gets the mode any program's new file gets: 0666 less the umask.
     A character device (/dev/null, a terminal) or a FIFO is written in place:
     replacing it would destroy it, and it holds no data a failed run could
-    spoil. Anything else (a directory, a block device, a socket) is refused.
+    spoil. Anything else (a directory, a block device, a socket), another
+    user's link or file in a shared sticky directory (foreign()), and a FIFO
+    that no one reads are refused. docs/output.md says what is guaranteed.
 
     Nothing exists before open_text() or open_binary(); discard() removes the
     temporary file, whenever called (a failure, a signal), and commit() makes
@@ -3508,8 +3625,8 @@ class AtomicOutput:
     def __init__(self, path: str, flag: str = "--output") -> None:
         self.path = path
         self.flag = flag
-        self.target = path  # the file replaced: the path, or its symbolic links' target
-        self.tmp_path: str | None = None  # until renamed or removed
+        self.place: Place | None = None  # until discard()
+        self.tmp_name: str | None = None  # in place.directory, until renamed or removed
         self.mode: int | None = None  # the replaced file's mode; None for a new file
         self.stream: typing.IO[Any] | None = None
 
@@ -3524,27 +3641,24 @@ class AtomicOutput:
 
     def _open(self, binary: bool) -> typing.IO[Any]:
         try:
-            existing: os.stat_result | None = os.stat(self.path)
-        except FileNotFoundError:
-            existing = None
+            self.place = place = locate(self.path, self.flag)
+            existing = place.found
+            if existing is not None and not stat.S_ISREG(existing.st_mode):
+                self.stream = _file(open_in_place(place, 0, self.flag, self.path), binary)
+                return self.stream
+            if existing is not None:
+                check_writable(place, existing, self.flag, self.path)
         except OSError as err:
             raise self.failure(err) from None
-        if existing is not None and not stat.S_ISREG(existing.st_mode):
-            return self._open_in_place(existing, binary)
-        try:
-            self.target = link_target(self.path, self.flag)
-        except OSError as err:
-            raise self.failure(err) from None
-        directory, name = os.path.split(self.target)
         try:
             with signals_held():
                 # An existing file's copy stays private until it gets that file's mode, at commit().
-                fd, self.tmp_path = make_temporary(directory or ".", name, 0o600 if existing else 0o666)
+                fd, self.tmp_name = make_temporary(place.directory, place.name, 0o600 if existing else 0o666)
                 self.stream = _file(fd, binary)
         except OSError as err:
-            where = directory or "."
             raise Failure(
-                f"cannot write {self.flag} {self.path}: {err.strerror} (it is written as a new file in {where})"
+                f"cannot write {self.flag} {self.path}: {err.strerror} "
+                f"(it is written as a new file in {os.path.normpath(place.where)})"
             ) from None
         if existing is not None:
             self.mode = stat.S_IMODE(existing.st_mode)
@@ -3558,43 +3672,75 @@ class AtomicOutput:
                 ) from None
         return self.stream
 
-    def _open_in_place(self, existing: os.stat_result, binary: bool) -> typing.IO[Any]:
-        if not (stat.S_ISCHR(existing.st_mode) or stat.S_ISFIFO(existing.st_mode)):
-            kind = "a directory" if stat.S_ISDIR(existing.st_mode) else "neither a regular file, a character device nor a FIFO"
-            raise Failure(f"cannot write {self.flag} {self.path}: it is {kind}")
-        try:
-            # No O_CREAT, no O_TRUNC: the device or FIFO stays what it is. A FIFO waits for its reader.
-            self.stream = _file(os.open(self.path, os.O_WRONLY | os.O_NOCTTY), binary)
-        except OSError as err:
-            raise self.failure(err) from None
-        return self.stream
-
     def commit(self) -> None:
         """Flush, and put the finished file in the target's place."""
-        assert self.stream is not None
+        assert self.stream is not None and self.place is not None
         try:
             self.stream.flush()
-            if self.tmp_path is not None:
+            if self.tmp_name is not None:
                 os.fsync(self.stream.fileno())
                 if self.mode is not None:
                     os.fchmod(self.stream.fileno(), self.mode)  # after fchown, which clears set-user-ID bits
             self.stream.close()
-            if self.tmp_path is not None:
-                os.replace(self.tmp_path, self.target)
-                self.tmp_path = None
+            if self.tmp_name is not None:
+                directory = self.place.directory
+                os.replace(self.tmp_name, self.place.name, src_dir_fd=directory, dst_dir_fd=directory)
+                self.tmp_name = None
         except OSError as err:
-            self.discard()
             raise self.failure(err) from None
+        finally:
+            self.discard()
 
     def discard(self) -> None:
         """Remove the temporary file: the target stays as it was. Harmless after commit() and when called again."""
         if self.stream is not None:
             with contextlib.suppress(OSError):
                 self.stream.close()
-        if self.tmp_path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.tmp_path)
-            self.tmp_path = None
+        if self.place is not None:
+            if self.tmp_name is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.tmp_name, dir_fd=self.place.directory)
+                self.tmp_name = None
+            os.close(self.place.directory)
+            self.place = None
+
+
+def check_output_names(output: str | None, render: str | None, logfile: str | None) -> None:
+    """Usage errors: an empty file name, and two of --output, --render and --logfile that name one
+    file (through another spelling, a link or a hard link), where one would overwrite the other."""
+    given = (("--output", output), ("--render", render), ("--logfile", logfile))
+    named = [(flag, path) for flag, path in given if path is not None]
+    for flag, path in named:
+        if not path:
+            raise UsageError(f"{flag} needs a file name (an empty one was given)")
+    for (flag, path), (other, other_path) in itertools.combinations(named, 2):
+        if same_file(path, other_path):
+            raise UsageError(f"{flag} {path} and {other} {other_path} name the same file: one would overwrite the other")
+
+
+def same_file(first: str, second: str) -> bool:
+    """Whether two paths reach the same regular file, or the same name in the same directory when
+    there is none yet. A device or a FIFO is written in place: two writers share it as 2>&1 does."""
+    places: list[Place] = []
+    try:
+        for path in (first, second):
+            places.append(locate(path, ""))
+        if any(place.found is not None and not stat.S_ISREG(place.found.st_mode) for place in places):
+            return False
+        one, two = (file_identity(place) for place in places)
+        return one == two
+    except (OSError, Failure):
+        return False  # opening it to write will say what is wrong
+    finally:
+        for place in places:
+            os.close(place.directory)
+
+
+def file_identity(place: Place) -> tuple[object, ...]:
+    if place.found is not None:
+        return place.found.st_dev, place.found.st_ino
+    directory = os.fstat(place.directory)
+    return directory.st_dev, directory.st_ino, place.name
 
 
 # Graphviz output (--format=dot, --render). The one palette of the pictures, which ossec.properties
@@ -5203,19 +5349,34 @@ class _StderrFormatter(logging.Formatter):
 
 
 class _LogFileFormatter(logging.Formatter):
-    """Timestamped lines for --logfile, the message shown by visible() as on stderr (tail -f shows it on a terminal)."""
+    """Timestamped lines for --logfile, shown by visible() as on stderr (tail -f shows them on a terminal).
+
+    A traceback (--debug) comes after its record, each line shown by visible()
+    and indented: an exception's message may hold what an attacker wrote, line
+    breaks included, and no line of it can pass for a record of its own.
+    """
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         record.message = visible(record.message)
         return super().formatMessage(record)
 
+    def formatException(self, ei: Any) -> str:
+        return self._indented(super().formatException(ei))
 
-class LogFile(logging.FileHandler):
-    """--logfile. The first write that fails (a full disk) ends the writing: check() reports it
-    once, as the run's error, where logging would print a traceback for every record."""
+    def formatStack(self, stack_info: str) -> str:
+        return self._indented(stack_info)
+
+    @staticmethod
+    def _indented(text: str) -> str:
+        return "\n".join(f"  {visible(line)}" for line in text.splitlines())
+
+
+class LogFile(logging.StreamHandler[TextIO]):
+    """--logfile, opened by open_log(). The first write that fails (a full disk) ends the writing:
+    check() reports it once, as the run's error, where logging would print a traceback for every record."""
 
     def __init__(self, path: str) -> None:
-        super().__init__(path, encoding="utf-8")
+        super().__init__(open_log(path))
         self.path = path
         self.failure: OSError | None = None
 
@@ -5232,13 +5393,26 @@ class LogFile(logging.FileHandler):
 
     def close(self) -> None:
         try:
-            super().close()
+            self.stream.close()
         except OSError as err:  # what the failed write left in the buffer fails again
             self.failure = self.failure or err
+        finally:
+            super().close()
 
     def check(self) -> None:
         if self.failure is not None:
             raise Failure(f"cannot write --logfile {self.path}: {self.failure.strerror or self.failure}")
+
+
+def open_log(path: str) -> TextIO:
+    """--logfile, opened to append as AtomicOutput's checks allow (open_in_place): a new file gets
+    0666 less the umask; a FIFO that no one reads is an error, never a hang."""
+    place = locate(path, "--logfile")
+    try:
+        fd = open_in_place(place, os.O_APPEND | (0 if place.through_link else os.O_CREAT), "--logfile", path)
+    finally:
+        os.close(place.directory)
+    return os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace")
 
 
 def stderr_is_terminal() -> bool:
@@ -5505,6 +5679,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     try:
         try:
             stopped = catch_stop_signals()
+            check_output_names(None if args.output == "-" else args.output, args.render, args.logfile)
             handlers = setup_logging(args.debug, args.logfile)
             now = int(time.time())
             settings = build_settings(args, now)
@@ -5558,6 +5733,11 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     except OSError as err:
         _report_error(f"{err.strerror or err}" + (f": {err.filename}" if err.filename else ""), handlers, args.debug)
         return EXIT_FAILURE
+    except MemoryError as err:
+        # The traceback keeps the run's frames, and what they hold, alive: let them go before reporting.
+        err.__traceback__ = err.__context__ = None
+        _report_error(OUT_OF_MEMORY, handlers, False)
+        return EXIT_FAILURE
     finally:
         if target:
             target.discard()
@@ -5566,6 +5746,15 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
             handler.close()
         for signum, handler in stopped.items():
             signal.signal(signum, handler)
+
+
+# What a run holds at once (the rest streams): the distinct triples of its window, grouped; --top and
+# --min-count choose among them only once all are held.
+OUT_OF_MEMORY = (
+    "out of memory holding the distinct source, description and location triples of the time window: "
+    "a narrower window (--time-interval, --start-time, --end-time) or filters (--min-level, --src, --location, "
+    "--exclude-alerts) hold fewer; --top and --min-count choose only among triples already held"
+)
 
 
 def _report_error(message: str, handlers: list[logging.Handler], debug: bool) -> None:
