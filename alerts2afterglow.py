@@ -4604,7 +4604,6 @@ main { display: flex; height: 78vh; min-height: 320px; border-bottom: 1px solid 
 #selected { stroke: #000; stroke-width: 5px; }
 aside { width: 480px; max-width: 45vw; overflow: auto; padding: 8px 12px; border-left: 1px solid #ddd; }
 #sel-name { font-weight: 600; overflow-wrap: anywhere; unicode-bidi: isolate; }
-#sel-name:focus { outline: none; }
 #sel-summary { color: #444; }
 .note { padding: 4px 6px; border-left: 3px solid #fd8d3c; background: #fff7ec; }
 #legend-list ul { margin: 0 0 4px; padding: 0; list-style: none; }
@@ -4635,7 +4634,8 @@ aside th { white-space: normal; }
 a.pick { color: #0645ad; text-decoration: none; }
 a.pick:hover { text-decoration: underline; }
 a.pick + a.pick { color: #4a5f8c; }
-a.pick:focus-visible, button:focus-visible, select:focus-visible, input:focus-visible { outline: 2px solid #e6007e; outline-offset: 1px; }
+a.pick:focus-visible, #sel-name:focus-visible, button:focus-visible, select:focus-visible, input:focus-visible {
+  outline: 2px solid #e6007e; outline-offset: 1px; }
 .arrow { white-space: nowrap; }
 tr.undrawn a.pick { color: #6b7793; }
 .tag { display: inline-block; margin-top: 1px; padding: 0 3px; border: 1px solid #bbb; border-radius: 2px; color: #666; font-size: 85%; white-space: nowrap; }

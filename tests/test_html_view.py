@@ -240,7 +240,10 @@ def test_names_are_links_that_tab_reaches_and_enter_selects(tab, example_page):
     page.keyboard.press("Enter")
     assert page.text_content("#sel-name") == name
     assert page.url.endswith(focused[2])
-    assert view.js("document.activeElement.id") == "sel-name", "the panel that shows it has the focus"
+    assert view.js("[document.activeElement.id, getComputedStyle(document.activeElement).outlineStyle]") == [
+        "sel-name",
+        "solid",
+    ], "the panel that shows it has the focus, and shows it"
     page.keyboard.press("Tab")
     link = view.js("[document.activeElement.closest('#sel-lists') !== null, document.activeElement.textContent]")
     assert link[0]
