@@ -16,8 +16,8 @@ parts) and Chromium's own clock (performance.now(), from the start of navigation
 script starts, is ready and has drawn its first frame (performance marks the page sets); then,
 half a second later, each action in turn, as the time its handler took and the time to the end of
 the next frame (requestAnimationFrame, then a task): a click on the busiest source, description and
-location (by triples), a search for the first half of the busiest source's address (the day: for
-an address the graph does not draw), the level filter at 8, Esc. Then pan and zoom, as the gaps
+location (by triples), a search for the first three numbers of the busiest source's address (the
+day: of the busiest address the graph does not draw), the level filter at 8, Esc. Then pan and zoom, as the gaps
 between frames (requestAnimationFrame's clock) while Playwright drags the graph by 60 mouse moves
 and turns the wheel 30 times: a browser at 60 frames a second shows a frame every 16.7 ms.
 
