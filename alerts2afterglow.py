@@ -4301,13 +4301,13 @@ class PageGraph:
 
     def __init__(self, rows: Sequence[Row], drawn: Sequence[Row]) -> None:
         self.graph = graph_of(rows)
-        self.drawn = graph_of(drawn).nodes if len(drawn) < len(rows) else self.graph.nodes
+        self.drawn = graph_of(drawn) if len(drawn) < len(rows) else self.graph
         self.nodes = {node: index for index, (node, _) in enumerate(self.graph.sorted_nodes())}
 
     def svg_ids(self) -> dict[str, str]:
-        """{the id write_dot gave an element: the page's id for it}."""
-        ids = {graph_id(*node): f"n{index}" for node, index in self.nodes.items()}
-        for tail, head in self.graph.links:
+        """{the id write_dot gave an element: the page's id for it}, for the elements drawn."""
+        ids = {graph_id(*node): f"n{self.nodes[node]}" for node in self.drawn.nodes}
+        for tail, head in self.drawn.links:
             ids[graph_id(*tail, *head)] = f"e{self.nodes[tail]}-{self.nodes[head]}"
         return ids
 
@@ -4416,7 +4416,7 @@ def page_data(rows: list[Row], graph: PageGraph, labels: list[str], settings: Se
                 ROLES.index(role),
                 name,
                 kinds.setdefault(node_kind(role, name, tally.level)[0], len(kinds)),
-                int((role, name) in graph.drawn),
+                int((role, name) in graph.drawn.nodes),
             )
             for (role, name), tally in graph.graph.sorted_nodes()
         ],
