@@ -231,7 +231,7 @@ class Stats:
         self.cut: Counter[str] = Counter()  # alerts left out of the output, by flag: --min-count, --top, --max-nodes
         self.triples = 0  # lines written (or drawn, with --render alone): triples, or alerts with --show-duplicate
         self.written = 0  # the alerts those lines stand for
-        self.drawn_only = False  # --render without --output: the lines are those of the picture
+        self.drawn_only = False  # a picture alone (--render without --output): the lines are those it draws
         self.grouped = True  # lines are triples (not --show-duplicate's one line per alert)
         self.dns_unresolved = 0  # addresses left as IPs because --dns-budget ran out
         self.unknown_level = 0  # alerts kept by --min-level because their level is unknown
@@ -703,7 +703,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line, like every other error of ours."""
 
     def error(self, message: str) -> typing.NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {visible(message)} (see --help)\n")  # it may quote what was typed
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -3707,39 +3707,154 @@ def signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
-def link_target(path: str, flag: str) -> str:
-    """The file that writing ``path`` reaches: the symbolic links at its end followed, as open() follows them.
+# Files on disk. In a sticky directory that others may write (/tmp, /var/tmp) anyone can leave a name
+# for root's cron job to trip on; the kernel's fs.protected_symlinks, protected_fifos and
+# protected_regular (at 2) guard open() there when they are on. The same rules hold here whatever
+# they are set to (foreign()), checked on the directory and the file held open, not on a path.
 
-    As the kernel's fs.protected_symlinks does for open(), a link in a sticky
-    world-writable directory (/tmp) is followed only when it belongs to this
-    user or to the directory's owner: root's cron job must not replace
-    /etc/shadow because someone left /tmp/alerts.png pointing there.
+# How the directories of a path are opened: never through a link (locate() reads each link and
+# checks it), and on Linux without needing to read the directory (O_PATH): a path needs only search.
+_DIRECTORY = os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_PATH", os.O_RDONLY)
+MAX_LINKS = 40  # the kernel's own limit on the links one path may follow
+
+
+def foreign(entry: os.stat_result, directory: os.stat_result) -> bool:
+    """Whether ``entry`` lies in a sticky directory that others may write (world or group) and
+    belongs to neither this user nor the directory's owner: such a link is never followed, such a
+    file never written, replaced nor handed back to its owner."""
+    shared = directory.st_mode & stat.S_ISVTX and directory.st_mode & (stat.S_IWOTH | stat.S_IWGRP)
+    return bool(shared) and entry.st_uid not in (os.geteuid(), directory.st_uid)
+
+
+class Place(NamedTuple):
+    """Where writing a path leads: the directory (held open), the name in it, what is there."""
+
+    directory: int  # a descriptor: whatever is renamed meanwhile, the file is made or opened in this one
+    where: str  # the directory's path, for messages
+    name: str
+    found: os.stat_result | None  # the entry itself (lstat), None when there is none
+    through_link: bool = False  # a /proc/PID/fd link to a pipe or a socket, opened by following it
+
+
+def _names(path: str) -> list[str]:
+    """A path's names as a stack, the first last; an empty one (a trailing or doubled slash) is '.'."""
+    return [name or "." for name in reversed(path.split("/"))]
+
+
+def locate(path: str, flag: str) -> Place:
+    """What writing ``path`` reaches, found one name at a time as open() finds it.
+
+    Each directory is opened in the one before without following a link, and
+    each symbolic link on the way is read and followed here: one that another
+    user owns in a shared sticky directory (foreign()) is refused wherever it
+    stands in the path. Only a link's owner (or the directory's) can replace
+    it there, so the link checked is the link read. A /proc/PID/fd link to a
+    pipe or a socket (/dev/stdout in a pipeline) names no path: it is kept, to
+    be opened through.
     """
-    for _ in range(40):  # the kernel's own limit on links followed
-        try:
-            link = os.lstat(path)
-        except FileNotFoundError:
-            return path
-        if not stat.S_ISLNK(link.st_mode):
-            return path
-        directory = os.path.dirname(path) or "."
-        parent = os.stat(directory)
-        shared = stat.S_ISVTX | stat.S_IWOTH
-        if parent.st_mode & shared == shared and link.st_uid not in (os.geteuid(), parent.st_uid):
+    names = _names(path)
+    where = "/" if path.startswith("/") else "."
+    directory = os.open(where, _DIRECTORY)
+    links = 0
+    try:
+        while True:
+            name = names.pop()
+            try:
+                found: os.stat_result | None = os.stat(name, dir_fd=directory, follow_symlinks=False)
+            except FileNotFoundError:
+                if names:
+                    raise
+                found = None
+            if found is None or not stat.S_ISLNK(found.st_mode):
+                if not names:
+                    return Place(directory, where, name, found)
+                inner = os.open(name, _DIRECTORY, dir_fd=directory)
+                os.close(directory)
+                directory, where = inner, os.path.join(where, name)
+                continue
+            links += 1
+            if links > MAX_LINKS:
+                raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+            if foreign(found, os.fstat(directory)):
+                raise Failure(
+                    f"cannot write {flag} {path}: {os.path.normpath(os.path.join(where, name))} is a symbolic link "
+                    "that another user owns in a sticky directory others may write, which is not followed "
+                    "(as fs.protected_symlinks does)"
+                )
+            text = os.readlink(name, dir_fd=directory)
+            if not names and not text.startswith("/") and on_procfs(directory):
+                return Place(directory, where, name, os.stat(name, dir_fd=directory), through_link=True)
+            if text.startswith("/"):
+                root = os.open("/", _DIRECTORY)
+                os.close(directory)
+                directory, where = root, "/"
+            names.extend(_names(text))
+    except BaseException:
+        os.close(directory)
+        raise
+
+
+def on_procfs(directory: int) -> bool:
+    try:
+        return os.fstat(directory).st_dev == os.stat("/proc").st_dev
+    except OSError:  # no /proc: not Linux
+        return False
+
+
+def check_writable(place: Place, entry: os.stat_result, flag: str, path: str) -> None:
+    """Refuse what is not a regular file, a character device or a FIFO, and another user's file
+    in a shared sticky directory (as fs.protected_regular and protected_fifos do at 2)."""
+    if stat.S_ISDIR(entry.st_mode):
+        raise Failure(f"cannot write {flag} {path}: it is a directory")
+    if not (stat.S_ISREG(entry.st_mode) or stat.S_ISCHR(entry.st_mode) or stat.S_ISFIFO(entry.st_mode)):
+        raise Failure(f"cannot write {flag} {path}: it is neither a regular file, a character device nor a FIFO")
+    if foreign(entry, os.fstat(place.directory)):
+        raise Failure(
+            f"cannot write {flag} {path}: it belongs to another user (uid {entry.st_uid}) in a sticky directory "
+            "others may write, where it is neither written nor replaced (as fs.protected_regular and protected_fifos do)"
+        )
+
+
+def open_in_place(place: Place, flags: int, flag: str, path: str) -> int:
+    """Open what ``place`` names for writing, in place (a device, a FIFO, a log file); returns the descriptor.
+
+    The checks of check_writable() are made on what is found, then again on
+    what was opened (fstat), which must be the very file found. The open does
+    not wait for a FIFO's reader (O_NONBLOCK: a FIFO that no one reads is an
+    error, never a hang); the descriptor blocks again once open.
+    """
+    if place.found is not None:
+        check_writable(place, place.found, flag, path)
+    follow = 0 if place.through_link else os.O_NOFOLLOW
+    try:
+        fd = os.open(
+            place.name, flags | os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK | follow, 0o666, dir_fd=place.directory
+        )
+    except OSError as err:
+        if err.errno == errno.ENXIO and (place.found is None or stat.S_ISFIFO(place.found.st_mode)):
             raise Failure(
-                f"cannot write {flag} {path}: it is a symbolic link that another user owns in a "
-                "world-writable sticky directory, which is not followed (as fs.protected_symlinks does)"
-            )
-        path = os.path.join(directory, os.readlink(path))
-    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)  # the links changed while we read them
+                f"cannot write {flag} {path}: no process reads this FIFO (it is written only while its reader runs)"
+            ) from None
+        raise
+    try:
+        opened = os.fstat(fd)
+        check_writable(place, opened, flag, path)
+        if place.found is not None and (opened.st_dev, opened.st_ino) != (place.found.st_dev, place.found.st_ino):
+            raise Failure(f"cannot write {flag} {path}: it was replaced while being opened")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
-def make_temporary(directory: str, name: str, mode: int) -> tuple[int, str]:
-    """Create ``directory/.name.XXXXXXXX``, a file no one else has; returns its descriptor and path."""
+def make_temporary(directory: int, name: str, mode: int) -> tuple[int, str]:
+    """Create ``.name.XXXXXXXX`` in ``directory``, a file no one else has; returns its descriptor and name."""
     while True:
-        path = os.path.join(directory, f".{name}.{os.urandom(4).hex()}")
+        temporary = f".{name}.{os.urandom(4).hex()}"
         try:
-            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode), path
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            return os.open(temporary, flags, mode, dir_fd=directory), temporary
         except FileExistsError:
             continue
 
@@ -3760,7 +3875,9 @@ class AtomicOutput:
     new file gets the mode any program's new file gets: 0666 less the umask.
     A character device (/dev/null, a terminal) or a FIFO is written in place:
     replacing it would destroy it, and it holds no data a failed run could
-    spoil. Anything else (a directory, a block device, a socket) is refused.
+    spoil. Anything else (a directory, a block device, a socket), another
+    user's link or file in a shared sticky directory (foreign()), and a FIFO
+    that no one reads are refused. docs/output.md says what is guaranteed.
 
     Nothing exists before open_text() or open_binary(); discard() removes the
     temporary file, whenever called (a failure, a signal), and commit() makes
@@ -3770,8 +3887,8 @@ class AtomicOutput:
     def __init__(self, path: str, flag: str = "--output") -> None:
         self.path = path
         self.flag = flag
-        self.target = path  # the file replaced: the path, or its symbolic links' target
-        self.tmp_path: str | None = None  # until renamed or removed
+        self.place: Place | None = None  # until discard()
+        self.tmp_name: str | None = None  # in place.directory, until renamed or removed
         self.mode: int | None = None  # the replaced file's mode; None for a new file
         self.stream: typing.IO[Any] | None = None
 
@@ -3786,27 +3903,24 @@ class AtomicOutput:
 
     def _open(self, binary: bool) -> typing.IO[Any]:
         try:
-            existing: os.stat_result | None = os.stat(self.path)
-        except FileNotFoundError:
-            existing = None
+            self.place = place = locate(self.path, self.flag)
+            existing = place.found
+            if existing is not None and not stat.S_ISREG(existing.st_mode):
+                self.stream = _file(open_in_place(place, 0, self.flag, self.path), binary)
+                return self.stream
+            if existing is not None:
+                check_writable(place, existing, self.flag, self.path)
         except OSError as err:
             raise self.failure(err) from None
-        if existing is not None and not stat.S_ISREG(existing.st_mode):
-            return self._open_in_place(existing, binary)
-        try:
-            self.target = link_target(self.path, self.flag)
-        except OSError as err:
-            raise self.failure(err) from None
-        directory, name = os.path.split(self.target)
         try:
             with signals_held():
                 # An existing file's copy stays private until it gets that file's mode, at commit().
-                fd, self.tmp_path = make_temporary(directory or ".", name, 0o600 if existing else 0o666)
+                fd, self.tmp_name = make_temporary(place.directory, place.name, 0o600 if existing else 0o666)
                 self.stream = _file(fd, binary)
         except OSError as err:
-            where = directory or "."
             raise Failure(
-                f"cannot write {self.flag} {self.path}: {err.strerror} (it is written as a new file in {where})"
+                f"cannot write {self.flag} {self.path}: {err.strerror} "
+                f"(it is written as a new file in {os.path.normpath(place.where)})"
             ) from None
         if existing is not None:
             self.mode = stat.S_IMODE(existing.st_mode)
@@ -3820,43 +3934,75 @@ class AtomicOutput:
                 ) from None
         return self.stream
 
-    def _open_in_place(self, existing: os.stat_result, binary: bool) -> typing.IO[Any]:
-        if not (stat.S_ISCHR(existing.st_mode) or stat.S_ISFIFO(existing.st_mode)):
-            kind = "a directory" if stat.S_ISDIR(existing.st_mode) else "neither a regular file, a character device nor a FIFO"
-            raise Failure(f"cannot write {self.flag} {self.path}: it is {kind}")
-        try:
-            # No O_CREAT, no O_TRUNC: the device or FIFO stays what it is. A FIFO waits for its reader.
-            self.stream = _file(os.open(self.path, os.O_WRONLY | os.O_NOCTTY), binary)
-        except OSError as err:
-            raise self.failure(err) from None
-        return self.stream
-
     def commit(self) -> None:
         """Flush, and put the finished file in the target's place."""
-        assert self.stream is not None
+        assert self.stream is not None and self.place is not None
         try:
             self.stream.flush()
-            if self.tmp_path is not None:
+            if self.tmp_name is not None:
                 os.fsync(self.stream.fileno())
                 if self.mode is not None:
                     os.fchmod(self.stream.fileno(), self.mode)  # after fchown, which clears set-user-ID bits
             self.stream.close()
-            if self.tmp_path is not None:
-                os.replace(self.tmp_path, self.target)
-                self.tmp_path = None
+            if self.tmp_name is not None:
+                directory = self.place.directory
+                os.replace(self.tmp_name, self.place.name, src_dir_fd=directory, dst_dir_fd=directory)
+                self.tmp_name = None
         except OSError as err:
-            self.discard()
             raise self.failure(err) from None
+        finally:
+            self.discard()
 
     def discard(self) -> None:
         """Remove the temporary file: the target stays as it was. Harmless after commit() and when called again."""
         if self.stream is not None:
             with contextlib.suppress(OSError):
                 self.stream.close()
-        if self.tmp_path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.tmp_path)
-            self.tmp_path = None
+        if self.place is not None:
+            if self.tmp_name is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.tmp_name, dir_fd=self.place.directory)
+                self.tmp_name = None
+            os.close(self.place.directory)
+            self.place = None
+
+
+def check_output_names(output: str | None, render: str | None, logfile: str | None) -> None:
+    """Usage errors: an empty file name, and two of --output, --render and --logfile that name one
+    file (through another spelling, a link or a hard link), where one would overwrite the other."""
+    given = (("--output", output), ("--render", render), ("--logfile", logfile))
+    named = [(flag, path) for flag, path in given if path is not None]
+    for flag, path in named:
+        if not path:
+            raise UsageError(f"{flag} needs a file name (an empty one was given)")
+    for (flag, path), (other, other_path) in itertools.combinations(named, 2):
+        if same_file(path, other_path):
+            raise UsageError(f"{flag} {path} and {other} {other_path} name the same file: one would overwrite the other")
+
+
+def same_file(first: str, second: str) -> bool:
+    """Whether two paths reach the same regular file, or the same name in the same directory when
+    there is none yet. A device or a FIFO is written in place: two writers share it as 2>&1 does."""
+    places: list[Place] = []
+    try:
+        for path in (first, second):
+            places.append(locate(path, ""))
+        if any(place.found is not None and not stat.S_ISREG(place.found.st_mode) for place in places):
+            return False
+        one, two = (file_identity(place) for place in places)
+        return one == two
+    except (OSError, Failure):
+        return False  # opening it to write will say what is wrong
+    finally:
+        for place in places:
+            os.close(place.directory)
+
+
+def file_identity(place: Place) -> tuple[object, ...]:
+    if place.found is not None:
+        return place.found.st_dev, place.found.st_ino
+    directory = os.fstat(place.directory)
+    return directory.st_dev, directory.st_ino, place.name
 
 
 # Graphviz output (--format=dot, --render). The one palette of the pictures, which ossec.properties
@@ -4167,12 +4313,13 @@ def graph_label(settings: Settings, graph: Graph) -> str:
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">{body}</TABLE>>'
 
 
-def write_dot(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
+def write_dot(rows: Iterable[Row], out: TextIO, settings: Settings, titled: bool = True) -> int:
     """A Graphviz digraph, source -> description -> location, same input same bytes; returns the triple count.
 
     Nodes are named "role:value" (node_id) with role source, event or target;
     their size, and the width of links, grow with the alert count; tooltips say
     the kind, count, highest level and, where the source says, first and last seen.
+    ``titled=False`` leaves out the graph's label (title and legend): the page shows its own.
     """
     rows = list(rows)
     graph = graph_of(rows)
@@ -4180,8 +4327,9 @@ def write_dot(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
     write = out.write
     write(f"// {PROG} {__version__}: source -> alert description -> location\n")
     write('digraph "alerts" {\n')
+    label = f"label={graph_label(settings, graph)}, labelloc=t, " if titled else ""
     write(
-        f"  graph [label={graph_label(settings, graph)}, labelloc=t, fontname={dot_label(FONT)}, fontsize=11,"
+        f"  graph [{label}fontname={dot_label(FONT)}, fontsize=11,"
         f' overlap=false, mindist=1.5, outputorder=edgesfirst, size="{PICTURE_INCHES},{PICTURE_INCHES}"];\n'
     )
     write(f"  node [fontname={dot_label(FONT)}, style=filled, penwidth=0];\n")
@@ -4238,21 +4386,26 @@ def render(dot: str, path: str, layout: str, timeout: float) -> None:
     timeout and on a signal, and (on Linux) by the kernel should this process
     die first, even of SIGKILL.
     """
+    command = graphviz_command(layout, RENDER_FORMATS[os.path.splitext(path)[1].lower()], path)
+    picture = AtomicOutput(path, "--render")
+    try:
+        run_graphviz(command, dot.encode("utf-8"), picture.open_binary(), layout, timeout)
+        picture.commit()
+    finally:
+        picture.discard()
+
+
+def graphviz_command(layout: str, output_format: str, drawing: str) -> list[str]:
+    """The command that draws with Graphviz's ``layout`` engine; a Failure naming ``drawing`` when it is missing."""
     import shutil
 
     executable = shutil.which(layout)
     if executable is None:
         raise Failure(
-            f"cannot render {path}: Graphviz's '{layout}' command is not installed "
+            f"cannot render {drawing}: Graphviz's '{layout}' command is not installed "
             "(Debian/Ubuntu: apt-get install graphviz)"
         )
-    picture = AtomicOutput(path, "--render")
-    try:
-        command = [executable, f"-T{RENDER_FORMATS[os.path.splitext(path)[1].lower()]}"]
-        run_graphviz(command, dot.encode("utf-8"), picture.open_binary(), layout, timeout)
-        picture.commit()
-    finally:
-        picture.discard()
+    return [executable, f"-T{output_format}"]
 
 
 # The longest wait subprocess can express (poll() takes milliseconds in a C int): a longer
@@ -4319,20 +4472,25 @@ def graphviz_child() -> Callable[[], None]:
 
 
 def fitted(rows: list[Row], settings: Settings) -> tuple[list[Row], Settings]:
-    """The rows a picture or a page draws (--max-nodes), the cut said in its title."""
+    """The rows a picture draws (--max-nodes), the cut said in its title."""
     drawn, cut = fit_picture(rows, settings.max_nodes)
     return drawn, settings._replace(cuts=(*settings.cuts, cut)) if cut else settings
 
 
-def draw(rows: list[Row], path: str, settings: Settings) -> None:
-    """Draw the graph into ``path``: a picture by Graphviz, or the interactive page for a name in .html."""
-    rows, settings = fitted(rows, settings)
-    if os.path.splitext(path)[1].lower() == PAGE_SUFFIX:
+def draw(rows: list[Row], path: str, settings: Settings) -> list[Row]:
+    """Draw the graph into ``path``: a picture by Graphviz, or the interactive page for a name in .html.
+
+    Returns the rows it holds: a picture those that fit --max-nodes; a page every one (its graph
+    draws those that fit, its table and search hold them all).
+    """
+    if is_page(path):
         write_page(rows, path, settings)
-        return
+        return rows
+    rows, settings = fitted(rows, settings)
     graph = io.StringIO()
     write_dot(rows, graph, settings)
     render(graph.getvalue(), path, choose_layout(settings.layout, graph_of(rows)), settings.render_timeout)
+    return rows
 
 
 # ---------------------------------------------------------------------------
@@ -4397,32 +4555,43 @@ def well_formed(svg: bytes) -> str:
 class PageGraph:
     """The graph as the page numbers it: nodes (sources, then descriptions, then locations) and edges.
 
-    Each has an index, which is its place in the page's JSON and its element's
-    id in the page's SVG (``n7``, ``e12``), found in Graphviz's SVG by graph_id.
+    A node's index is its place in the page's JSON and its element's id in the
+    page's SVG (``n7``); an edge's id names its two nodes (``e7-12``): the script
+    finds the edges from the triples. Graphviz's elements are found by graph_id.
+    The page holds every row; its SVG draws those of ``drawn`` (--max-nodes).
     """
 
-    def __init__(self, rows: Sequence[Row]) -> None:
+    def __init__(self, rows: Sequence[Row], drawn: Sequence[Row]) -> None:
         self.graph = graph_of(rows)
+        self.drawn = graph_of(drawn) if len(drawn) < len(rows) else self.graph
         self.nodes = {node: index for index, (node, _) in enumerate(self.graph.sorted_nodes())}
-        self.edges = [(self.nodes[tail], self.nodes[head]) for (tail, head), _ in self.graph.sorted_links()]
 
     def svg_ids(self) -> dict[str, str]:
-        """{the id write_dot gave an element: the page's id for it}."""
-        ids = {graph_id(*node): f"n{index}" for node, index in self.nodes.items()}
-        for index, ((tail, head), _) in enumerate(self.graph.sorted_links()):
-            ids[graph_id(*tail, *head)] = f"e{index}"
+        """{the id write_dot gave an element: the page's id for it}, for the elements drawn."""
+        ids = {graph_id(*node): f"n{self.nodes[node]}" for node in self.drawn.nodes}
+        for tail, head in self.drawn.links:
+            ids[graph_id(*tail, *head)] = f"e{self.nodes[tail]}-{self.nodes[head]}"
         return ids
 
 
-def graphviz_svg(rows: list[Row], settings: Settings) -> bytes:
-    """Graphviz's SVG of the graph, drawn by render() into a private directory that goes away with it."""
+def is_page(path: str) -> bool:
+    """Whether --render names the interactive page."""
+    return os.path.splitext(path)[1].lower() == PAGE_SUFFIX
+
+
+def graphviz_svg(rows: list[Row], settings: Settings, page: str) -> bytes:
+    """Graphviz's SVG of the graph without its label (the page shows its own title and legend),
+    drawn into a temporary file that has no name, so that nothing is left behind whatever ends the run."""
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix=f"{PROG}.") as scratch:
-        path = os.path.join(scratch, "graph.svg")
-        draw(rows, path, settings)
-        with open(path, "rb") as picture:
-            return picture.read()
+    dot = io.StringIO()
+    write_dot(rows, dot, settings, titled=False)
+    layout = choose_layout(settings.layout, graph_of(rows))
+    command = graphviz_command(layout, RENDER_FORMATS[PAGE_SUFFIX], page)
+    with tempfile.TemporaryFile() as svg:
+        run_graphviz(command, dot.getvalue().encode("utf-8"), svg, layout, settings.render_timeout)
+        svg.seek(0)
+        return svg.read()
 
 
 def clean_svg(svg: bytes, ids: dict[str, str]) -> tuple[str, list[str]]:
@@ -4480,17 +4649,41 @@ def clean_svg(svg: bytes, ids: dict[str, str]) -> tuple[str, list[str]]:
     return "".join(parts), labels
 
 
-def page_data(rows: list[Row], graph: PageGraph, labels: list[str], settings: Settings) -> dict[str, Any]:
-    """What the page's script reads: the title's lines, the labels of the SVG, the nodes, the triples,
-    the edges, the legend: the picture's title and legend."""
+def page_data(rows: list[Row], graph: PageGraph, labels: list[str], settings: Settings, cut: str | None) -> dict[str, Any]:
+    """What the page's script reads: the picture's title and legend, the labels of the SVG, the
+    nodes (drawn or not), the triples, and what --max-nodes left out of the graph.
+
+    The title's second line starts with what the graph holds ("72 alerts from 6 sources, 39
+    links"): the page counts that itself, for the alerts the level filter shows, and gets the rest.
+    Written compactly, as the page holds every triple (20,000 sources a day: 4 MB): a node's kind
+    is an index into "kinds", and times are seconds after "epoch", the earliest of them.
+    """
+    first, holds_and_notes, made = graph_title(settings, graph.graph)
     nodes = graph.nodes
+    kinds: dict[str, int] = {}
+    times = [time for _, tally in rows for time in (tally.first, tally.last) if time is not None]
+    epoch = min(times, default=0)
+
+    def since(time: int | None) -> int | None:
+        return None if time is None else time - epoch
+
     return {
-        "title": graph_title(settings, graph.graph),
+        "title": first,
+        "notes": holds_and_notes.partition("; ")[2],
+        "made": made,
+        "cut": cut,  # "busiest 866 of 3,919 sources (--max-nodes=1000)": the sources the graph draws
         "labels": labels,
         "nodes": [
-            (ROLES.index(role), name, node_kind(role, name, tally.level)[0])
+            (
+                ROLES.index(role),
+                name,
+                kinds.setdefault(node_kind(role, name, tally.level)[0], len(kinds)),
+                int((role, name) in graph.drawn.nodes),
+            )
             for (role, name), tally in graph.graph.sorted_nodes()
         ],
+        "kinds": list(kinds),
+        "epoch": epoch,
         "triples": [
             (
                 nodes["source", source],
@@ -4498,13 +4691,13 @@ def page_data(rows: list[Row], graph: PageGraph, labels: list[str], settings: Se
                 nodes["target", location],
                 tally.alerts,
                 tally.level,
-                tally.first,
-                tally.last,
+                since(tally.first),
+                since(tally.last),
             )
             for (source, description, location), tally in rows
         ],
-        "edges": graph.edges,
         "legend": legend(),
+        "legend_note": LEGEND_NOTE,
     }
 
 
@@ -4554,24 +4747,29 @@ def page_markup(svg: str, data: dict[str, Any]) -> str:
     )
 
 
-def page_html(rows: list[Row], settings: Settings) -> str:
-    """The interactive page of the graph (docs/html.md)."""
-    rows, settings = fitted(rows, settings)  # as the picture: --format=html comes here without draw()
-    graph = PageGraph(rows)
-    svg, labels = clean_svg(graphviz_svg(rows, settings), graph.svg_ids())
-    return page_markup(svg, page_data(rows, graph, labels, settings))
+def page_html(rows: list[Row], settings: Settings, page: str) -> str:
+    """The interactive page (docs/html.md): every row in its data, the graph of those that fit --max-nodes."""
+    drawn, cut = fit_picture(rows, settings.max_nodes)
+    if cut:
+        log.debug(
+            "--max-nodes left %d alert(s) out of the page's graph; its table and search hold them",
+            alerts_in(rows) - alerts_in(drawn),
+        )
+    graph = PageGraph(rows, drawn)
+    svg, labels = clean_svg(graphviz_svg(drawn, settings, page), graph.svg_ids())
+    return page_markup(svg, page_data(rows, graph, labels, settings, cut))
 
 
 def write_html(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
     """--format=html: the page; returns the triple count."""
     rows = list(rows)
-    out.write(page_html(rows, settings))
+    out.write(page_html(rows, settings, f"the page {settings.output or 'on standard output'}"))
     return len(rows)
 
 
 def write_page(rows: list[Row], path: str, settings: Settings) -> None:
     """--render=FILE.html: the page, written atomically once Graphviz has drawn it."""
-    text = page_html(rows, settings)
+    text = page_html(rows, settings, f"the page {path}")
     page = AtomicOutput(path, "--render")
     try:
         page.open_text().write(text)
@@ -4610,23 +4808,26 @@ PAGE_HTML = """\
 </div>
 </header>
 <main>
-<div id="graph">{svg}</div>
+<div id="graph"><div id="stage">{svg}</div></div>
 <aside>
 <section id="panel" aria-live="polite">
 <h2 id="sel-kind"></h2>
-<div id="sel-name"></div>
+<div id="sel-name" tabindex="-1"></div>
 <p id="sel-summary"></p>
+<p id="sel-note" class="note" hidden></p>
 <div id="sel-lists"></div>
 </section>
 <section id="legend">
 <h2>Legend</h2>
 <div id="legend-list"></div>
-<p>Node size and edge width grow with the alert count. Drag to pan, wheel to zoom.</p>
+<p id="legend-note"></p>
+<p>Drag to pan, turn the wheel to zoom; Fit shows the whole graph.</p>
 </section>
 </aside>
 </main>
 <section id="triples">
 <h2>Triples (source, description, location): <span id="table-count"></span></h2>
+<p id="table-note" class="note" hidden></p>
 <table>
 <thead><tr id="columns"></tr></thead>
 <tbody id="rows"></tbody>
@@ -4650,24 +4851,38 @@ h3 { margin: 10px 0 4px; font-size: 12px; }
 .bar { display: flex; flex-wrap: wrap; gap: 6px 10px; align-items: center; }
 #q { width: 24em; }
 #hits { min-width: 7em; color: #555; }
-main { display: flex; height: 70vh; min-height: 320px; border-bottom: 1px solid #ddd; }
-#graph { position: relative; flex: 1; min-width: 0; overflow: hidden; cursor: grab; }
-#graph > svg, #veil { position: absolute; top: 0; left: 0; width: 100%; height: 100%; }
-#graph > svg { display: block; touch-action: none; user-select: none; will-change: transform; }
-#veil { background: #fff; opacity: 0; pointer-events: none; will-change: opacity; }
-#veil.dim { opacity: 0.6; }
-#veil.fade { opacity: 0.85; }
-#above { pointer-events: none; }
+main { display: flex; height: 78vh; min-height: 320px; border-bottom: 1px solid #ddd; }
+#graph { position: relative; flex: 1; min-width: 0; overflow: hidden; cursor: grab; touch-action: none; user-select: none; }
+#stage { position: absolute; top: 0; left: 0; width: 100%; height: 100%; transform-origin: 0 0; will-change: transform; }
+#stage > svg { position: absolute; top: 0; left: 0; width: 100%; height: 100%; display: block; }
+#above { pointer-events: none; will-change: transform; }
+#veil { fill: #fff; fill-rule: evenodd; }
+#veil.dim { fill-opacity: 0.6; }
+#veil.fade { fill-opacity: 0.85; }
+#links { fill: none; stroke: #222; stroke-opacity: 0.9; }
+#heads { fill: #222; }
+#matches, #selected { fill: none; stroke-linejoin: round; }
+#matches { stroke: #e6007e; stroke-width: 4px; }
+#selected { stroke: #000; stroke-width: 5px; }
 aside { width: 480px; max-width: 45vw; overflow: auto; padding: 8px 12px; border-left: 1px solid #ddd; }
 #sel-name { font-weight: 600; overflow-wrap: anywhere; unicode-bidi: isolate; }
 #sel-summary { color: #444; }
+.note { padding: 4px 6px; border-left: 3px solid #fd8d3c; background: #fff7ec; }
 #legend-list ul { margin: 0 0 4px; padding: 0; list-style: none; }
 #legend-list li { display: inline-block; margin-right: 10px; }
-#subtitle { margin: 0 0 6px; color: #444; }
+#legend-note { color: #444; }
+#subtitle { margin: 0 0 6px; color: #444; overflow-wrap: anywhere; }
 #subtitle:empty { display: none; }
 .swatch { display: inline-block; width: 11px; height: 11px; margin-right: 6px; border: 1px solid #999; vertical-align: -1px; }
 #triples { padding: 8px 12px; }
-table { width: 100%; border-collapse: collapse; font-size: 12px; }
+table { width: 100%; border-collapse: collapse; font-size: 12px; table-layout: fixed; }
+#triples th:nth-child(1) { width: 17%; }
+#triples th:nth-child(4) { width: 4.5em; }
+#triples th:nth-child(5) { width: 3.5em; }
+#triples th:nth-child(n+6) { width: 11em; }
+aside th:nth-child(2) { width: 3.5em; }
+aside th:nth-child(3) { width: 3em; }
+aside th:nth-child(4) { width: 10.5em; }
 th, td { padding: 2px 6px; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; overflow-wrap: anywhere; unicode-bidi: isolate; }
 th button { padding: 0; border: 0; background: none; font: inherit; font-weight: 600; cursor: pointer; }
 th[aria-sort="ascending"] button::after { content: " \25B2"; }
@@ -4676,19 +4891,23 @@ th { white-space: nowrap; }
 td.num, td.time { white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 aside table { font-size: 11px; }
-.pick { color: #0645ad; cursor: pointer; }
-.pick:hover { text-decoration: underline; }
-.pick + .pick { color: #4a5f8c; }
+aside th { white-space: normal; }
+.line { display: block; }
+a.pick { color: #0645ad; text-decoration: none; }
+a.pick:hover { text-decoration: underline; }
+a.pick + a.pick { color: #4a5f8c; }
+a.pick:focus-visible, #sel-name:focus-visible, button:focus-visible, select:focus-visible, input:focus-visible {
+  outline: 2px solid #e6007e; outline-offset: 1px; }
+.arrow { white-space: nowrap; }
+tr.undrawn a.pick { color: #6b7793; }
+.tag { display: inline-block; margin-top: 1px; padding: 0 3px; border: 1px solid #bbb; border-radius: 2px; color: #666; font-size: 85%; white-space: nowrap; }
 .ctl { margin: 0 1px; padding: 0 2px; border: 1px solid #c00; border-radius: 2px; color: #c00; font-size: 85%; }
 #tip { position: fixed; z-index: 2; max-width: 420px; padding: 4px 7px; border: 1px solid #999; background: #fffff4;
   box-shadow: 0 1px 4px #0003; pointer-events: none; overflow-wrap: anywhere; unicode-bidi: isolate; }
 #tip strong { display: block; }
 g.n { cursor: pointer; }
-g.off { display: none; }
-#above g.hit > :not(text) { stroke: #e6007e; stroke-width: 4px; }
-#above g.sel > :not(text) { stroke: #000; stroke-width: 5px; }
-#above g.e path { stroke: #222; stroke-opacity: 0.9; }
-#more { margin-top: 6px; }
+g.off { visibility: hidden; } /* not display: none, which lays the whole graph out again */
+.more, #more { margin-top: 6px; }
 """
 
 PAGE_SCRIPT = r"""
@@ -4698,8 +4917,11 @@ PAGE_SCRIPT = r"""
   const byId = (id) => document.getElementById(id);
   const data = JSON.parse(byId("data").textContent);
   const ROLE = ["source", "description", "location"];
-  const PAGE = 200; // table rows shown at a time: every update stays fast whatever the graph
-  const svg = document.querySelector("#graph svg");
+  const PAGE = 50; // table rows shown at a time: every update stays fast whatever the graph (100: 40 ms more a click)
+  const PANEL_PAGE = 50; // rows of each list of the side panel shown at a time, for the same reason
+  const area = byId("graph");
+  const stage = byId("stage");
+  const svg = stage.querySelector("svg");
   const tip = byId("tip");
 
   // Text from the data is only ever inserted as text. Invisible and direction-changing
@@ -4719,6 +4941,23 @@ PAGE_SCRIPT = r"""
     parent.append(text.slice(at));
     return parent;
   }
+  // A name may wrap after "->" and after "/" (a location, a path, a URL), never inside "->".
+  const BREAKS = /->|\//g;
+  function putName(parent, text) {
+    let at = 0;
+    for (const match of text.matchAll(BREAKS)) {
+      put(parent, text.slice(at, match.index));
+      if (match[0] === "->") {
+        const arrow = document.createElement("span");
+        arrow.className = "arrow";
+        arrow.textContent = "->";
+        parent.append(arrow);
+      } else parent.append("/");
+      parent.append(document.createElement("wbr"));
+      at = match.index + match[0].length;
+    }
+    return put(parent, text.slice(at));
+  }
   const plain = (text) => text.replace(HIDDEN, (ch) => "[" + codePoint(ch) + "]");
   function element(tag, text, className) {
     const made = document.createElement(tag);
@@ -4726,119 +4965,215 @@ PAGE_SCRIPT = r"""
     if (text !== undefined) put(made, String(text));
     return made;
   }
-  const number = (n) => n.toLocaleString("en-US");
+  const numbers = new Intl.NumberFormat("en-US"); // made once: toLocaleString makes one a call (20 ms for a busy click)
+  const number = (n) => numbers.format(n);
+  const plural = (n, noun) => `${number(n)} ${noun}${n === 1 ? "" : "s"}`;
   const level = (l) => (l === null ? "unknown" : String(l));
   // Sources bound their times (alert files to the year 5138), far inside what a Date holds.
   const when = (t) => (t === null ? "unknown" : new Date(t * 1000).toISOString().slice(0, 19).replace("T", " "));
 
-  document.title = plain(data.title[0]);
-  byId("title").textContent = plain(data.title[0]);
-  byId("subtitle").textContent = plain(data.title.slice(1).join(" \u00b7 "));
+  document.title = plain(data.title);
+  byId("title").textContent = plain(data.title);
   if (svg) svg.querySelectorAll("text").forEach((text, i) => { text.textContent = plain(data.labels[i] ?? ""); });
 
-  const nodes = data.nodes.map(([role, name, kind], i) => ({
-    i, role, name, kind, key: ROLE[role] + ":" + name, low: name.toLowerCase(), triples: [], el: byId("n" + i),
-    alive: true, hit: false,
+  const nodes = data.nodes.map(([role, name, kind, drawn], i) => ({
+    i, role, name, kind: data.kinds[kind], drawn: drawn === 1, key: ROLE[role] + ":" + name, low: name.toLowerCase(), triples: [],
+    el: drawn === 1 ? byId("n" + i) : null, alive: true, hit: false,
   }));
-  const triples = data.triples.map(([s, d, l, count, lvl, first, last]) => ({ s, d, l, count, level: lvl, first, last }));
-  const edges = data.edges.map(([a, b], i) => ({ a, b, el: byId("e" + i), triples: [] }));
-  const edgeOf = new Map(edges.map((e) => [e.a + " " + e.b, e]));
+  const since = (t) => (t === null ? null : data.epoch + t);
+  const triples = data.triples.map(([s, d, l, count, lvl, first, last]) => (
+    { s, d, l, count, level: lvl, first: since(first), last: since(last), drawn: nodes[s].drawn }));
+  // The edges, from the triples: "7-12" links node 7 to node 12, drawn as the element e7-12.
+  const edgeOf = new Map();
+  function edge(a, b) {
+    const key = a + "-" + b;
+    if (!edgeOf.has(key)) edgeOf.set(key, { a, b, el: byId("e" + key), triples: [] });
+    return edgeOf.get(key);
+  }
   for (const t of triples) {
     for (const n of [t.s, t.d, t.l]) nodes[n].triples.push(t);
-    t.edges = [edgeOf.get(t.s + " " + t.d), edgeOf.get(t.d + " " + t.l)];
+    t.edges = [edge(t.s, t.d), edge(t.d, t.l)];
     for (const e of t.edges) e.triples.push(t);
   }
+  const edges = [...edgeOf.values()];
   const wellFormed = (s) => (s.toWellFormed ? s.toWellFormed() : s);
   const nodeByKey = new Map();
   for (const n of nodes) if (!nodeByKey.has(wellFormed(n.key))) nodeByKey.set(wellFormed(n.key), n);
   const nodeOf = (el) => nodes[Number(el.id.slice(1))];
+  function fragment(node) {
+    try { return "#" + encodeURIComponent(wellFormed(node.key)); } catch (err) { return ""; }
+  }
+  const undrawn = nodes.filter((n) => n.role === 0 && !n.drawn).length;
 
   const state = { minLevel: null, query: "", selected: null, sort: "count", descending: true, limit: PAGE, hits: [], current: -1 };
+  const panelLimits = new Map(); // rows shown of each list of the side panel, until the next selection
   const kept = (t) => state.minLevel === null || t.level === null || t.level >= state.minLevel;
 
-  function tally(list) {
-    const sum = { count: 0, level: null, first: null, last: null };
+  function tally(list, everyLevel = false) {
+    const sum = { count: 0, level: null, first: null, last: null, drawn: false };
     for (const t of list) {
-      if (!kept(t)) continue;
+      if (!everyLevel && !kept(t)) continue;
       sum.count += t.count;
       if (t.level !== null && (sum.level === null || t.level > sum.level)) sum.level = t.level;
       if (t.first !== null && (sum.first === null || t.first < sum.first)) sum.first = t.first;
       if (t.last !== null && (sum.last === null || t.last > sum.last)) sum.last = t.last;
+      if (t.drawn) sum.drawn = true;
     }
     return sum;
   }
+  const alerts = (sum) => `${plural(sum.count, "alert")}, highest level ${level(sum.level)}`;
+  const atLevel = () => `level ${state.minLevel} and up`;
 
-  // The graph itself changes only with the level filter. What a click or a search shows is drawn
-  // above it: a white veil, and over the veil copies of the elements to show. Redrawing thousands
-  // of elements takes a browser hundreds of milliseconds; this takes a few.
+  // What the page holds at the level shown, in the words of the picture's title.
+  function showTitle() {
+    let count = 0;
+    const sources = new Set();
+    for (const t of triples) {
+      if (!kept(t)) continue;
+      count += t.count;
+      sources.add(t.s);
+    }
+    const links = edges.filter((e) => e.triples.some(kept)).length;
+    const holds = `${plural(count, "alert")} from ${plural(sources.size, "source")}, ${plural(links, "link")}`;
+    const parts = [(state.minLevel === null ? "" : `at ${atLevel()}: `) + holds];
+    if (data.notes) parts.push(data.notes);
+    if (data.cut) parts.push(`the graph draws the ${data.cut}`);
+    byId("subtitle").textContent = plain(parts.join("; ") + " \u00b7 " + data.made);
+  }
+
+  // The graph itself changes only with the level filter (hide). What a click or a search shows is
+  // drawn above it, in a layer of its own: a white veil with holes where the nodes to show are, and
+  // over the veil their links and rings around the selected node and the matches. That is a
+  // handful of paths whatever their number: copies of a thousand elements took 50 ms and more to
+  // draw, and restyling the graph's own elements more still.
   let hidden = new Set();
   function hide(elements) {
     for (const el of hidden) if (!elements.has(el)) el.classList.remove("off");
     for (const el of elements) if (!hidden.has(el)) el.classList.add("off");
     hidden = elements;
   }
-  const veil = element("div");
+  const drawing = svg ? svg.querySelector("g.graph") : null;
   const above = svg ? document.createElementNS(svg.namespaceURI, "svg") : null;
-  const aboveGraph = svg ? document.createElementNS(svg.namespaceURI, "g") : null;
+  const layer = {}; // the paths drawn above the graph, by name
   if (svg) {
-    veil.id = "veil";
     above.id = "above";
     above.setAttribute("aria-hidden", "true");
     above.setAttribute("viewBox", svg.getAttribute("viewBox"));
-    const drawing = svg.querySelector("g.graph");
-    if (drawing) aboveGraph.setAttribute("transform", drawing.getAttribute("transform"));
-    above.append(aboveGraph);
-    svg.after(veil, above);
+    const inGraph = document.createElementNS(svg.namespaceURI, "g");
+    if (drawing) inGraph.setAttribute("transform", drawing.getAttribute("transform"));
+    for (const name of ["veil", "links", "heads", "matches", "selected"]) {
+      layer[name] = document.createElementNS(svg.namespaceURI, name === "links" ? "g" : "path");
+      layer[name].id = name;
+      inGraph.append(layer[name]);
+    }
+    above.append(inGraph);
+    svg.after(above);
+  }
+  // The outline of an element's shapes (Graphviz draws a node as a polygon or an ellipse, an edge's
+  // head as a polygon), as path data in the graph's coordinates.
+  function outline(el) {
+    let d = "";
+    for (const shape of el.children) {
+      const at = (name) => Number(shape.getAttribute(name));
+      if (shape.tagName === "polygon") d += "M" + shape.getAttribute("points") + "Z"; // pairs after M: lines to them
+      else if (shape.tagName === "ellipse") {
+        const [cx, cy, rx, ry] = ["cx", "cy", "rx", "ry"].map(at);
+        d += `M${cx - rx},${cy}a${rx},${ry} 0 1,0 ${2 * rx},0a${rx},${ry} 0 1,0 ${-2 * rx},0Z`;
+      }
+    }
+    return d;
+  }
+  const outlines = new Map();
+  const outlineOf = (el) => outlines.get(el) ?? outlines.set(el, outline(el)).get(el);
+  let covered = null;
+  function cover() { // a rectangle over the whole graph, with room to spare
+    if (covered === null) {
+      const box = drawing ? drawing.getBBox() : { x: 0, y: 0, width: 0, height: 0 };
+      covered = `M${box.x - 1e4},${box.y - 1e4}h${box.width + 2e4}v${box.height + 2e4}h${-box.width - 2e4}Z`;
+    }
+    return covered;
+  }
+  function drawAbove(name, shown, d) {
+    layer[name].setAttribute("d", d);
+    layer[name].dataset.of = shown.map((el) => el.id).join(" "); // what it shows, for the tests and the curious
   }
   function highlight() {
     if (!svg) return;
     const sel = state.selected;
     const current = state.current >= 0 ? state.hits[state.current] : null;
-    const shown = sel ? neighbourhood(sel) : state.hits.filter((n) => n.el).map((n) => n.el);
-    const copies = shown.map((el) => {
-      const copy = el.cloneNode(true);
-      copy.removeAttribute("id");
-      copy.dataset.of = el.id;
-      const node = el.classList.contains("n") ? nodeOf(el) : null;
-      if (node && node.hit) copy.classList.add("hit");
-      if (node && (node === sel || node === current)) copy.classList.add("sel");
-      return copy;
-    });
-    aboveGraph.replaceChildren(...copies);
-    veil.className = sel ? "fade" : state.query ? "dim" : "";
+    const around = sel ? neighbourhood(sel) : { nodes: state.hits.filter((n) => n.el), edges: [] };
+    const holes = around.nodes.map((n) => n.el);
+    drawAbove("veil", holes, sel || state.query ? cover() + holes.map(outlineOf).join("") : "");
+    layer.veil.setAttribute("class", sel ? "fade" : state.query ? "dim" : "");
+    // The links, one path per line width (Graphviz's widths grow with the count), their heads in one more.
+    const widths = new Map();
+    for (const e of around.edges) {
+      if (e.line === undefined) {
+        const line = e.el.querySelector("path");
+        e.line = line ? [Math.round(Number(line.getAttribute("stroke-width") || 1) * 2) / 2, line.getAttribute("d")] : [1, ""];
+      }
+      const [width, d] = e.line;
+      if (!widths.has(width)) widths.set(width, []);
+      widths.get(width).push(d);
+    }
+    layer.links.replaceChildren(...[...widths].map(([width, lines]) => {
+      const path = document.createElementNS(svg.namespaceURI, "path");
+      path.setAttribute("d", lines.join(""));
+      path.setAttribute("stroke-width", String(width));
+      return path;
+    }));
+    layer.links.dataset.of = around.edges.map((e) => e.el.id).join(" ");
+    drawAbove("heads", around.edges.map((e) => e.el), around.edges.map((e) => outlineOf(e.el)).join(""));
+    const rings = around.nodes.filter((n) => n.hit).map((n) => n.el);
+    drawAbove("matches", rings, rings.map(outlineOf).join(""));
+    const picked = [...new Set([sel, current])].filter((n) => n && n.el).map((n) => n.el);
+    drawAbove("selected", picked, picked.map(outlineOf).join(""));
   }
 
-  // ---- the view: pan and zoom by the viewBox ----
+  // ---- the view: pan and zoom move the drawn graph as one picture: a CSS transform of the stage
+  // that holds it, a layer of its own (will-change) that the compositor moves without drawing the
+  // graph again. Nothing a gesture does may restyle the graph's elements: even a cursor that
+  // changes on the graph's area restyles all of them (80 ms a frame at 8,000 elements).
   const full = svg ? svg.viewBox.baseVal : null;
-  const home = full ? { x: full.x, y: full.y, w: full.width, h: full.height } : null;
-  let view = home;
+  let view = { s: 1, x: 0, y: 0 }; // the stage's scale and offset, in CSS pixels of the graph's area
   function setView(v) {
     view = v;
+    stage.style.transform = `translate(${v.x}px, ${v.y}px) scale(${v.s})`;
+  }
+  // How the SVG's viewBox sits in the area at scale 1 (preserveAspectRatio: centred, whole).
+  function geometry() {
+    const w = area.clientWidth, h = area.clientHeight;
+    const k = Math.min(w / full.width, h / full.height) || 1;
+    return { w, h, k, x: (w - full.width * k) / 2 - full.x * k, y: (h - full.height * k) / 2 - full.y * k };
+  }
+  const MOST = 4; // the deepest zoom: 4 CSS pixels for a point of the graph (a 10-point label at 40 px)
+  const clampScale = (s, k) => Math.min(Math.max(s, 0.5), Math.max(MOST / k, 2));
+  function zoomAt(factor, x, y, k) {
+    const s = clampScale(view.s * factor, k);
+    const by = s / view.s;
+    setView({ s, x: x - (x - view.x) * by, y: y - (y - view.y) * by });
+  }
+  // Show a node with its neighbours (those the level filter keeps), as large as fits, up to a 14-point label at 21 px.
+  const toGraph = drawing && drawing.transform.baseVal.consolidate() ? drawing.transform.baseVal.consolidate().matrix : null;
+  function showAround(node) {
     if (!svg) return;
-    svg.setAttribute("viewBox", `${v.x} ${v.y} ${v.w} ${v.h}`);
-    above.setAttribute("viewBox", `${v.x} ${v.y} ${v.w} ${v.h}`);
-  }
-  function svgPoint(clientX, clientY) {
-    const p = svg.createSVGPoint();
-    p.x = clientX;
-    p.y = clientY;
-    return p.matrixTransform(svg.getScreenCTM().inverse());
-  }
-  function zoom(factor, centre) {
-    const w = Math.min(Math.max(view.w * factor, home.w / 200), home.w * 4);
-    const k = w / view.w;
-    setView({ x: centre.x - (centre.x - view.x) * k, y: centre.y - (centre.y - view.y) * k, w, h: view.h * k });
-  }
-  function jumpTo(node) {
-    if (!node.el || !svg) return;
-    const box = node.el.getBBox();
-    const toRoot = svg.getScreenCTM().inverse().multiply(node.el.getScreenCTM());
-    const corner = new DOMPoint(box.x, box.y).matrixTransform(toRoot);
-    const far = new DOMPoint(box.x + box.width, box.y + box.height).matrixTransform(toRoot);
-    const size = Math.max(far.x - corner.x, far.y - corner.y) * 8;
-    const w = Math.min(Math.max(size, home.w / 200), Math.max(view.w, size));
-    const h = w * (view.h / view.w);
-    setView({ x: (corner.x + far.x) / 2 - w / 2, y: (corner.y + far.y) / 2 - h / 2, w, h });
+    const around = neighbourhood(node).nodes;
+    if (around.length === 0) return;
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (const { el } of around) {
+      const box = el.getBBox();
+      for (const [bx, by] of [[box.x, box.y], [box.x + box.width, box.y + box.height]]) {
+        const p = toGraph ? new DOMPoint(bx, by).matrixTransform(toGraph) : { x: bx, y: by };
+        x0 = Math.min(x0, p.x); y0 = Math.min(y0, p.y); x1 = Math.max(x1, p.x); y1 = Math.max(y1, p.y);
+      }
+    }
+    const g = geometry();
+    const margin = 24;
+    const width = Math.max((x1 - x0) * g.k, 1), height = Math.max((y1 - y0) * g.k, 1);
+    const fits = Math.min((g.w - 2 * margin) / width, (g.h - 2 * margin) / height);
+    const s = Math.max(1, Math.min(fits, 1.5 / g.k));
+    const cx = g.x + ((x0 + x1) / 2) * g.k, cy = g.y + ((y0 + y1) / 2) * g.k;
+    setView({ s, x: g.w / 2 - s * cx, y: g.h / 2 - s * cy });
   }
 
   // ---- level filter, selection, search ----
@@ -4850,31 +5185,36 @@ PAGE_SCRIPT = r"""
     }
     for (const e of edges) if (e.el && !e.triples.some(kept)) off.add(e.el);
     hide(off);
-    search(byId("q").value, false);
-    select(state.selected, false);
+    showTitle();
+    const current = state.hits[state.current];
+    findHits(byId("q").value);
+    state.current = state.hits.indexOf(current); // -1 when the filter hides it
+    select(state.selected, false); // draws the hits too
   }
 
+  // The drawn nodes and edges of a node's triples that the level filter keeps, the node first.
   function neighbourhood(node) {
-    const lines = new Set(); // edges first, so that nodes are drawn over them, as in the graph
-    const shapes = new Set(node.el ? [node.el] : []);
+    const around = new Set(node.el ? [node] : []);
+    const lines = new Set();
     for (const t of node.triples) {
       if (!kept(t)) continue;
-      for (const n of [t.s, t.d, t.l]) if (nodes[n].el) shapes.add(nodes[n].el);
-      for (const e of t.edges) if (e.el) lines.add(e.el);
+      for (const n of [t.s, t.d, t.l]) if (nodes[n].el) around.add(nodes[n]);
+      for (const e of t.edges) if (e.el) lines.add(e);
     }
-    return [...lines, ...shapes];
+    return { nodes: [...around], edges: [...lines] };
   }
 
   function select(node, remember = true) {
     state.selected = node;
     state.limit = PAGE;
+    panelLimits.clear();
     highlight();
     showPanel();
     showTable();
     if (remember) {
-      let hash = "";
-      try { hash = node ? "#" + encodeURIComponent(wellFormed(node.key)) : ""; } catch (err) { hash = ""; }
-      if (location.hash !== hash && !(hash === "" && location.hash === "#")) location.hash = hash;
+      // A new history entry for Back; pushState, as setting location.hash lays the page out at once (25 ms).
+      const hash = node ? fragment(node) : "";
+      if (location.hash !== hash && !(hash === "" && location.hash === "#")) history.pushState(null, "", hash || location.href.split("#")[0]);
     }
   }
 
@@ -4884,10 +5224,10 @@ PAGE_SCRIPT = r"""
     const node = nodeByKey.get(key) ?? null;
     if (node === state.selected) return;
     select(node, false);
-    if (node) jumpTo(node);
+    if (node) showAround(node);
   }
 
-  function search(text, fresh = true) {
+  function findHits(text) {
     state.query = text.trim().toLowerCase();
     const hits = [];
     for (const n of nodes) {
@@ -4895,10 +5235,16 @@ PAGE_SCRIPT = r"""
       if (n.hit && n.alive) hits.push(n);
     }
     state.hits = hits;
-    if (fresh) state.current = -1;
-    highlight();
-    byId("hits").textContent = state.query === "" ? "" : `${number(hits.length)} match${hits.length === 1 ? "" : "es"}`;
+    const away = hits.filter((n) => !n.drawn).length;
+    byId("hits").textContent = state.query === "" ? ""
+      : `${number(hits.length)} match${hits.length === 1 ? "" : "es"}` + (away ? `, ${number(away)} not drawn` : "");
+  }
+
+  function search(text) {
+    findHits(text);
+    state.current = -1;
     state.limit = PAGE;
+    highlight();
     showTable();
   }
 
@@ -4907,9 +5253,26 @@ PAGE_SCRIPT = r"""
     if (hits.length === 0) return;
     state.current = (state.current + by + hits.length) % hits.length;
     const node = hits[state.current];
-    byId("hits").textContent = `${state.current + 1} of ${number(hits.length)}`;
+    byId("hits").textContent = `${state.current + 1} of ${number(hits.length)}` + (node.drawn ? "" : ", not drawn");
     select(node);
-    jumpTo(node);
+    showAround(node);
+  }
+
+  // ---- names: links to their node's address, so that they can be opened, copied and reached with Tab ----
+  function nameLink(n) {
+    const link = putName(document.createElement("a"), nodes[n].name);
+    link.className = "pick line";
+    link.href = fragment(nodes[n]);
+    link.dataset.node = String(n);
+    return link;
+  }
+  const notDrawn = () => element("span", "not drawn", "tag");
+  // A cell naming one node, or two stacked (a description over its location).
+  function namesCell(indices, drawn = true) {
+    const cell = document.createElement("td");
+    for (const n of indices) cell.append(nameLink(n));
+    if (!drawn) cell.append(notDrawn());
+    return cell;
   }
 
   // ---- the side panel: the alerts behind the selected node ----
@@ -4918,26 +5281,13 @@ PAGE_SCRIPT = r"""
     const head = made.createTHead().insertRow();
     for (const heading of headings) head.append(element("th", heading));
     const body = made.createTBody();
-    for (const cells of rows) {
+    for (const [cells, drawn] of rows) {
       const row = body.insertRow();
+      if (!drawn) row.className = "undrawn";
       for (const cell of cells) row.append(cell);
     }
     return made;
   }
-  // A cell naming one node, or two stacked (a description over its location): each a link to select it.
-  function namesCell(indices) {
-    const cell = document.createElement("td");
-    for (const n of indices) {
-      const name = element("div", nodes[n].name, "pick line");
-      name.dataset.node = String(n);
-      cell.append(name);
-    }
-    return cell;
-  }
-  const figureCells = (sum) => [
-    element("td", number(sum.count), "num"), element("td", level(sum.level), "num"),
-    element("td", when(sum.first), "time"), element("td", when(sum.last), "time"),
-  ];
   // The side panel is narrow: there, first seen stands over last seen in one cell.
   function panelFigureCells(sum) {
     const seen = element("td", undefined, "time");
@@ -4952,40 +5302,77 @@ PAGE_SCRIPT = r"""
     for (const t of list) {
       if (!kept(t)) continue;
       const indices = by(t);
-      const key = indices.join(" ");
-      if (!groups.has(key)) groups.set(key, { indices, triples: [] });
-      groups.get(key).triples.push(t);
+      const key = indices.length === 1 ? indices[0] : indices[0] * nodes.length + indices[1]; // a number: a quick key
+      const group = groups.get(key);
+      if (group === undefined) groups.set(key, { indices, triples: [t] });
+      else group.triples.push(t);
     }
     return [...groups.values()].map((g) => [g.indices, tally(g.triples)]).sort((a, b) => b[1].count - a[1].count);
   }
+  // A list of the panel, PANEL_PAGE rows at a time; rows the graph does not draw say so (unless the node itself is not drawn).
   function listing(node, title, heading, by) {
-    const rows = grouped(node.triples, by).map(([indices, sum]) => [namesCell(indices), ...panelFigureCells(sum)]);
-    return [element("h3", title), table([heading, ...FIGURES], rows)];
+    const groups = grouped(node.triples, by);
+    const limit = panelLimits.get(title) ?? PANEL_PAGE;
+    const rows = groups.slice(0, limit).map(([indices, sum]) => [
+      [namesCell(indices, sum.drawn || !node.drawn), ...panelFigureCells(sum)], sum.drawn || !node.drawn,
+    ]);
+    const list = table([heading, ...FIGURES], rows);
+    list.dataset.list = title;
+    const parts = [element("h3", `${title} (${number(groups.length)})`), list];
+    if (groups.length > limit) {
+      const more = element("button", `Show ${number(Math.min(PANEL_PAGE, groups.length - limit))} more (${number(groups.length - limit)} not shown)`, "more");
+      more.type = "button";
+      more.addEventListener("click", () => {
+        panelLimits.set(title, limit + PANEL_PAGE);
+        showPanel();
+        const shown = [...byId("sel-lists").querySelectorAll("table")].find((t) => t.dataset.list === title);
+        const next = shown ? shown.tBodies[0].rows[limit] : null;
+        if (next) next.querySelector("a").focus({ preventScroll: true }); // Tab goes on from the rows just shown
+      });
+      parts.push(more);
+    }
+    return parts;
+  }
+  // Why a node is not in the graph, and what would draw it.
+  function notDrawnNote(node) {
+    const draws = `the graph draws the ${data.cut}`;
+    if (node.role !== 0) return `Not drawn in the graph: none of the sources it draws reached it (${draws}). --max-nodes=0 draws every one.`;
+    const address = /^\d{1,3}(\.\d{1,3}){3}$|^[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*$/.test(node.name); // only an address goes into a command line
+    const one = address ? ` --src=${node.name} draws this source alone;`
+      : node.kind === "user" ? " --src-user=NAME (with --use-user) draws one user alone;" : "";
+    return `Not drawn in the graph, which draws the ${data.cut}.${one} --max-nodes=0 draws every source.`;
   }
 
   function showPanel() {
     const node = state.selected;
     const lists = byId("sel-lists");
+    const note = byId("sel-note");
+    note.hidden = true;
     if (node === null) {
       byId("sel-kind").textContent = "Nothing selected";
       byId("sel-name").replaceChildren();
-      byId("sel-summary").textContent = "Click a node to see the alerts behind it; Esc or a click on the background resets.";
+      byId("sel-summary").textContent = "Click a node or a name to see the alerts behind it; Esc or a click on the background resets.";
       lists.replaceChildren();
       return;
     }
     const sum = tally(node.triples);
     byId("sel-kind").textContent = `${ROLE[node.role]} (${node.kind})`;
     byId("sel-name").replaceChildren();
-    put(byId("sel-name"), node.name);
-    byId("sel-summary").textContent = `${number(sum.count)} alert${sum.count === 1 ? "" : "s"}, highest level ${level(sum.level)}, `
-      + `first seen ${when(sum.first)}, last seen ${when(sum.last)} (UTC)` + (state.minLevel === null ? "" : `, at level ${state.minLevel} and up`);
-    if (node.role === 0) {
-      lists.replaceChildren(...listing(node, "Alerts it raised, where", "Description / location", (t) => [t.d, t.l]));
-    } else if (node.role === 1) {
-      lists.replaceChildren(...listing(node, "Sources", "Source", (t) => [t.s]), ...listing(node, "Locations", "Location", (t) => [t.l]));
+    putName(byId("sel-name"), node.name);
+    if (sum.count === 0 && state.minLevel !== null) {
+      byId("sel-summary").textContent = `No alerts at ${atLevel()}; at every level: ${alerts(tally(node.triples, true))}.`;
     } else {
-      lists.replaceChildren(...listing(node, "Who reached it, with what", "Source / description", (t) => [t.s, t.d]));
+      byId("sel-summary").textContent = `${alerts(sum)}, first seen ${when(sum.first)}, last seen ${when(sum.last)} (UTC)`
+        + (state.minLevel === null ? "" : `, at ${atLevel()}`);
     }
+    if (!node.drawn) {
+      note.textContent = notDrawnNote(node);
+      note.hidden = false;
+    }
+    const parts = node.role === 0 ? [listing(node, "Alerts it raised, where", "Description / location", (t) => [t.d, t.l])]
+      : node.role === 1 ? [listing(node, "Sources", "Source", (t) => [t.s]), listing(node, "Locations", "Location", (t) => [t.l])]
+      : [listing(node, "Who reached it, with what", "Source / description", (t) => [t.s, t.d])];
+    lists.replaceChildren(...parts.flat());
   }
 
   // ---- the table of all triples: follows the filter, the selection and the search ----
@@ -5020,11 +5407,16 @@ PAGE_SCRIPT = r"""
     const body = byId("rows");
     body.replaceChildren(...rows.slice(0, state.limit).map((t) => {
       const row = document.createElement("tr");
-      row.append(namesCell([t.s]), namesCell([t.d]), namesCell([t.l]), ...figureCells(t));
+      if (!t.drawn) row.className = "undrawn";
+      row.append(namesCell([t.s], t.drawn), namesCell([t.d]), namesCell([t.l]),
+        element("td", number(t.count), "num"), element("td", level(t.level), "num"),
+        element("td", when(t.first), "time"), element("td", when(t.last), "time"));
       return row;
     }));
+    const away = undrawn ? rows.filter((t) => !t.drawn).length : 0;
     byId("table-count").textContent = (rows.length === triples.length ? `all ${number(rows.length)}` : `${number(rows.length)} of ${number(triples.length)}`)
-      + (rows.length > state.limit ? `, the first ${number(state.limit)} shown` : "");
+      + (away ? `, ${number(away)} not drawn` : "")
+      + (rows.length > state.limit ? `; the first ${number(state.limit)} shown` : "");
     byId("more").hidden = rows.length <= state.limit;
     for (const button of document.querySelectorAll("#triples th button")) {
       const on = button.dataset.sort === state.sort;
@@ -5038,14 +5430,13 @@ PAGE_SCRIPT = r"""
     if (el.classList.contains("n")) {
       const node = nodeOf(el);
       const sum = tally(node.triples);
-      lines.push(element("strong", node.name), element("div", `${ROLE[node.role]}: ${node.kind}`));
-      lines.push(element("div", `${number(sum.count)} alert${sum.count === 1 ? "" : "s"}, highest level ${level(sum.level)}`));
+      lines.push(putName(document.createElement("strong"), node.name), element("div", `${ROLE[node.role]}: ${node.kind}`));
+      lines.push(element("div", alerts(sum)));
       lines.push(element("div", `first seen ${when(sum.first)}`), element("div", `last seen ${when(sum.last)} (UTC)`));
     } else {
-      const edge = edges[Number(el.id.slice(1))];
-      const sum = tally(edge.triples);
-      lines.push(element("strong", nodes[edge.a].name), element("div", "\u2192"), element("strong", nodes[edge.b].name));
-      lines.push(element("div", `${number(sum.count)} alert${sum.count === 1 ? "" : "s"}, highest level ${level(sum.level)}`));
+      const link = edgeOf.get(el.id.slice(1));
+      lines.push(putName(document.createElement("strong"), nodes[link.a].name), element("div", "\u2192"));
+      lines.push(putName(document.createElement("strong"), nodes[link.b].name), element("div", alerts(tally(link.triples))));
     }
     tip.replaceChildren(...lines);
     tip.hidden = false;
@@ -5074,14 +5465,14 @@ PAGE_SCRIPT = r"""
   });
   byId("next").addEventListener("click", () => step(1));
   byId("prev").addEventListener("click", () => step(-1));
-  byId("fit").addEventListener("click", () => setView(home));
+  byId("fit").addEventListener("click", () => setView({ s: 1, x: 0, y: 0 }));
   byId("reset").addEventListener("click", () => {
     query.value = "";
     levelChoice.value = "";
     state.minLevel = null;
     applyLevel();
     select(null);
-    setView(home);
+    setView({ s: 1, x: 0, y: 0 });
   });
   byId("more").addEventListener("click", () => {
     state.limit += PAGE;
@@ -5101,13 +5492,16 @@ PAGE_SCRIPT = r"""
     th.append(button);
     byId("columns").append(th);
   }
+  // A name selects its node in place; with a modifier key or the middle button, the browser opens
+  // its link as it would any other (a new tab or window, the selection in its address).
   document.addEventListener("click", (event) => {
-    const name = event.target.closest ? event.target.closest(".pick") : null;
-    if (name) {
-      const node = nodes[Number(name.dataset.node)];
-      select(node);
-      jumpTo(node);
-    }
+    const name = event.target.closest ? event.target.closest("a.pick") : null;
+    if (!name || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    const node = nodes[Number(name.dataset.node)];
+    select(node);
+    showAround(node);
+    if (event.detail === 0) byId("sel-name").focus(); // Enter on a name: go on from the panel that shows it
   });
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape") select(null);
@@ -5116,33 +5510,43 @@ PAGE_SCRIPT = r"""
       query.focus();
     }
   });
-  window.addEventListener("hashchange", fromHash);
+  window.addEventListener("hashchange", fromHash); // an address typed or a link followed
+  window.addEventListener("popstate", fromHash); // Back and Forward
 
   if (svg) {
     let drag = null;
     let dragged = false;
-    svg.addEventListener("wheel", (event) => {
+    let wheelBox = null; // the area's place on screen, read once per turn of the wheel
+    area.addEventListener("wheel", (event) => {
       event.preventDefault();
-      zoom(Math.exp(event.deltaY * 0.0015), svgPoint(event.clientX, event.clientY));
+      if (wheelBox === null) wheelBox = { ...area.getBoundingClientRect().toJSON(), k: geometry().k };
+      zoomAt(Math.exp(-event.deltaY * 0.0015), event.clientX - wheelBox.left, event.clientY - wheelBox.top, wheelBox.k);
+      clearTimeout(wheelBox.end);
+      wheelBox.end = setTimeout(() => { wheelBox = null; }, 150);
     }, { passive: false });
-    svg.addEventListener("pointerdown", (event) => {
+    area.addEventListener("pointerdown", (event) => {
       if (event.button !== 0) return;
-      drag = { x: event.clientX, y: event.clientY, view, scale: svg.getScreenCTM().a };
+      drag = { x: event.clientX, y: event.clientY, view, moved: false };
       dragged = false;
     });
-    svg.addEventListener("pointermove", (event) => {
-      if (drag === null) return;
+    area.addEventListener("pointermove", (event) => {
+      if (drag === null) {
+        if (!tip.hidden) moveTip(event.clientX, event.clientY);
+        return;
+      }
       const dx = event.clientX - drag.x, dy = event.clientY - drag.y;
-      if (!dragged && Math.hypot(dx, dy) < 4) return;
-      if (!dragged) svg.setPointerCapture(event.pointerId);
-      dragged = true;
-      tip.hidden = true;
-      setView({ ...drag.view, x: drag.view.x - dx / drag.scale, y: drag.view.y - dy / drag.scale });
+      if (!drag.moved && Math.hypot(dx, dy) < 4) return;
+      if (!drag.moved) {
+        area.setPointerCapture(event.pointerId);
+        tip.hidden = true;
+      }
+      drag.moved = dragged = true;
+      setView({ ...drag.view, x: drag.view.x + dx, y: drag.view.y + dy });
     });
     const stop = () => { drag = null; };
-    svg.addEventListener("pointerup", stop);
-    svg.addEventListener("pointercancel", stop);
-    svg.addEventListener("click", (event) => {
+    area.addEventListener("pointerup", stop);
+    area.addEventListener("pointercancel", stop);
+    area.addEventListener("click", (event) => {
       if (dragged) {
         dragged = false;
         return;
@@ -5155,7 +5559,6 @@ PAGE_SCRIPT = r"""
       const el = event.target.closest("g.n, g.e");
       if (el && drag === null) showTip(el, event.clientX, event.clientY);
     });
-    svg.addEventListener("pointermove", (event) => { if (!tip.hidden) moveTip(event.clientX, event.clientY); });
     svg.addEventListener("pointerout", (event) => {
       if (!event.relatedTarget || !event.relatedTarget.closest || !event.relatedTarget.closest("g.n, g.e")) tip.hidden = true;
     });
@@ -5171,6 +5574,12 @@ PAGE_SCRIPT = r"""
       list.append(item);
     }
     byId("legend-list").append(element("h3", heading), list);
+  }
+  byId("legend-note").textContent = data.legend_note;
+  if (data.cut) {
+    byId("table-note").textContent = `Rows marked "not drawn" are not in the graph, which draws the ${data.cut}; `
+      + "the table and the search hold every triple.";
+    byId("table-note").hidden = false;
   }
 
   applyLevel();
@@ -5202,19 +5611,34 @@ class _StderrFormatter(logging.Formatter):
 
 
 class _LogFileFormatter(logging.Formatter):
-    """Timestamped lines for --logfile, the message shown by visible() as on stderr (tail -f shows it on a terminal)."""
+    """Timestamped lines for --logfile, shown by visible() as on stderr (tail -f shows them on a terminal).
+
+    A traceback (--debug) comes after its record, each line shown by visible()
+    and indented: an exception's message may hold what an attacker wrote, line
+    breaks included, and no line of it can pass for a record of its own.
+    """
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         record.message = visible(record.message)
         return super().formatMessage(record)
 
+    def formatException(self, ei: Any) -> str:
+        return self._indented(super().formatException(ei))
 
-class LogFile(logging.FileHandler):
-    """--logfile. The first write that fails (a full disk) ends the writing: check() reports it
-    once, as the run's error, where logging would print a traceback for every record."""
+    def formatStack(self, stack_info: str) -> str:
+        return self._indented(stack_info)
+
+    @staticmethod
+    def _indented(text: str) -> str:
+        return "\n".join(f"  {visible(line)}" for line in text.splitlines())
+
+
+class LogFile(logging.StreamHandler[TextIO]):
+    """--logfile, opened by open_log(). The first write that fails (a full disk) ends the writing:
+    check() reports it once, as the run's error, where logging would print a traceback for every record."""
 
     def __init__(self, path: str) -> None:
-        super().__init__(path, encoding="utf-8")
+        super().__init__(open_log(path))
         self.path = path
         self.failure: OSError | None = None
 
@@ -5231,13 +5655,26 @@ class LogFile(logging.FileHandler):
 
     def close(self) -> None:
         try:
-            super().close()
+            self.stream.close()
         except OSError as err:  # what the failed write left in the buffer fails again
             self.failure = self.failure or err
+        finally:
+            super().close()
 
     def check(self) -> None:
         if self.failure is not None:
             raise Failure(f"cannot write --logfile {self.path}: {self.failure.strerror or self.failure}")
+
+
+def open_log(path: str) -> TextIO:
+    """--logfile, opened to append as AtomicOutput's checks allow (open_in_place): a new file gets
+    0666 less the umask; a FIFO that no one reads is an error, never a hang."""
+    place = locate(path, "--logfile")
+    try:
+        fd = open_in_place(place, os.O_APPEND | (0 if place.through_link else os.O_CREAT), "--logfile", path)
+    finally:
+        os.close(place.directory)
+    return os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace")
 
 
 def stderr_is_terminal() -> bool:
@@ -5467,18 +5904,15 @@ def run(settings: Settings, out: TextIO) -> Stats:
             listed = alerts_in(rows)
         if settings.render:
             rows = list(rows)
-            drawn, drawn_settings = fitted(rows, settings)  # what --max-nodes leaves in the picture
-            draw(drawn, settings.render, drawn_settings)
+            drawn = draw(rows, settings.render, settings)  # a picture: what --max-nodes leaves in it; a page: all
         if settings.render is None or settings.output is not None:
-            if settings.format == "html":  # the page holds what a picture holds
-                rows, settings = fitted(list(rows), settings)
-            stats.triples = WRITERS[settings.format](rows, out, settings)
+            stats.triples = WRITERS[settings.format](rows, out, settings)  # a page holds every row too
             stats.written = alerts_in(rows) if stats.grouped else stats.triples
             if settings.render and alerts_in(drawn) < listed:
                 log.debug("--max-nodes left %d alert(s) out of the picture", listed - alerts_in(drawn))
         else:
-            stats.triples, stats.written, stats.drawn_only = len(drawn), alerts_in(drawn), True
-        if stats.written < listed:  # the output is a picture or a page, which --max-nodes cut
+            stats.triples, stats.written, stats.drawn_only = len(drawn), alerts_in(drawn), not is_page(settings.render)
+        if stats.written < listed:  # the output is a picture alone, which --max-nodes cut
             stats.cut["--max-nodes"] += listed - stats.written
         if not stats.triples and settings.explain_empty and source.survey is not None:
             survey(source.survey, stats)
@@ -5507,6 +5941,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     try:
         try:
             stopped = catch_stop_signals()
+            check_output_names(None if args.output == "-" else args.output, args.render, args.logfile)
             handlers = setup_logging(args.debug, args.logfile)
             now = int(time.time())
             settings = build_settings(args, now)
@@ -5560,6 +5995,11 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     except OSError as err:
         _report_error(f"{err.strerror or err}" + (f": {err.filename}" if err.filename else ""), handlers, args.debug)
         return EXIT_FAILURE
+    except MemoryError as err:
+        # The traceback keeps the run's frames, and what they hold, alive: let them go before reporting.
+        err.__traceback__ = err.__context__ = None
+        _report_error(OUT_OF_MEMORY, handlers, False)
+        return EXIT_FAILURE
     finally:
         if target:
             target.discard()
@@ -5568,6 +6008,15 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
             handler.close()
         for signum, handler in stopped.items():
             signal.signal(signum, handler)
+
+
+# What a run holds at once (the rest streams): the distinct triples of its window, grouped; --top and
+# --min-count choose among them only once all are held.
+OUT_OF_MEMORY = (
+    "out of memory holding the distinct source, description and location triples of the time window: "
+    "a narrower window (--time-interval, --start-time, --end-time) or filters (--min-level, --src, --location, "
+    "--exclude-alerts) hold fewer; --top and --min-count choose only among triples already held"
+)
 
 
 def _report_error(message: str, handlers: list[logging.Handler], debug: bool) -> None:

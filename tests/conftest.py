@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pymysql
 import pytest
@@ -126,3 +127,15 @@ def ossec(request: pytest.FixtureRequest, mariadb: None, tmp_path: Path) -> Iter
 def scratch_db(mariadb: None) -> Iterator[str]:
     with ossecdb.scratch_database() as name:
         yield name
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium through Playwright, one for the session (tests/browser.py): the page's tests."""
+    from browser import launch
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()

@@ -389,8 +389,8 @@ def test_one_line_per_alert_adds_up(cli):
 
 def test_a_picture_s_cut_is_counted_where_it_applies(tmp_path):
     """--render alone: the alerts --max-nodes leaves out of the picture are a term of the sum, and what
-    is drawn is what the picture's title says; with --output the text holds everything; the page
-    (--format=html) is cut as the picture is."""
+    is drawn is what the picture's title says; with --output the text holds everything; so does the
+    page (--format=html, --render=FILE.html), whose graph alone --max-nodes cuts."""
     picture = tmp_path / "day.svg"
     alone = from_cron(f"--alerts-log={LOG}", "--all", f"--render={picture}", "--max-nodes=8", "--debug")
     counts = the_sum(alone.stderr)
@@ -401,9 +401,13 @@ def test_a_picture_s_cut_is_counted_where_it_applies(tmp_path):
     counts = the_sum(both.stderr)
     assert (counts["done"], counts["cut"], counts["written"]) == ("written", None, 69)
     assert f"debug: --max-nodes left {69 - int(drawn.group(1))} alert(s) out of the picture" in both.stderr
-    page = from_cron(f"--alerts-log={LOG}", "--all", "--format=html", "--max-nodes=8", "--debug")
-    counts = the_sum(page.stderr)  # the interactive page holds what the picture holds
-    assert (counts["done"], counts["cuts"], counts["written"]) == ("written", "--max-nodes", int(drawn.group(1)))
+    for page in (
+        from_cron(f"--alerts-log={LOG}", "--all", "--format=html", "--max-nodes=8", "--debug"),
+        from_cron(f"--alerts-log={LOG}", "--all", f"--render={tmp_path / 'day.html'}", "--max-nodes=8", "--debug"),
+    ):
+        counts = the_sum(page.stderr)  # the interactive page holds every triple: its table and search show them
+        assert (counts["done"], counts["cut"], counts["written"]) == ("written", None, 69)
+        assert f"debug: --max-nodes left {69 - int(drawn.group(1))} alert(s) out of the page's graph" in page.stderr
 
 
 def test_the_counts_add_up_on_the_database(ossec, cli):

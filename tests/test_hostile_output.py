@@ -9,15 +9,17 @@ that no temporary file and no Graphviz process is left.
 from __future__ import annotations
 
 import csv
+import fcntl
+import gzip
 import io
 import json
 import os
+import re
 import signal
 import socket
 import stat
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -338,14 +340,21 @@ def test_warnings_quoting_attacker_text_reach_the_terminal_escaped(tmp_path):
 # ---------------------------------------------------------------------------
 
 FLAGS = {"--output": [], "--render": ["--layout=dot"]}
+# Every file the tool writes: --logfile appends (--debug gives it lines to write; stdout gets the CSV).
+EVERY_FILE = {**FLAGS, "--logfile": ["--debug"]}
 
 
 def write_to(flag: str, path: Path, log: Path, **options) -> subprocess.CompletedProcess:
-    return run(f"--alerts-log={log}", "--all", f"{flag}={path}", *FLAGS[flag], **options)
+    return run(f"--alerts-log={log}", "--all", f"{flag}={path}", *EVERY_FILE[flag], **options)
 
 
 def written(flag: str, path: Path | str) -> bool:
-    data = Path(path).read_bytes()
+    return looks_written(flag, Path(path).read_bytes())
+
+
+def looks_written(flag: str, data: bytes) -> bool:
+    if flag == "--logfile":
+        return b" alerts2afterglow[" in data and b" DEBUG: time window: all alerts" in data
     return data.startswith(b"\x89PNG") if flag == "--render" else b",SSHD authentication failed.," in data
 
 
@@ -420,27 +429,6 @@ def test_dangling_symlink_creates_its_target(tmp_path, log):
 
 
 @pytest.mark.parametrize("flag", FLAGS)
-def test_symlink_planted_by_another_user_in_a_sticky_directory_is_not_followed(tmp_path, log, flag):
-    """As fs.protected_symlinks does for open(): root's cron job writing /tmp/alerts.png must not
-    replace whatever a local user pointed that name at."""
-    public = tmp_path / "tmp"
-    public.mkdir()
-    public.chmod(0o1777)
-    victim = tmp_path / "shadow"
-    victim.write_text("secret\n")
-    planted = public / "alerts.png"
-    planted.symlink_to(victim)
-    os.lchown(planted, OTHER_UID, OTHER_GID)
-    result = write_to(flag, planted, log)
-    assert "a symbolic link that another user owns in a world-writable sticky directory" in one_error(result)
-    assert victim.read_text() == "secret\n" and planted.is_symlink()
-    assert files_in(public) == ["alerts.png"]
-    os.lchown(planted, 0, 0)  # the same link, root's own: followed
-    quiet(write_to(flag, planted, log))
-    assert written(flag, victim)
-
-
-@pytest.mark.parametrize("flag", FLAGS)
 def test_character_device_is_written_in_place_never_replaced(tmp_path, log, flag):
     null = tmp_path / "null.png"
     os.mknod(null, 0o620 | stat.S_IFCHR, os.makedev(1, 3))  # a copy of /dev/null
@@ -453,18 +441,63 @@ def test_character_device_is_written_in_place_never_replaced(tmp_path, log, flag
     assert files_in(tmp_path) == ["null.png"]
 
 
-@pytest.mark.parametrize("flag", FLAGS)
+class FifoReader:
+    """A reader of a FIFO, there before the CLI starts (opened without waiting for a writer), with
+    room for all the CLI writes (a picture of the example day is some 140 KB): the test reads what
+    came once the CLI has ended."""
+
+    def __init__(self, fifo: Path) -> None:
+        self.fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        fcntl.fcntl(self.fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+
+    def received(self) -> bytes:
+        """What was written (b"" when no writer came), the reader closed."""
+        chunks = []
+        try:
+            while chunk := os.read(self.fd, 1 << 20):
+                chunks.append(chunk)
+        except BlockingIOError:  # a writer still holds it open: what it wrote is all there is
+            pass
+        finally:
+            os.close(self.fd)
+        return b"".join(chunks)
+
+
+@pytest.mark.parametrize("flag", EVERY_FILE)
 def test_fifo_is_written_in_place(tmp_path, log, flag):
     fifo = tmp_path / "pipe.png"
     os.mkfifo(fifo)
-    received: list[bytes] = []
-    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
-    reader.start()
-    quiet(write_to(flag, fifo, log))
-    reader.join(timeout=30)
+    reader = FifoReader(fifo)
+    result = write_to(flag, fifo, log)
+    assert result.returncode == 0, result.stderr.decode()
+    assert looks_written(flag, reader.received())
     assert stat.S_ISFIFO(fifo.lstat().st_mode)
-    assert received and (received[0].startswith(b"\x89PNG") if flag == "--render" else b",SSHD " in received[0])
     assert files_in(tmp_path) == ["pipe.png"]
+
+
+@pytest.mark.parametrize("flag", EVERY_FILE)
+def test_fifo_that_no_one_reads_is_an_error_never_a_hang(tmp_path, log, flag):
+    """A cron job must end: opening a FIFO to write waits for a reader, which may never come."""
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    result = write_to(flag, fifo, log)
+    assert one_error(result) == (
+        f"alerts2afterglow: error: cannot write {flag} {fifo}: no process reads this FIFO "
+        "(it is written only while its reader runs)"
+    )
+    assert time.monotonic() - started < 60
+    assert files_in(tmp_path) == ["pipe.png"]
+
+
+def test_dev_stdout_and_dev_stderr_in_a_pipeline_are_written_in_place(log):
+    """/dev/stdout is a link to /proc/self/fd/1, whose target is a pipe: no path to follow, the pipe is written."""
+    result = run(f"--alerts-log={log}", "--all", "--output=/dev/stdout", "--logfile=/dev/stderr", "--debug")
+    assert result.returncode == 0
+    assert looks_written("--output", result.stdout)
+    err = result.stderr.decode()
+    assert "alerts2afterglow: debug: time window: all alerts" in err  # the terminal's line
+    assert looks_written("--logfile", result.stderr)  # and the log file's
 
 
 @pytest.mark.parametrize("flag", FLAGS)
@@ -496,6 +529,150 @@ def test_unwritable_directory_is_named(tmp_path, log):
         f"(it is written as a new file in {target.parent})"
     )
     assert target.read_text() == "old\n"
+
+
+# ---------------------------------------------------------------------------
+# Shared sticky directories (/tmp): what another user left there for root's cron job
+# ---------------------------------------------------------------------------
+# This machine runs with fs.protected_symlinks, protected_fifos and protected_regular at 0: the kernel
+# guards nothing, the tool must (the tests run as root, as the cron job does).
+
+
+def directory_of_mode(path: Path, mode: int) -> Path:
+    path.mkdir()
+    path.chmod(mode)  # not the umask's
+    return path
+
+
+@pytest.fixture
+def public(tmp_path: Path) -> Path:
+    """A directory like /tmp: root's, sticky, anyone may write."""
+    return directory_of_mode(tmp_path / "tmp", 0o1777)
+
+
+@pytest.fixture
+def private(tmp_path: Path) -> Path:
+    """Root's own directory (0700), out of other users' reach."""
+    return directory_of_mode(tmp_path / "private", 0o700)
+
+
+def planted_link(public: Path, target: Path, name: str = "alerts.png") -> Path:
+    link = public / name
+    link.symlink_to(target)
+    os.lchown(link, OTHER_UID, OTHER_GID)
+    return link
+
+
+def not_followed(flag: str, path: Path, link: Path) -> str:
+    return (
+        f"alerts2afterglow: error: cannot write {flag} {path}: {link} is a symbolic link that another user owns "
+        "in a sticky directory others may write, which is not followed (as fs.protected_symlinks does)"
+    )
+
+
+@pytest.mark.parametrize("flag", EVERY_FILE)
+def test_others_link_to_a_file_is_not_followed(public, private, log, flag):
+    """Root's cron job writing /tmp/alerts.png must not replace, nor append to, what a user pointed it at."""
+    victim = private / "shadow"
+    victim.write_text("secret\n")
+    link = planted_link(public, victim)
+    assert one_error(write_to(flag, link, log)) == not_followed(flag, link, link)
+    assert victim.read_text() == "secret\n" and link.is_symlink()
+    assert files_in(public) == ["alerts.png"] and files_in(private) == ["shadow"]
+    os.lchown(link, 0, 0)  # the same link, root's own: followed
+    assert write_to(flag, link, log).returncode == 0
+    assert written(flag, victim) and link.is_symlink()
+
+
+@pytest.mark.parametrize("flag", EVERY_FILE)
+def test_others_link_to_a_fifo_or_a_device_is_not_followed(public, private, log, flag):
+    """A FIFO or a device is written in place: followed, the link would hand root's data to whoever
+    reads that FIFO, or write it into a device (as root: /dev/mem, /dev/port)."""
+    fifo = private / "fifo"
+    os.mkfifo(fifo)
+    reader = FifoReader(fifo)  # root's own reader: it must receive nothing
+    link = planted_link(public, fifo)
+    assert one_error(write_to(flag, link, log)) == not_followed(flag, link, link)
+    assert reader.received() == b""
+    # A copy of /dev/full: written, it would fail with "No space left on device".
+    full = private / "full"
+    os.mknod(full, 0o600 | stat.S_IFCHR, os.makedev(1, 7))
+    link.unlink()
+    link = planted_link(public, full)
+    assert one_error(write_to(flag, link, log)) == not_followed(flag, link, link)
+    assert files_in(public) == ["alerts.png"] and files_in(private) == ["fifo", "full"]
+
+
+@pytest.mark.parametrize("flag", EVERY_FILE)
+def test_others_link_among_the_directories_of_the_path_is_not_followed(public, private, log, flag):
+    """/tmp/reports/alerts.png, /tmp/reports a user's link to root's private directory."""
+    (private / "alerts.png").write_text("root's\n")
+    link = planted_link(public, private, "reports")
+    path = link / "alerts.png"
+    assert one_error(write_to(flag, path, log)) == not_followed(flag, path, link)
+    assert (private / "alerts.png").read_text() == "root's\n" and files_in(private) == ["alerts.png"]
+
+
+def test_link_among_the_directories_of_the_path_is_followed(tmp_path, log):
+    """Links anywhere in the path are followed as open() follows them (here a relative one to a directory)."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "current").symlink_to("../data")
+    quiet(write_to("--output", tmp_path / "web" / "current" / "alerts.csv", log))
+    assert written("--output", tmp_path / "data" / "alerts.csv") and files_in(tmp_path / "data") == ["alerts.csv"]
+
+
+def others_entry(directory: Path, kind: str) -> tuple[Path, FifoReader | None]:
+    """What another user left as alerts.png: a file everyone may write, a FIFO (root reads it here:
+    it must get nothing), or a copy of /dev/null."""
+    path = directory / "alerts.png"
+    reader = None
+    if kind == "file":
+        path.write_text("theirs\n")
+    elif kind == "fifo":
+        os.mkfifo(path)
+        reader = FifoReader(path)
+    else:
+        os.mknod(path, stat.S_IFCHR, os.makedev(1, 3))
+    os.chown(path, OTHER_UID, OTHER_GID)
+    path.chmod(0o666)
+    return path, reader
+
+
+@pytest.mark.parametrize("flag", EVERY_FILE)
+@pytest.mark.parametrize("kind", ["file", "fifo", "device"])
+@pytest.mark.parametrize("mode", [0o1777, 0o1770], ids=["1777", "1770"])  # world-, or group-writable
+def test_others_file_in_a_sticky_directory_is_neither_written_nor_replaced(public, log, flag, kind, mode):
+    """As fs.protected_regular and protected_fifos do at 2: a user's file in /tmp under the output's
+    name is not written into (the data would be theirs), and not replaced by a file handed back to
+    them (they could rewrite it afterwards)."""
+    public.chmod(mode)
+    path, reader = others_entry(public, kind)
+    before = path.lstat()
+    assert one_error(write_to(flag, path, log)) == (
+        f"alerts2afterglow: error: cannot write {flag} {path}: it belongs to another user (uid {OTHER_UID}) in a "
+        "sticky directory others may write, where it is neither written nor replaced "
+        "(as fs.protected_regular and protected_fifos do)"
+    )
+    after = path.lstat()
+    assert (after.st_ino, after.st_uid, after.st_mode) == (before.st_ino, OTHER_UID, before.st_mode)
+    assert kind != "file" or path.read_text() == "theirs\n"
+    assert reader is None or reader.received() == b""
+    assert files_in(public) == ["alerts.png"]
+
+
+@pytest.mark.parametrize("flag", EVERY_FILE)
+def test_file_of_the_sticky_directorys_owner_is_written(tmp_path, log, flag):
+    """The kernel's rule, kept: a file that belongs to the directory's owner is theirs to leave there."""
+    shared = directory_of_mode(tmp_path / "shared", 0o1777)
+    os.chown(shared, OTHER_UID, OTHER_GID)
+    path, _ = others_entry(shared, "file")
+    path.chmod(0o644)
+    assert write_to(flag, path, log).returncode == 0
+    assert written(flag, path)
+    after = path.stat()
+    assert (after.st_uid, after.st_gid, stat.S_IMODE(after.st_mode)) == (OTHER_UID, OTHER_GID, 0o644)
+    assert files_in(shared) == ["alerts.png"]
 
 
 # ---------------------------------------------------------------------------
@@ -618,3 +795,100 @@ def test_logfile_on_a_full_disk_is_one_error_line(tmp_path, log):
         assert err.splitlines()[-1] == "alerts2afterglow: error: cannot write --logfile /dev/full: No space left on device"
         assert len(err.splitlines()) == 1 or extra, err
         assert written("--output", target), "the output itself is complete"
+
+
+def test_traceback_in_the_log_file_is_escaped_and_cannot_pass_for_a_record(tmp_path):
+    """--debug writes the error's traceback into --logfile: what an attacker wrote in it (a file
+    name, line breaks included) is shown as on every other line, and indented."""
+    forged = "2026-12-02 02:00:00,000 alerts2afterglow[1] ERROR: forged"
+    evil = tmp_path / f"\x1b[31mX\u202e\n{forged}"
+    logfile = tmp_path / "a2ag.log"
+    result = run(f"--alerts-log={evil}", "--all", "--debug", f"--logfile={logfile}")
+    shown = f"{tmp_path}/\\u001b[31mX\\u202e\\u000a{forged}"
+    assert result.returncode == 1
+    assert result.stderr.decode().splitlines()[-1] == f"alerts2afterglow: error: cannot read {shown}: No such file or directory"
+    text = logfile.read_text()
+    assert all(char.isprintable() for char in text.replace("\n", "")), "no ESC, no U+202E"
+    lines = text.splitlines()
+    records = [line for line in lines if not line.startswith("  ")]
+    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} alerts2afterglow\[\d+\] [A-Z]+: ", line) for line in records)
+    assert len({re.search(r"\[\d+\]", line).group() for line in records}) == 1, "no forged record"
+    assert records[-1].endswith(f" ERROR: cannot read {shown}: No such file or directory")
+    traceback = lines[lines.index(records[-1]) + 1 :]
+    assert traceback[0] == "  Traceback (most recent call last):"
+    assert f"  {forged}: No such file or directory" in traceback, "the message's line break: indented, part of the traceback"
+
+
+def test_out_of_memory_is_one_error_line_that_says_what_to_change(tmp_path):
+    """A run holds the distinct triples of its window at once: here 150 alerts, each with its own
+    2 MB description (a 1.3 MB .gz), under a 150 MB address-space limit (a run of the example day
+    needs less than 60 MB)."""
+    data = tmp_path / "alerts.log.gz"
+    with gzip.open(data, "wb", compresslevel=1) as archive:
+        for i in range(150):
+            archive.write(
+                f"** Alert 1764237600.{i}: - syslog,\n2025 Nov 27 10:00:00 (web1) 10.0.0.2->/var/log/auth.log\n"
+                f"Rule: 5716 (level 5) -> '{i:06d}{'x' * 2_000_000}'\nSrc IP: 192.0.2.1\nline\n\n".encode()
+            )
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "alerts.csv").write_text("yesterday's\n")
+    result = run(f"--alerts-log={data}", "--all", f"--output={out}/alerts.csv", prefix=("prlimit", f"--as={150 << 20}"))
+    assert one_error(result) == f"alerts2afterglow: error: {alerts2afterglow.OUT_OF_MEMORY}"
+    assert "--time-interval" in alerts2afterglow.OUT_OF_MEMORY and "--top" in alerts2afterglow.OUT_OF_MEMORY
+    assert files_in(out) == ["alerts.csv"] and (out / "alerts.csv").read_text() == "yesterday's\n"
+
+
+def usage_error(result: subprocess.CompletedProcess) -> str:
+    """A usage error: exit 2, one line on stderr, nothing on stdout."""
+    err = result.stderr.decode()
+    assert (result.returncode, len(err.splitlines()), result.stdout) == (2, 1, b""), err
+    return err.strip()
+
+
+@pytest.mark.parametrize("flag", EVERY_FILE)
+def test_empty_file_name_is_a_usage_error(log, flag):
+    """Was silently ignored: the CSV went to stdout, no picture was drawn, nothing was logged."""
+    result = run(f"--alerts-log={log}", "--all", f"{flag}=")
+    assert usage_error(result) == f"alerts2afterglow: error: {flag} needs a file name (an empty one was given)"
+
+
+def test_two_outputs_naming_one_file_is_a_usage_error(tmp_path, log):
+    """--render k.html --output k.html wrote the page, then replaced it with the CSV; the same through
+    another spelling of the path, a link or a hard link. --logfile too: its lines would go into the
+    file that the output replaces."""
+    page = tmp_path / "k.html"
+    page.write_text("yesterday's page\n")
+    (tmp_path / "link.html").symlink_to("k.html")
+    os.link(page, tmp_path / "hard.html")
+    (tmp_path / "sub").mkdir()
+    cases = [
+        (f"--render={page}", f"--output={page}"),
+        (f"--render={page}", f"--output={tmp_path}/sub/../k.html"),
+        (f"--render={tmp_path}/link.html", f"--output={tmp_path}//k.html"),
+        (f"--render={tmp_path}/hard.html", f"--output={page}"),
+        (f"--output={tmp_path}/new.csv", f"--logfile={tmp_path}/sub/../new.csv"),  # not there yet: the same name
+        (f"--render={page}", f"--logfile={tmp_path}/link.html"),
+    ]
+    for one, other in cases:
+        first, second = sorted((one, other), key=lambda option: list(EVERY_FILE).index(option.split("=")[0]))
+        result = run(f"--alerts-log={log}", "--all", one, other)
+        assert usage_error(result) == (
+            f"alerts2afterglow: error: {first.replace('=', ' ', 1)} and {second.replace('=', ' ', 1)} "
+            "name the same file: one would overwrite the other"
+        )
+    assert files_in(tmp_path) == ["hard.html", "k.html", "link.html", "sub"]
+    assert page.read_text() == "yesterday's page\n" and files_in(tmp_path / "sub") == []
+
+
+def test_one_stream_named_twice_gets_both(tmp_path, log):
+    """A device or FIFO is written in place, never replaced: --output and --logfile on one FIFO
+    (or on one terminal, through /dev/stdout and /dev/stderr) share it as 2>&1 does."""
+    fifo = tmp_path / "both"
+    os.mkfifo(fifo)
+    (tmp_path / "link").symlink_to("both")
+    reader = FifoReader(fifo)
+    result = run(f"--alerts-log={log}", "--all", f"--output={fifo}", f"--logfile={tmp_path}/link", "--debug")
+    assert result.returncode == 0, result.stderr.decode()
+    received = reader.received()
+    assert looks_written("--output", received) and looks_written("--logfile", received)

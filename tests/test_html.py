@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,9 +27,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from browser import launch
 from conftest import ROOT_DIR, SCRIPT
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from test_hostile_output import command, environment, files_in, live_processes, wait_for_graphviz
 
 import alerts2afterglow
@@ -163,12 +163,15 @@ def test_format_html_writes_the_same_page_to_stdout(example_page):
 
 def test_page_data_holds_every_triple_with_its_tally(example_page):
     data = page_json(example_page.read_text())
-    names = [name for _, name, _ in data["nodes"]]
+    names = [name for _, name, _, _ in data["nodes"]]
     got = {(names[s], names[d], names[loc]): (count, level) for s, d, loc, count, level, _, _ in data["triples"]}
     assert got == {triple: (t.count, t.level) for triple, t in example_triples().items()}
-    # The header says what the picture's own title says.
-    assert data["title"] and all(line in data["labels"] for line in data["title"])
-    assert any(f"{EXAMPLE}" in line for line in data["title"]) and any("72 alert" in line for line in data["title"])
+    assert {drawn for *_, drawn in data["nodes"]} == {1} and data["cut"] is None, "--max-nodes cut nothing"
+    # The header gets the picture's own title, but for what the graph holds, which the page counts.
+    assert data["title"] == f"OSSEC/Wazuh alerts.log {EXAMPLE}: all alerts"
+    assert (data["notes"], data["made"]) == ("", f"made 2026-11-28 00:00 UTC by alerts2afterglow {alerts2afterglow.__version__}")
+    # The graph's own label (the picture's title and legend) is not drawn: the page shows its own.
+    assert not [label for label in data["labels"] if "alert" in label.lower() or "\u25a0" in label or "made" in label]
 
 
 def test_graph_elements_are_rebuilt_from_an_allowlist_and_every_node_and_edge_is_found(example_page):
@@ -183,9 +186,8 @@ def test_graph_elements_are_rebuilt_from_an_allowlist_and_every_node_and_edge_is
     assert sorted(a["id"] for tag, a in page.elements if a.get("class") == "n") == sorted(
         f"n{i}" for i in range(len(data["nodes"]))
     )
-    assert sorted(a["id"] for tag, a in page.elements if a.get("class") == "e") == sorted(
-        f"e{i}" for i in range(len(data["edges"]))
-    )
+    links = {(s, d) for s, d, *_ in data["triples"]} | {(d, loc) for _, d, loc, *_ in data["triples"]}
+    assert sorted(a["id"] for tag, a in page.elements if a.get("class") == "e") == sorted(f"e{a}-{b}" for a, b in links)
     assert len(data["labels"]) == svg.count("<text")
 
 
@@ -203,7 +205,7 @@ def test_dot_and_svg_carry_the_ids_the_page_finds_its_elements_by(tmp_path):
 def test_a_quiet_window_gives_a_page_that_says_so(tmp_path):
     page = make_page(tmp_path / "quiet.html", f"--alerts-log={EXAMPLE}", "--time-interval=1 minute")
     data = page_json(page.read_text())
-    assert (data["nodes"], data["triples"], data["edges"]) == ([], [], [])
+    assert (data["nodes"], data["triples"]) == ([], [])
     assert "no alerts" in data["labels"]
 
 
@@ -215,7 +217,7 @@ def test_show_duplicate_cannot_make_a_page(cli):
 
 
 def test_graphviz_failure_leaves_no_page_and_no_temporary_file(cli, tmp_path, monkeypatch):
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the page's scratch directory for the SVG goes
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the page's SVG would go, had it a name
     result = cli(f"--alerts-log={EXAMPLE}", "--all", f"--render={tmp_path / 'alerts.html'}", "--render-timeout=0.001")
     assert result.code == 1
     assert result.err.startswith("alerts2afterglow: error: Graphviz 'circo' did not finish within 0.001 s")
@@ -223,7 +225,7 @@ def test_graphviz_failure_leaves_no_page_and_no_temporary_file(cli, tmp_path, mo
 
 
 def test_a_signal_while_graphviz_draws_a_page_leaves_nothing_behind(tmp_path):
-    """The page's Graphviz draws into a scratch directory of its own: it goes too, with Graphviz."""
+    """The page's Graphviz draws into a temporary file without a name: nothing is left, and Graphviz ends."""
     fake = tmp_path / "bin"
     fake.mkdir()
     (fake / "circo").write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")  # a Graphviz that never ends
@@ -236,7 +238,7 @@ def test_a_signal_while_graphviz_draws_a_page_leaves_nothing_behind(tmp_path):
     argv = command(f"--alerts-log={EXAMPLE}", "--all", f"--render={out}/alerts.html")
     with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as cli:
         wait_for_graphviz(marker, cli)
-        assert files_in(scratch) != [], "Graphviz draws in the page's scratch directory"
+        assert files_in(scratch) == files_in(out) == [], "Graphviz draws the page's SVG into a file that has no name"
         cli.send_signal(signal.SIGTERM)
         stdout, stderr = cli.communicate(timeout=30)
     assert (cli.returncode, stdout, stderr.decode()) == (
@@ -299,7 +301,7 @@ def test_hostile_names_travel_only_as_escaped_json(hostile_page):
     assert html.count("</script") == 2 and html.count("<script") == 2
     assert "<img" not in html and "<svg onload" not in html and "<!-- -->" not in html
     data = page_json(html)  # decodes back to the very same strings
-    names = {name for _, name, _ in data["nodes"]}
+    names = {name for _, name, _, _ in data["nodes"]}
     for payload in PAYLOADS:
         assert {payload, f"description {payload}", f"(web1) 10.0.0.2->{payload}"} <= names
     start, end = html.index('<script type="application/json"'), html.index("</script>")
@@ -332,14 +334,6 @@ def test_clean_svg_drops_what_can_link_or_run_and_keeps_text_out_of_the_markup()
 # ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
-
-
 @dataclass
 class Visit:
     """One page in a fresh browser context, and everything it did that it should not."""
@@ -367,10 +361,17 @@ class Visit:
         return f"#n{index}"
 
     def shown(self, which: str = "") -> list[str]:
-        """The graph's elements drawn over the veil (by a selection or a search), as selectors."""
+        """The graph's elements a selection or a search shows above the veil, as selectors: ".n" the nodes
+        (holes in the veil), ".e" the edges drawn over it, ".hit" the matches ringed, ".sel" the selected node."""
+        layers = {".n": ["veil"], ".e": ["links"], ".hit": ["matches"], ".sel": ["selected"], "": ["links", "veil"]}[which]
         return self.js(
-            "w => [...document.querySelectorAll('#above g[data-of]' + w)].map(g => '#' + g.dataset.of)", which
+            "ls => ls.flatMap(l => (document.getElementById(l).dataset.of || '').split(' ').filter(Boolean).map(i => '#' + i))",
+            layers,
         )
+
+    def rect(self, selector: str) -> list[float]:
+        """Where an element is on screen: left, top, right, bottom."""
+        return self.js("s => { const r = document.querySelector(s).getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom] }", selector)
 
     def table(self, selector: str) -> list[list[str]]:
         return self.js(
@@ -412,10 +413,9 @@ def tab(browser: Browser) -> Iterator[Visit]:
         yield seen
 
 
-def test_search_for_an_ip_highlights_it_and_enter_jumps_to_it(tab, example_page):
+def test_search_for_an_ip_highlights_it_and_enter_shows_it_with_its_neighbours(tab, example_page):
     view = tab.open(example_page)
     page = view.page
-    before = page.get_attribute("#graph svg", "viewBox")
     page.fill("#q", "198.51.100.23")
     ip = view.node(0, "198.51.100.23")
     assert view.shown() == view.shown(".hit") == [ip]
@@ -423,18 +423,14 @@ def test_search_for_an_ip_highlights_it_and_enter_jumps_to_it(tab, example_page)
     assert page.text_content("#hits") == "1 match"
     assert {row[0] for row in view.table("#triples")} == {"198.51.100.23"}
     page.press("#q", "Enter")
-    after = [float(v) for v in page.get_attribute("#graph svg", "viewBox").split()]
-    assert page.get_attribute("#graph svg", "viewBox") != before
-    box = view.js(
-        "s => { const b = document.querySelector(s).getBBox(); return [b.x + b.width / 2, b.y + b.height / 2] }", ip
-    )
-    # The view is centred on the node (Graphviz's graph group moves it by its translate).
-    translate = [
-        float(v)
-        for v in re.findall(r"translate\(([-\d.]+) ([-\d.]+)\)", page.get_attribute("#graph g.graph", "transform"))[0]
-    ]
-    centre = (after[0] + after[2] / 2 - translate[0], after[1] + after[3] / 2 - translate[1])
-    assert centre == pytest.approx(box, abs=1)
+    assert view.js("document.getElementById('stage').style.transform") != "translate(0px, 0px) scale(1)"
+    # The view moves to the node with every node it is linked to, each whole inside the graph's area.
+    neighbours = {view.node(role, name) for triple in example_triples() if triple[0] == "198.51.100.23" for role, name in enumerate(triple)}
+    assert set(view.shown(".n")) == neighbours
+    area = view.rect("#graph")
+    for selector in neighbours:
+        box = view.rect(selector)
+        assert area[0] <= box[0] and box[2] <= area[2] and area[1] <= box[1] and box[3] <= area[3], selector
     # A search is case-blind and matches part of any name: descriptions that mention SSHD, whatever the case.
     page.fill("#q", "sshd")
     descriptions = {d for _, d, _ in example_triples() if "sshd" in d.lower()}
@@ -578,7 +574,18 @@ def test_hostile_names_show_as_text_and_run_nothing(browser, hostile_page, bypas
             page.hover(view.node(0, payload))
             assert page.locator("#tip strong").first.text_content() == shown
         assert view.js("window.pwned") is None
-        assert view.js("document.querySelectorAll('img, iframe, object, embed, a, script').length") == 2
+        assert view.js("document.querySelectorAll('img, iframe, object, embed, script').length") == 2
+        # The names are links to their node's address: a fragment, percent-encoded, and nothing else.
+        links = view.js(
+            "[...document.querySelectorAll('a')].map(a => [a.getAttribute('href'), a.getAttributeNames().sort(), a.textContent])"
+        )
+        assert links
+        for href, attributes, text in links:
+            assert attributes == ["class", "data-node", "href"]
+            assert re.fullmatch(r"#[A-Za-z0-9%._~!*'()-]+", href), href
+            role, name = urllib.parse.unquote(href[1:]).split(":", 1)
+            assert role in ("source", "description", "location")
+            assert text == "".join(f"U+{ord(ch):04X}" if not ch.isprintable() else ch for ch in name)
         assert view.js("document.querySelectorAll('#graph svg *').length") == view.js(
             "document.querySelectorAll('#graph svg g, #graph svg polygon, #graph svg polyline, "
             "#graph svg ellipse, #graph svg path, #graph svg text').length"
