@@ -52,7 +52,7 @@ try:
 except ModuleNotFoundError:  # run in place without it: files, --help and --version work; connect() says so
     pymysql = None  # type: ignore[assignment]
 
-# What only some runs need (gzip, json, ElementTree, tempfile, subprocess, shutil, concurrent.futures
+# What only some runs need (gzip, json, ElementTree, tempfile, subprocess, shutil, select
 # and dnspython) is imported where it is used: a cron job would pay for it at every start.
 
 __version__ = "1.0.0"
@@ -83,6 +83,11 @@ SESSION_TMP_TABLE_BYTES = 256 * 1024 * 1024
 # becomes of this many distinct ones once, and keep memory bounded whatever the number of alerts.
 REPEAT_CACHE_ENTRIES = 16384
 DEFAULT_DNS_WORKERS = 64  # PTR lookups in flight at once
+# The most --dns-workers may ask for. Each lookup in flight is a thread (8 MiB of address space for its
+# stack) holding a socket: 256 stay well under the usual limit of 1,024 open files, and more bring
+# nothing, as the GIL serialises the work (bench/bench_dns.py --addresses 4000 --workers 64,128,256:
+# 6.9, 4.7, 5.2 s; 512 and 1,024, measured before the cap, were no faster).
+MAX_DNS_WORKERS = 256
 DEFAULT_DNS_TIMEOUT = 3.0  # seconds for one lookup
 DEFAULT_DNS_BUDGET = 60.0  # seconds for all lookups of a run
 DEFAULT_LAYOUT = "auto"  # Graphviz engine for --render: circo for small graphs, sfdp beyond (choose_layout)
@@ -95,9 +100,9 @@ DEFAULT_MAX_NODES = 1000
 NO_ADDRESS = frozenset({"", "0", "(null)", "(none)", "0.0.0.0", "::"})
 NO_USER = frozenset({"", "(none)", "(null)"})
 
-# Times a window may name: from OSSEC's first possible (unsigned) epoch up to 9999-12-31 00:00 UTC,
-# which every time zone can still show as a date.
-MAX_EPOCH = 253402214400
+# Times a window may name (--start-time, --end-time): from OSSEC's first possible (unsigned) epoch up
+# to 9999-12-31 00:00 UTC (excluded), which every time zone can still show as a date.
+MAX_WINDOW_EPOCH = 253402214400
 # The longest any timeout may be (pymysql's own limit for connect_timeout): every wait stays finite.
 MAX_TIMEOUT = 365 * 86400
 
@@ -423,7 +428,7 @@ def parse_time(text: str) -> int:
             f"invalid time {text!r}: expected a UNIX epoch, 'yyyy/mm/dd hh:mm:ss' "
             "or ISO 8601 (e.g. 2026-11-27T10:00:00+01:00)"
         ) from None
-    if not 0 <= epoch < MAX_EPOCH:
+    if not 0 <= epoch < MAX_WINDOW_EPOCH:
         raise argparse.ArgumentTypeError(f"invalid time {text!r}: out of range (1970-01-01 to 9999-12-30 UTC)")
     return epoch
 
@@ -501,6 +506,9 @@ def parse_option_file(text: str) -> dict[str, dict[str, str]]:
     >>> parse_option_file("[client]\n  user = ossec # the reader\npassword='a#b\\sc'\nno-beep\n")
     {'client': {'user': 'ossec', 'password': 'a#b c', 'no_beep': ''}}
     """
+    if text.startswith("\ufeff"):
+        # mysys (my_default.c) reads no byte order mark either: "Found option without preceding group".
+        raise Failure("line 1: the file starts with a UTF-8 byte order mark (BOM), which the mysql client refuses too")
     groups: dict[str, dict[str, str]] = {}
     group: dict[str, str] | None = None
     for number, line in enumerate(text.split("\n"), 1):  # not splitlines(): a password may hold U+2028
@@ -538,7 +546,7 @@ def _option_value(value: str) -> str:
     return re.sub(r"\\(.)", lambda m: _OPTION_ESCAPES.get(m.group(1), m.group(0)), value)
 
 
-def read_option_files(defaults_file: str | None) -> tuple[str, dict[str, str]]:
+def read_option_files(defaults_file: str | None, wait: float) -> tuple[str, dict[str, str]]:
     """The file read and the options of its ``[client]`` (then ``[alerts2afterglow]``) groups.
 
     With --defaults-file only that file is read and it must exist; otherwise
@@ -549,8 +557,7 @@ def read_option_files(defaults_file: str | None) -> tuple[str, dict[str, str]]:
     """
     path = defaults_file if defaults_file is not None else os.path.expanduser("~/.my.cnf")
     try:
-        with open(path, "rb") as stream:
-            data = stream.read(OPTION_FILE_MAX_BYTES + 1)
+        data = read_option_file(path, wait)
     except OSError as err:
         if defaults_file is None and err.errno == errno.ENOENT:
             return path, {}
@@ -564,6 +571,38 @@ def read_option_files(defaults_file: str | None) -> tuple[str, dict[str, str]]:
     return path, {**groups.get("client", {}), **groups.get(PROG, {})}
 
 
+def read_option_file(path: str, wait: float) -> bytes:
+    """An option file's bytes, up to one byte beyond OPTION_FILE_MAX_BYTES, never blocking for good.
+
+    Opened without blocking: a FIFO that nobody writes would hold the open
+    for ever (the mysql client waits), and reads as an empty file here. A
+    pipe that is written, as by ``--defaults-file=<(printf ...)``, must
+    deliver the whole file within ``wait`` seconds (--connect-timeout).
+    """
+    import select
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        deadline = time.monotonic() + wait
+        chunks: list[bytes] = []
+        size = 0
+        while size <= OPTION_FILE_MAX_BYTES:
+            try:
+                chunk = os.read(fd, OPTION_FILE_MAX_BYTES + 1 - size)
+            except BlockingIOError:  # a writer, but nothing written yet
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                    raise OSError(errno.ETIMEDOUT, f"the file did not end within {wait:g} s (--connect-timeout)") from None
+                continue
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def resolve_database(args: argparse.Namespace) -> DatabaseTarget:
     """Command line first, then the option file, then MYSQL_PWD / the defaults.
 
@@ -571,7 +610,8 @@ def resolve_database(args: argparse.Namespace) -> DatabaseTarget:
     runtime failure (exit 1); the same value on the command line is a usage
     error, which argparse reports (exit 2).
     """
-    path, options = read_option_files(args.defaults_file)
+    connect_timeout = args.connect_timeout or DEFAULT_CONNECT_TIMEOUT
+    path, options = read_option_files(args.defaults_file, connect_timeout)
     password = args.dbpass
     if password is None:
         password = options.get("password")
@@ -593,7 +633,7 @@ def resolve_database(args: argparse.Namespace) -> DatabaseTarget:
         user=args.dbuser or options.get("user") or DEFAULT_DBUSER,
         password=password,
         database=args.dbname or options.get("database") or DEFAULT_DBNAME,
-        connect_timeout=args.connect_timeout or DEFAULT_CONNECT_TIMEOUT,
+        connect_timeout=connect_timeout,
         read_timeout=args.read_timeout or DEFAULT_READ_TIMEOUT,
     )
 
@@ -638,6 +678,12 @@ def positive_float(text: str) -> float:
 def positive_int(text: str) -> int:
     if not re.fullmatch(r"\d{1,6}", text) or int(text) == 0:
         raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a whole number > 0")
+    return int(text)
+
+
+def dns_workers(text: str) -> int:
+    if not re.fullmatch(r"\d{1,6}", text) or not 0 < int(text) <= MAX_DNS_WORKERS:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a whole number from 1 to {MAX_DNS_WORKERS}")
     return int(text)
 
 
@@ -928,9 +974,9 @@ def build_parser() -> argparse.ArgumentParser:
     rdns.add_argument(
         "--dns-workers",
         metavar="N",
-        type=positive_int,
+        type=dns_workers,
         default=DEFAULT_DNS_WORKERS,
-        help="lookups in flight at once (default: %(default)s)",
+        help=f"lookups in flight at once, at most {MAX_DNS_WORKERS} (default: %(default)s)",
     )
 
     diag = parser.add_argument_group("diagnostics")
@@ -1047,6 +1093,8 @@ def dns_settings(args: argparse.Namespace) -> DnsSettings | None:
 # ---------------------------------------------------------------------------
 
 REQUIRED_TABLES = ("alert", "location", "signature")
+# What places an alert: OSSEC declares these NOT NULL, but an altered table may hold NULLs there.
+ALERT_KEYS = ("rule_id", "server_id", "location_id", "timestamp")
 
 
 class Schema(NamedTuple):
@@ -1059,6 +1107,7 @@ class Schema(NamedTuple):
     user_expr: str  # SQL for the user, or NULL
     stored_user_join: str = ""  # the same, whatever --use-user says: where the database keeps users
     stored_user_expr: str = "NULL"
+    nullable_keys: tuple[str, ...] = ()  # the ALERT_KEYS that this alert table lets be NULL
 
 
 def connect(target: DatabaseTarget) -> pymysql.connections.Connection:
@@ -1180,14 +1229,17 @@ def detect_schema(conn: pymysql.connections.Connection, use_user: bool) -> Schem
     """Tell the OSSEC schema generation from column types, once per run."""
     with conn.cursor() as cur:
         statement = cur.mogrify(
-            "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+            "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, IS_NULLABLE FROM information_schema.COLUMNS "
             "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (%s, %s, %s, %s)",
             (*REQUIRED_TABLES, "data"),
         )
         cur.execute(log_sql(statement))
         columns: dict[str, dict[str, str]] = {}
-        for table, column, data_type in cur.fetchall():
+        nullable: set[tuple[str, str]] = set()
+        for table, column, data_type, is_nullable in cur.fetchall():
             columns.setdefault(table.lower(), {})[column.lower()] = data_type.lower()
+            if is_nullable == "YES":
+                nullable.add((table.lower(), column.lower()))
     missing = [table for table in REQUIRED_TABLES if table not in columns]
     if missing:
         raise Failure(
@@ -1219,6 +1271,7 @@ def detect_schema(conn: pymysql.connections.Connection, use_user: bool) -> Schem
         user_expr=user_expr if use_user else "NULL",
         stored_user_join=user_join,
         stored_user_expr=user_expr,
+        nullable_keys=tuple(key for key in ALERT_KEYS if ("alert", key) in nullable),
     )
 
 
@@ -1231,11 +1284,39 @@ def window_condition(window: Window) -> list[SqlCondition]:
     return [("time window", "a.timestamp >= %s AND a.timestamp < %s", [window.start, window.end])]
 
 
+def placed_alerts(conn: pymysql.connections.Connection, schema: Schema, window: Window) -> list[SqlCondition]:
+    """The condition that keeps out the alerts that cannot be placed (a NULL in ALERT_KEYS), after
+    one warning with their count: none for OSSEC's own schemas, whose keys are NOT NULL.
+
+    Those of the time window are counted, and with a window those without a
+    time too, which no window holds (as alert files count them).
+    """
+    if not schema.nullable_keys:
+        return []
+    unplaced = " OR ".join(f"a.{key} IS NULL" for key in schema.nullable_keys)
+    params: list[Any] = []
+    if window.start is not None:
+        ((_, in_window, params),) = window_condition(window)
+        unplaced = f"(({unplaced}) AND {in_window})"
+        if "timestamp" in schema.nullable_keys:
+            unplaced += " OR a.timestamp IS NULL"
+    with conn.cursor() as cur:
+        cur.execute(log_sql(cur.mogrify(f"SELECT COUNT(*) FROM alert a WHERE {unplaced}", params)))
+        (skipped,) = cur.fetchone() or (0,)
+    if skipped:
+        log.warning(
+            "skipped %d alert(s) whose %s is NULL (OSSEC's schema declares them NOT NULL)",
+            skipped,
+            " or ".join(schema.nullable_keys),
+        )
+    return [("", " AND ".join(f"a.{key} IS NOT NULL" for key in schema.nullable_keys), [])]
+
+
 def filter_conditions(schema: Schema, filters: Filters, use_host: bool = False) -> list[SqlCondition]:
     """The filters that the schema lets the database apply, in the order of Filters.
 
     What cannot be pushed down (--src on text IPs, --src-user, a --location
-    pattern with a [class]; --src with --use-user or --use-host, which remove
+    pattern with a [class] or bytes that are not UTF-8; --src with --use-user or --use-host, which remove
     the alerts without an address that a user or host would draw) is applied
     to the rows afterwards, as for files.
     """
@@ -1253,7 +1334,10 @@ def filter_conditions(schema: Schema, filters: Filters, use_host: bool = False) 
         conditions.append(("--min-level", sql, [filters.min_level]))
     likes = [fnmatch_to_like(pattern) for pattern in filters.locations]
     if likes and all(like is not None for like in likes):
-        matches = " OR ".join(["BINARY name LIKE %s ESCAPE '!'"] * len(likes))
+        # Character by character, as fnmatch compares the name the client reads: LIKE's '_' is one
+        # character under a utf8mb4 collation (as bytes, BINARY, it was one byte), and _bin keeps
+        # case and every code point apart.
+        matches = " OR ".join(["CONVERT(name USING utf8mb4) COLLATE utf8mb4_bin LIKE %s ESCAPE '!'"] * len(likes))
         sql = f"(a.location_id, a.server_id) IN (SELECT id, server_id FROM location WHERE {matches})"
         conditions.append(("--location", sql, likes))
     if filters.networks and not filters.users and schema.integer_ips and schema.user_expr == "NULL" and not use_host:
@@ -1267,13 +1351,22 @@ def filter_conditions(schema: Schema, filters: Filters, use_host: bool = False) 
 def fnmatch_to_like(pattern: str) -> str | None:
     """A shell pattern as a LIKE pattern with ! as escape, or None where LIKE cannot say the same.
 
-    >>> fnmatch_to_like("(web*"), fnmatch_to_like("*100%_done?"), fnmatch_to_like("*[0-9]")
-    ('(web%', '%100!%!_done_', None)
+    >>> fnmatch_to_like("(w?b*"), fnmatch_to_like("*100%_done?"), fnmatch_to_like("*[0-9]")
+    ('(w_b%', '%100!%!_done_', None)
     """
-    if "[" in pattern or not pattern.isascii():  # a [class]; or '?' would match a byte, not a character
+    if "[" in pattern or not is_utf8(pattern):  # a [class]; or bytes that are not UTF-8, which no name holds
         return None
     escaped = re.sub(r"([!%_])", r"!\1", pattern)
     return escaped.replace("*", "%").replace("?", "_")
+
+
+def is_utf8(text: str) -> bool:
+    """Whether a string from the command line is UTF-8 (its other bytes come as lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def where_clause(conditions: Sequence[SqlCondition]) -> tuple[str, list[Any]]:
@@ -1328,18 +1421,40 @@ def text_field(sql: str) -> str:
     return f"REPLACE(REPLACE(IFNULL({sql}, ''), {sql_char(ITEM_SEP)}, ' '), {sql_char(FIELD_SEP)}, ' ')"
 
 
-def packed_row(schema: Schema, level: str, counted: bool = False) -> str:
+def packed_row(schema: Schema, level: str, grouped: bool = False) -> str:
     """SQL for one column: [count,] address, context[, user (--use-user)], separated by FIELD_SEP.
 
     The context is ``rule:manager:location:level``, which many alerts share:
-    DatabaseNames works out what each distinct context means once.
+    DatabaseNames works out what each distinct context means once. Grouped,
+    the row of a group starts with its count, and its text columns are taken
+    as MIN(): the group's one value (grouped_columns), in a form that
+    ONLY_FULL_GROUP_BY (MySQL's default) accepts.
     """
-    fields = ["COUNT(*)"] if counted else []
-    fields.append("IFNULL(a.src_ip, '')" if schema.integer_ips else text_field("a.src_ip"))
+    fields = ["COUNT(*)"] if grouped else []
+    if schema.integer_ips:
+        fields.append("IFNULL(a.src_ip, '')")
+    else:
+        fields.append(text_field("MIN(a.src_ip)" if grouped else "a.src_ip"))
     fields.append(f"CONCAT_WS('{CONTEXT_SEP}', a.rule_id, a.server_id, a.location_id, IFNULL({level}, ''))")
     if schema.user_expr != "NULL":
-        fields.append(text_field(schema.user_expr))
+        fields.append(text_field(f"MIN({schema.user_expr})" if grouped else schema.user_expr))
     return f"CONCAT_WS({sql_char(FIELD_SEP)}, {', '.join(fields)})"
+
+
+def grouped_columns(schema: Schema) -> str:
+    """GROUP BY's columns: rule, manager, location, address[, user], text as its exact bytes.
+
+    Under a text column's collation (OSSEC's tables take the server's default,
+    case- and accent-insensitive, trailing spaces ignored) the users ``root``,
+    ``ROOT``, ``Root `` and ``röot``, or the addresses ``2001:DB8::1`` and
+    ``2001:db8::1``, would be one group, which --show-duplicate and alert
+    files keep apart; as bytes they never merge (and MariaDB groups bytes
+    faster: bench/bench_database.py).
+    """
+    address = "a.src_ip" if schema.integer_ips else "CAST(a.src_ip AS BINARY)"
+    # The user only when read: a constant column slows MariaDB's grouping down.
+    user = f", CAST({schema.user_expr} AS BINARY)" if schema.user_expr != "NULL" else ""
+    return f"a.rule_id, a.server_id, a.location_id, {address}{user}"
 
 
 def build_query(schema: Schema, settings: Settings, conditions: list[SqlCondition]) -> tuple[str, list[Any]]:
@@ -1362,15 +1477,13 @@ def build_query(schema: Schema, settings: Settings, conditions: list[SqlConditio
             f" FROM alert a{schema.user_join}{where} GROUP BY a.timestamp ORDER BY a.timestamp"
         )
         return sql, params
-    # Only what varies is grouped on: a constant column (no user) slows MariaDB's grouping down.
     level = "MAX(a.level)" if schema.level_expr == "a.level" else "NULL"
-    user = f", {schema.user_expr}" if schema.user_expr != "NULL" else ""
     # When each group was first and last seen: two epochs as 8 hex digits each, in a column of their own
     # that the client reads into an array at once (as many int() calls cost a tenth of the export).
     seen = "CONCAT(LPAD(HEX(MIN(a.timestamp)), 8, '0'), LPAD(HEX(MAX(a.timestamp)), 8, '0'))"
     groups = (
-        f"SELECT {packed_row(schema, level, counted=True)} AS packed, {seen} AS seen"
-        f" FROM alert a{schema.user_join}{where} GROUP BY a.rule_id, a.server_id, a.location_id, a.src_ip{user}"
+        f"SELECT {packed_row(schema, level, grouped=True)} AS packed, {seen} AS seen"
+        f" FROM alert a{schema.user_join}{where} GROUP BY {grouped_columns(schema)}"
     )
     sql = (
         f"SELECT COUNT(*), GROUP_CONCAT(g.packed SEPARATOR {sql_separator(FIELD_SEP)}), GROUP_CONCAT(g.seen SEPARATOR '')"
@@ -1469,7 +1582,7 @@ def query_database(
     """
     schema = detect_schema(conn, settings.use_user)
     log.debug("schema: %s", schema.generation)
-    window = window_condition(settings.window)
+    window = window_condition(settings.window) + placed_alerts(conn, schema, settings.window)
     pushed = filter_conditions(schema, settings.filters, settings.use_host)
     if pushed and explaining():
         removed.update(count_removed_in_sql(conn, window, pushed))
@@ -1626,16 +1739,21 @@ def database_failure(err: pymysql.MySQLError, target: DatabaseTarget) -> Failure
 DEFAULT_RULES_DIRS = ("/var/ossec/rules", "/var/ossec/ruleset/rules", "/var/ossec/etc/rules")
 # OSSEC's stock rules files are at most some 100 KB; a larger "rules file" is not one.
 RULES_FILE_MAX_BYTES = 16 * 1024 * 1024
-# What OSSEC's XML reader (os_xml) skips: a comment runs from "<!" to the first "-->" or "!>" ("--" inside
-# is allowed; one never closed runs to the end). A "<!DOCTYPE ...>" (its internal subset included) and
-# "<?...?>" declarations, which OSSEC would refuse, are skipped too. Entities are never expanded:
-# "&lt;" stays "&lt;", as OSSEC shows it, and an entity declared in a DOCTYPE is never read.
-# Patterns as text, compiled (and cached by re) on first use: most runs read no rules file.
-_RULES_COMMENT = r"<!DOCTYPE(?:[^\[>]|\[.*?\])*>|<!.*?(?:-->|!>)|<!.*\Z|<\?.*?\?>"
-_RULE_ELEMENT = r"<rule\b((?:\"[^\"]*\"|'[^']*'|[^>\"'])*)>(.*?)</rule\s*>"
-_RULE_ATTRIBUTE = r"([\w-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')"
-_RULE_DESCRIPTION = r"<description(?:\s[^>]*)?>(.*?)</description\s*>"
-_ANY_CASE_LINES = re.DOTALL | re.IGNORECASE
+# A rules file is read by a small scanner (parse_rules_file), not by regular expressions over the whole
+# file: those backtrack, and a hostile file of a few hundred bytes held the run for good. Each pattern
+# below only finds the next mark from a position, and every step of the scanner moves past what it
+# read, so the time grows with the file's size and nothing else (bench/bench_rules.py). Patterns as
+# text, compiled (and cached by re) on first use: most runs read no rule file.
+_SKIPPED_OPENING = r"<[!?]"  # a comment, a declaration or a processing instruction
+_COMMENT_END = r"-->|!>"
+_DOCTYPE_MARK = r"[\[>]"  # an internal subset's start, or the declaration's end
+_RULE_OPENING = r"<rule\b"
+_RULE_CLOSING = r"</rule\s*+>"
+_TAG_MARK = r"[>\"']"  # the end of an opening tag, or a quoted attribute value that may hold '>'
+_DESCRIPTION_OPENING = r"<description(?=[>\s])"
+_DESCRIPTION_CLOSING = r"</description\s*+>"
+# name="value" or name='value'; never from the middle of a name, so a long name costs its length once.
+_RULE_ATTRIBUTE = r"(?<![\w-])([\w-]++)\s*+=\s*+(?:\"([^\"]*+)\"|'([^']*+)')"
 
 
 def parse_rules_file(text: str) -> Iterator[tuple[int, str, bool]]:
@@ -1649,7 +1767,9 @@ def parse_rules_file(text: str) -> Iterator[tuple[int, str, bool]]:
     any case, as rules.c compares them). Several descriptions are joined in
     order, each with its first line break made a space, as rules.c does; the
     text is kept as OSSEC keeps it (spaces at its ends included), so that a
-    description reads the same as in alerts.log.
+    description reads the same as in alerts.log. What is never closed ends
+    the reading: a ``<rule`` whose tag has no ``>``, or whose ``</rule>`` never
+    comes, holds the rest of the file, and no rule follows it.
 
     >>> list(parse_rules_file('<var name="X">1</var><group name="a,"><rule id="5" level="3">'
     ...     '<pcre2>^\\\\<\\\\d+\\\\> &</pcre2><description>Rejected by access list </description>'
@@ -1658,13 +1778,100 @@ def parse_rules_file(text: str) -> Iterator[tuple[int, str, bool]]:
     ...     '</rule><!-- <rule id="7"><description>commented out</description></rule> --></group>'))
     [(5, 'Rejected by access list (code &lt;550&gt;).', False), (6, '$(srcip) seen', True)]
     """
-    without_comments = re.sub(_RULES_COMMENT, " ", text, flags=re.DOTALL)
-    for attributes, body in re.findall(_RULE_ELEMENT, without_comments, flags=_ANY_CASE_LINES):
-        found = {name.lower(): double or single for name, double, single in re.findall(_RULE_ATTRIBUTE, attributes)}
-        rule_id = found.get("id", "").strip()
-        parts = [part.replace("\n", " ", 1) for part in re.findall(_RULE_DESCRIPTION, body, flags=_ANY_CASE_LINES)]
+    text = without_rules_comments(text)
+    opening, closing = re.compile(_RULE_OPENING, re.IGNORECASE), re.compile(_RULE_CLOSING, re.IGNORECASE)
+    position = 0
+    while found := opening.search(text, position):
+        tag_end = opening_tag_end(text, found.end())
+        end = closing.search(text, tag_end + 1) if tag_end >= 0 else None
+        if end is None:
+            return
+        attributes = text[found.end() : tag_end]
+        found_attributes = {
+            name.lower(): double or single for name, double, single in re.findall(_RULE_ATTRIBUTE, attributes)
+        }
+        rule_id = found_attributes.get("id", "").strip()
+        parts = descriptions_of(text[tag_end + 1 : end.start()])
         if re.fullmatch(r"[0-9]{1,9}", rule_id) and parts:
-            yield int(rule_id), "".join(parts), found.get("overwrite", "").lower() == "yes"
+            yield int(rule_id), "".join(parts), found_attributes.get("overwrite", "").lower() == "yes"
+        position = end.end()
+
+
+def without_rules_comments(text: str) -> str:
+    """The text with what os_xml skips made one space each.
+
+    A comment runs from ``<!`` to the first ``-->`` or ``!>`` (``--`` inside is
+    allowed), one never closed to the end of the file. A ``<!DOCTYPE ...>``,
+    its internal subset included, and ``<?...?>`` are skipped too (OSSEC would
+    refuse them); a ``<?`` never closed is text. No entity is ever expanded:
+    ``&lt;`` stays ``&lt;``, as OSSEC shows it, and what a DOCTYPE declares is
+    never read.
+
+    >>> without_rules_comments('a<!-- b -- c -->d<?xml x?>e<!DOCTYPE r [<!ENTITY x "y">]>f<?g')
+    'a d e f<?g'
+    """
+    opening, comment_end = re.compile(_SKIPPED_OPENING), re.compile(_COMMENT_END)
+    kept: list[str] = []
+    start = position = 0  # copied up to start; looking for the next opening from position
+    while found := opening.search(text, position):
+        at = found.start()
+        if text[at + 1] == "?":
+            close = text.find("?>", at + 2)
+            if close < 0:  # never closed: this "<?" is text, and so is every later one
+                opening = re.compile("<!")
+                position = at + 1
+                continue
+            end = close + 2
+        elif text.startswith("<!DOCTYPE", at):
+            end = doctype_end(text, at + len("<!DOCTYPE"))
+        else:
+            comment = comment_end.search(text, at + 2)
+            end = comment.end() if comment else len(text)
+        kept += (text[start:at], " ")
+        start = position = end
+    kept.append(text[start:])
+    return "".join(kept)
+
+
+def doctype_end(text: str, position: int) -> int:
+    """Where a ``<!DOCTYPE`` declaration ends: after the first ``>`` outside its internal subsets
+    (``[...]``, each to its first ``]``); one never closed runs to the end of the file."""
+    marks = re.compile(_DOCTYPE_MARK)
+    while (mark := marks.search(text, position)) and mark.group() == "[":
+        close = text.find("]", mark.end())
+        if close < 0:
+            return len(text)
+        position = close + 1
+    return mark.end() if mark else len(text)
+
+
+def opening_tag_end(text: str, position: int) -> int:
+    """The index of the ``>`` that ends an opening tag (a quoted value may hold one), or -1."""
+    marks = re.compile(_TAG_MARK)
+    while mark := marks.search(text, position):
+        if mark.group() == ">":
+            return mark.start()
+        close = text.find(mark.group(), mark.end())
+        if close < 0:
+            return -1
+        position = close + 1
+    return -1
+
+
+def descriptions_of(body: str) -> list[str]:
+    """The text of each ``<description>`` of a rule, in order, its first line break made a space."""
+    opening = re.compile(_DESCRIPTION_OPENING, re.IGNORECASE)
+    closing = re.compile(_DESCRIPTION_CLOSING, re.IGNORECASE)
+    parts = []
+    position = 0
+    while found := opening.search(body, position):
+        tag_end = body.find(">", found.end())
+        end = closing.search(body, tag_end + 1) if tag_end >= 0 else None
+        if end is None:  # never closed: no later description is either
+            break
+        parts.append(body[tag_end + 1 : end.start()].replace("\n", " ", 1))
+        position = end.end()
+    return parts
 
 
 def read_rules_file(path: str) -> str:
@@ -1770,7 +1977,9 @@ _BLOCK = 1 << 20  # bytes read at a time
 # allows this much disorder, and a file whose alerts are seen to break it is read in full.
 TIME_ORDER_SLACK = 3600
 JSON_DEPTH = 1100  # how deep alerts.json values may nest: deeper than orjson parses (1,024), see deep_json
-MAX_EPOCH = 99_999_999_999  # 11 digits, the year 5138: later "times" are junk (and datetime's limit is 9999)
+# The latest time an alert's record may say: 11 digits, the year 5138; later "times" are junk. (A window
+# may name later times, MAX_WINDOW_EPOCH: it only bounds what is read.)
+MAX_RECORD_EPOCH = 99_999_999_999
 
 _HEADER = b"\n** Alert "  # an alert starts on a line of its own with this
 
@@ -2211,7 +2420,7 @@ def json_time(obj: dict[str, Any]) -> int | None:
         if dot and 0 < len(seconds) <= 11 and seconds.isascii() and seconds.isdigit():
             return int(seconds)
     millis = obj.get("TimeStamp")
-    if isinstance(millis, int | float) and not isinstance(millis, bool) and 0 <= millis <= MAX_EPOCH * 1000:  # not NaN
+    if isinstance(millis, int | float) and not isinstance(millis, bool) and 0 <= millis <= MAX_RECORD_EPOCH * 1000:  # not NaN
         return int(millis // 1000)
     stamp = obj.get("timestamp")
     if type(stamp) is str and len(stamp) <= 64:
@@ -2220,7 +2429,7 @@ def json_time(obj: dict[str, Any]) -> int | None:
                 epoch = int(parse().timestamp())
             except (ValueError, OverflowError, OSError):
                 continue
-            return epoch if 0 <= epoch <= MAX_EPOCH else None
+            return epoch if 0 <= epoch <= MAX_RECORD_EPOCH else None
     return None
 
 
@@ -2705,13 +2914,20 @@ class ReverseResolver:
     def __init__(self, settings: DnsSettings) -> None:
         # dnspython adds a seventh of a second to every start; most runs never resolve anything.
         try:
+            import dns.exception
             import dns.nameserver
             import dns.resolver
         except ModuleNotFoundError:
             raise missing_package("dns") from None
 
         self.settings = settings
-        self.resolver = dns.resolver.Resolver(configure=settings.nameservers is None)
+        try:
+            self.resolver = dns.resolver.Resolver(configure=settings.nameservers is None)
+        except UnicodeError:
+            raise NoNameServer("/etc/resolv.conf holds bytes that are not UTF-8") from None
+        except (dns.exception.DNSException, ValueError) as err:  # none listed, no file, a bad address or domain
+            said = str(err)
+            raise NoNameServer(said if "/etc/resolv.conf" in said else f"/etc/resolv.conf: {said}") from None
         if settings.nameservers is not None:
             self.resolver.nameservers = [dns.nameserver.Do53Nameserver(ip, port) for ip, port in settings.nameservers]
         self.resolver.timeout = settings.timeout
@@ -2720,26 +2936,58 @@ class ReverseResolver:
         self.stats = DnsStats()
         self.lock = threading.Lock()  # the statistics are counted from the worker threads
         self.deadline: float | None = None
+        self.threads_warned = False
 
     def resolve_all(self, addresses: Iterable[str]) -> None:
-        """Look up every address not yet known, concurrently."""
+        """Look up every address not yet known, up to --dns-workers at a time.
+
+        This thread is one of the workers. One that cannot start (a memory or
+        process limit) leaves the lookups to those that did, with one warning.
+        """
         todo = sorted({ip for ip in addresses if ip not in self.names})
         if not todo:
             return
-        import concurrent.futures
-
         started = time.monotonic()
         if self.deadline is None:
             self.deadline = started + self.settings.budget
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="dns")
-        futures = {pool.submit(self._lookup, ip): ip for ip in todo}
+        pending = iter(todo)
+        taking = threading.Lock()
+        stop = threading.Event()
+
+        def work() -> None:
+            while not stop.is_set():
+                with taking:
+                    ip = next(pending, None)
+                if ip is None:
+                    return
+                self.names[ip] = self._lookup(ip)
+
+        helpers: list[threading.Thread] = []
         try:
-            for future in concurrent.futures.as_completed(futures):
-                ip = futures[future]
-                self.names[ip] = future.result()
+            for _ in range(min(self.settings.workers, len(todo)) - 1):
+                helper = threading.Thread(target=work, name="dns", daemon=True)
+                try:
+                    helper.start()
+                except RuntimeError as err:  # "can't start new thread"
+                    self._warn_threads(len(helpers) + 1, err)
+                    break
+                helpers.append(helper)
+            work()
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            stop.set()  # on a signal: no new lookup; those in flight end within --dns-timeout
+            for helper in helpers:
+                helper.join()
             self.stats.seconds += time.monotonic() - started
+
+    def _warn_threads(self, running: int, err: RuntimeError) -> None:
+        if not self.threads_warned:
+            self.threads_warned = True
+            log.warning(
+                "--dns-workers=%d: only %d lookup(s) can run at once (%s); the others wait their turn",
+                self.settings.workers,
+                running,
+                err,
+            )
 
     def _lookup(self, ip: str) -> str | None:
         """The confirmed host name of an address, or None (counted by why).
@@ -2805,6 +3053,20 @@ class ReverseResolver:
     def name(self, source: str) -> str:
         """The host name for an address looked up before, else the source unchanged."""
         return self.names.get(source) or source
+
+
+class NoNameServer(Failure):
+    """The system's resolver configuration names no usable name server (and --nameserver was not given)."""
+
+
+def reverse_resolver(settings: DnsSettings) -> ReverseResolver | None:
+    """The resolver for --do-reverse; None, with a warning, when there is no name server to ask:
+    reverse DNS is decoration, and the run goes on with the addresses."""
+    try:
+        return ReverseResolver(settings)
+    except NoNameServer as err:
+        log.warning("--do-reverse: no name server to ask (%s): addresses keep their IP; give --nameserver", err)
+        return None
 
 
 def dns_failure_kind(err: Exception) -> str:
@@ -5621,7 +5883,7 @@ def run(settings: Settings, out: TextIO) -> Stats:
     log.debug("time window: %s", settings.window.describe())
     for line in settings.filters.describe():
         log.debug("%s", line)
-    resolver = ReverseResolver(settings.dns) if settings.dns else None
+    resolver = reverse_resolver(settings.dns) if settings.dns else None
     with open_source(settings, stats) as source:
         per_agent_locations = settings.location_detail == "agent"
         listed = 0  # the alerts behind the grouped rows, before a picture's or a page's cut (--max-nodes)

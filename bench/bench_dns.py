@@ -9,7 +9,10 @@ so each address costs two lookups in turn: the PTR, then the forward
 confirmation. One-at-a-time resolution (--dns-workers=1) is measured on a
 sample and scaled up for the speed-up. Target: the step under 3 s.
 
-    python bench/bench_dns.py [--addresses 1000] [--delay 0.05]
+With --workers, the step is timed for each of those --dns-workers values too,
+the figure behind MAX_DNS_WORKERS (more lookups in flight stop paying off).
+
+    python bench/bench_dns.py [--addresses 1000] [--delay 0.05] [--workers 64,128,256,512]
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ def main() -> None:
     parser.add_argument("--addresses", type=int, default=1000, help="distinct IPs (default: %(default)s)")
     parser.add_argument("--delay", type=float, default=0.05, help="seconds before each answer (default: %(default)s)")
     parser.add_argument("--sample", type=int, default=40, help="IPs resolved one at a time (default: %(default)s)")
+    parser.add_argument("--workers", default="", help="also time these --dns-workers values, e.g. 64,128,256")
     args = parser.parse_args()
     ips = addresses(args.addresses)
     workers = alerts2afterglow.DEFAULT_DNS_WORKERS
@@ -82,6 +86,10 @@ def main() -> None:
         _, one_step = cli_run([f"--alerts-log={sample}", *reverse, "--dns-workers=1"])
         asked = sum(responder.queries.values())
         confirmations = sum(responder.forward_queries.values())
+        sweep = [
+            (int(n), cli_run([f"--alerts-log={everything}", *reverse, f"--dns-workers={n}"])[1])
+            for n in filter(None, args.workers.split(","))
+        ]
     assert step is not None and one_step is not None
     sequential = one_step * args.addresses / args.sample
     print(f"reverse DNS, {args.addresses} distinct IPs, each answer after {args.delay * 1000:.0f} ms, loopback UDP\n")
@@ -93,6 +101,8 @@ def main() -> None:
     )
     print(f"| whole CLI run without --do-reverse | {plain:.2f} |")
     print(f"| whole CLI run with --do-reverse | {wall:.2f} |")
+    for count, seconds in sweep:
+        print(f"| --do-reverse step, --dns-workers={count} | {seconds:.2f} |")
     print(
         f"\nqueries the responder saw: {asked} PTR and {confirmations} A (forward confirmation) for "
         f"{args.addresses + args.sample} addresses looked up; speed-up over one at a time: {sequential / step:.0f}x"

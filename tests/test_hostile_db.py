@@ -6,9 +6,11 @@ error is expected, never a traceback) and the output."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
+from collections import Counter
 
 import dns.rcode
 import ossecdb
@@ -18,6 +20,7 @@ from dnsresponder import DnsResponder
 from ossecdb import Row
 from tcpfaults import FaultyProxy, SilentListener
 from test_errors import export_blocked_on_a_lock, fill, mariadb_account, run_script
+from test_files import alert_text
 from test_reverse_dns import sshd_failures
 
 import alerts2afterglow
@@ -143,6 +146,108 @@ def test_a_binary_address_column_with_bytes_that_are_not_utf8(ossec, cli):
     assert "not IP addresses" in result.err
 
 
+@pytest.mark.parametrize(
+    "mode",
+    [["--all", "--count"], ["--all", "--show-duplicate"], [*WINDOW, "--count"]],
+    ids=["all", "one-by-one", "window"],
+)
+@pytest.mark.parametrize("column", ["rule_id", "location_id", "timestamp"])
+def test_alerts_with_a_null_key_in_an_altered_table_are_skipped_and_counted(ossec, cli, column, mode):
+    """OSSEC declares these NOT NULL; in a table altered to allow NULL, one such row ended the run
+    (ValueError from the packed context, TypeError from the times of a group)."""
+    ossec.insert([Row(5716, T0 + i, WEB1, "192.0.2.1") for i in range(3)] + [Row(5716, T0 + 3, WEB1, "192.0.2.9")])
+    with ossec.conn.cursor() as cur:
+        cur.execute(f"ALTER TABLE alert MODIFY {column} INT UNSIGNED NULL")
+        cur.execute(f"UPDATE alert SET {column} = NULL ORDER BY id DESC LIMIT 1")  # the one from 192.0.2.9
+    result = cli(*ossec.args, *mode)
+    assert result.code == 0, result.err
+    if "--show-duplicate" in mode:
+        assert result.lines == [f"192.0.2.1,Rule 5716,{WEB1}"] * 3
+    else:
+        assert result.lines == [f"192.0.2.1,Rule 5716,{WEB1},3"]
+    assert result.err == (
+        f"alerts2afterglow: warning: skipped 1 alert(s) whose {column} is NULL (OSSEC's schema declares them NOT NULL)\n"
+    )
+
+
+# Equal under the server's default collation (case and accents ignored, trailing spaces too), and
+# distinct everywhere else; the address pairs are text only in 2.9+ layouts.
+LOOK_ALIKE_USERS = ["root", "ROOT", "Root ", "röot", "root"]
+LOOK_ALIKE_ADDRESSES = ["2001:DB8::1", "2001:db8::1", "2001:db8::1", "Host-A", "host-a"]
+
+
+def test_grouped_database_runs_never_merge_values_the_collation_calls_equal(ossec, cli, tmp_path):
+    """GROUP BY grouped under the column's collation: the users gave one line 'root,...,4'. The
+    grouped run must say what --show-duplicate says, and what the same alerts say in alerts.log."""
+    addresses = LOOK_ALIKE_ADDRESSES if ossec.layout == "2.9" else []
+    rows = [Row(5716, T0 + i, WEB1, None, user=user) for i, user in enumerate(LOOK_ALIKE_USERS)]
+    rows += [Row(5716, T0 + 10 + i, WEB1, ip) for i, ip in enumerate(addresses)]
+    ossec.insert(rows, {5716: (5, "SSHD authentication failed.")})
+    grouped = cli(*ossec.args, *WINDOW, "--use-user", "--count", "--plain-csv")
+    one_by_one = cli(*ossec.args, *WINDOW, "--use-user", "--show-duplicate", "--plain-csv")
+    assert grouped.code == one_by_one.code == 0
+    counted = Counter(one_by_one.lines)
+    assert grouped.lines == [f"{line},{count}" for line, count in sorted(counted.items())]
+    assert {line.split(",")[0]: count for line, count in counted.items()} == {
+        "root": 2,
+        "ROOT": 1,
+        "Root": 1,  # the trailing space goes, as from alert files
+        "röot": 1,
+        **({"2001:DB8::1": 1, "2001:db8::1": 2, "Host-A": 1, "host-a": 1} if addresses else {}),
+    }
+    rule = "Rule: 5716 (level 5) -> 'SSHD authentication failed.'"
+    log = tmp_path / "alerts.log"
+    log.write_text(
+        "".join(
+            alert_text(row.timestamp, WEB1, rule, f"Src IP: {row.src_ip}" if row.src_ip else f"User: {row.user}")
+            for row in rows
+        )
+    )
+    from_file = cli(f"--alerts-log={log}", "--all", "--use-user", "--count", "--plain-csv")
+    assert from_file.lines == grouped.lines
+
+
+LOOK_ALIKE_LOCATIONS = [
+    "(wéb1) 10.0.0.2->/var/log/auth.log",  # é: two bytes in UTF-8
+    "(w😀b1) 10.0.0.9->/var/log/auth.log",  # four
+    "(web1) 10.0.0.2->/var/log/auth.log",
+    "(wEb1) 10.0.0.3->C:\\logs\\app.log",
+    "(wb1) 10.0.0.4->/var/log/auth.log",
+]
+
+
+@pytest.mark.parametrize(
+    "pattern", ["(w?b1)*", "(w??b1)*", "(wéb*", "(w*b1) 10.0.0.?->*", "*\\logs\\*", "*->C:?logs?app.log"]
+)
+def test_the_database_location_filter_matches_as_alert_files_do(ossec, cli, tmp_path, pattern):
+    """'?' became LIKE's '_' under BINARY, one byte: '(w?b1)*' missed '(wéb1) ...' in the database but
+    matched it in alerts.log, and '(w??b1)*' matched it. Now a character, and pushed down to SQL."""
+    rows = [Row(5716, T0 + i, name, f"192.0.2.{i + 1}") for i, name in enumerate(LOOK_ALIKE_LOCATIONS)]
+    ossec.insert(rows)
+    log = tmp_path / "alerts.log"
+    log.write_text(
+        "".join(
+            alert_text(row.timestamp, row.location, "Rule: 5716 (level 5) -> 'x'", f"Src IP: {row.src_ip}")
+            for row in rows
+        )
+    )
+    from_db = cli(*ossec.args, *WINDOW, f"--location={pattern}", "--plain-csv", "--debug")
+    from_file = cli(f"--alerts-log={log}", "--all", f"--location={pattern}", "--plain-csv")
+    assert from_db.code == from_file.code == 0
+    assert [line.split(",", 2)[2] for line in from_db.lines] == [line.split(",", 2)[2] for line in from_file.lines]
+    assert "COLLATE utf8mb4_bin LIKE" in from_db.err  # applied in SQL, not row by row
+    assert "filtered row by row" not in from_db.err
+    expected = {
+        "(w?b1)*": LOOK_ALIKE_LOCATIONS[:4],
+        "(w??b1)*": [],
+        "(wéb*": LOOK_ALIKE_LOCATIONS[:1],
+        "(w*b1) 10.0.0.?->*": LOOK_ALIKE_LOCATIONS,
+        "*\\logs\\*": LOOK_ALIKE_LOCATIONS[3:4],
+        "*->C:?logs?app.log": LOOK_ALIKE_LOCATIONS[3:4],
+    }[pattern]
+    assert sorted(line.split(",", 2)[2] for line in from_file.lines) == sorted(expected)
+
+
 # ---------------------------------------------------------------------------
 # First and last seen, from the grouping query
 # ---------------------------------------------------------------------------
@@ -183,6 +288,8 @@ def test_first_and_last_seen_come_from_the_grouping_query(ossec):
         (["--start-time=99999999999999999999"], "invalid time '99999999999999999999': out of range"),
         (["--start-time=" + "9" * 5000], "invalid time"),
         (["--start-time=1000", "--end-time=253402300800"], "invalid time '253402300800': out of range"),
+        (["--start-time=1000", "--end-time=253402214400"], "invalid time '253402214400': out of range"),  # 9999-12-31
+        (["--start-time=1000", "--end-time=9999-12-31T00:00:00Z"], "out of range (1970-01-01 to 9999-12-30 UTC)"),
         (["--start-time=0001-01-01T00:00:00+14:00"], "out of range"),
         (["--start-time=0001-01-01T00:00:00"], "invalid time"),
         (["--time-interval=99999999999999 week"], "invalid interval"),
@@ -204,6 +311,23 @@ def test_option_values_are_usage_errors(cli, argv, message):
 @pytest.mark.parametrize("flag", ["--dns-timeout=inf", "--dns-budget=nan", "--dns-budget=1e999"])
 def test_dns_timeouts_must_be_finite(cli, flag):
     assert "invalid value" in cli("--alerts-log=-", "--do-reverse", flag).usage_error()
+
+
+@pytest.mark.parametrize("end", ["6000-01-01T00:00:00Z", "9999-12-30T23:59:59Z", "253402214399"])
+def test_a_window_may_end_as_late_as_the_message_says(ossec, cli, end):
+    """The limit of what an alert's record may say (the year 5138) once overrode the window's own, so
+    that --end-time=6000-01-01 was refused as out of the range "1970-01-01 to 9999-12-30"."""
+    ossec.insert([Row(5716, T0, WEB1, "192.0.2.1")])
+    result = cli(*ossec.args, f"--start-time={T0}", f"--end-time={end}")
+    assert (result.code, result.lines, result.err) == (0, [f"192.0.2.1,Rule 5716,{WEB1}"], "")
+
+
+def test_alert_files_read_in_a_window_that_ends_in_the_year_6000(cli):
+    files = [f"--alerts-log={ROOT_DIR / 'examples/alerts.log'}", f"--alerts-json={ROOT_DIR / 'examples/alerts.json'}"]
+    everything = cli(*files, "--all", "--count")
+    window = cli(*files, "--start-time=0", "--end-time=6000-01-01T00:00:00Z", "--count")
+    assert (window.code, window.err) == (0, "")
+    assert window.out == everything.out != ""
 
 
 def test_a_week_interval_longer_than_the_epoch_means_since_1970(ossec, cli):
@@ -263,8 +387,10 @@ def test_option_file_bytes_that_are_not_utf8_are_sent_unchanged(cli, ossec, acco
         (b"[client]\npassword=x\nport=99999\n", "invalid port '99999'"),
         (b"[client]\npassword=x\nhost=db..example.org\n", "invalid host 'db..example.org'"),
         (b"[client]\npassword=x\nhost=" + b"a" * 64 + b"\n", "invalid host"),
+        # As the mysql client, which says "Found option without preceding group ... at line: 1".
+        (b"\xef\xbb\xbf[client]\npassword=x\n", "line 1: the file starts with a UTF-8 byte order mark (BOM)"),
     ],
-    ids=["no-group", "open-group", "port", "empty-label", "long-label"],
+    ids=["no-group", "open-group", "port", "empty-label", "long-label", "bom"],
 )
 def test_bad_option_files_are_runtime_failures(cli, tmp_path, content, message):
     cnf = tmp_path / "bad.cnf"
@@ -280,6 +406,48 @@ def test_an_endless_option_file_is_refused(cli):
     result = cli("--defaults-file=/dev/zero")
     assert result.code == 1
     assert "cannot read MySQL option file /dev/zero: larger than 1024 KiB" in one_error_line(result.err)
+
+
+@pytest.mark.parametrize("ossec", ["2.9"], indirect=True)
+def test_an_option_file_that_is_a_fifo_nobody_writes_reads_as_empty(ossec, tmp_path):
+    """Opening it used to wait for a writer for ever, as the mysql client still does."""
+    fifo = tmp_path / "my.cnf"
+    os.mkfifo(fifo)
+    ossec.insert([Row(5716, T0, WEB1, "192.0.2.1")])
+    proc = run_script(*ossec.args, f"--defaults-file={fifo}", *WINDOW)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"192.0.2.1,Rule 5716,{WEB1}\n", "")
+
+
+def test_an_option_file_whose_writer_never_finishes_is_bounded_by_connect_timeout(tmp_path):
+    fifo = tmp_path / "my.cnf"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR)  # this test holds the FIFO open for writing, and writes one line only
+    try:
+        os.write(writer, b"[client]\n")
+        started = time.monotonic()
+        proc = run_script(f"--defaults-file={fifo}", "--connect-timeout=1")
+        elapsed = time.monotonic() - started
+    finally:
+        os.close(writer)
+    assert_clean_failure(
+        proc, f"cannot read MySQL option file {fifo}: the file did not end within 1 s (--connect-timeout)"
+    )
+    assert elapsed < 8, elapsed
+
+
+@pytest.mark.parametrize("ossec", ["2.9"], indirect=True)
+def test_an_option_file_from_a_process_substitution_is_read_as_the_mysql_client_reads_it(ossec):
+    """``--defaults-file=<(printf ...)`` keeps a password out of argv and off the disk; the pipe's
+    writer is still at work when the file is opened."""
+    ossec.insert([Row(5716, T0, WEB1, "192.0.2.1")])
+    script = (
+        f'exec "$0" "$1" --defaults-file=<(sleep 0.5; printf "[client]\\nuser=root\\npassword=\\n") '
+        f"--dbname={ossec.name} --rules-dir={ossec.rules_dir} " + " ".join(WINDOW)
+    )
+    proc = subprocess.run(
+        ["bash", "-c", script, sys.executable, str(SCRIPT)], capture_output=True, text=True, timeout=60
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"192.0.2.1,Rule 5716,{WEB1}\n", "")
 
 
 # ---------------------------------------------------------------------------
@@ -374,6 +542,40 @@ def test_rules_files_that_are_not_regular_files_are_skipped_without_blocking(oss
     ]
 
 
+# Each shape made the reader that was built on regular expressions backtrack: a DOCTYPE of "[]" pairs
+# exponentially (40 pairs, 91 bytes, never ended), the others quadratically (200 KB took 20 to 120 s).
+HOSTILE_RULES = {
+    "doctype.xml": "<!DOCTYPE " + "[]" * 150_000,
+    "pi.xml": "<?" * 150_000,
+    "rules.xml": "<rule>" * 50_000,
+    "descriptions.xml": "<rule id='8'>" + "<description>" * 23_000 + "</rule>",
+    "quotes.xml": '<rule "' * 43_000,
+    "name.xml": "<rule " + "a" * 300_000 + "></rule>",
+    "subsets.xml": "<!DOCTYPE [!>]" * 21_000,
+}
+
+
+@pytest.mark.parametrize("ossec", ["2.9"], indirect=True)
+def test_hostile_rules_files_are_read_in_time_linear_in_their_size(ossec):
+    """A regression guard, not a benchmark (bench/bench_rules.py has the figures): seven files of
+    300 KB each, which the old reader would have read for hours (the DOCTYPE for ever), take a
+    fraction of a second; the bound leaves room for a slow, shared machine."""
+    for name, text in HOSTILE_RULES.items():
+        (ossec.rules_dir / name).write_text(text)
+    (ossec.rules_dir / "zz_good.xml").write_text(
+        '<group><rule id="7" level="1"><description>ok</description></rule></group>'
+    )
+    ossec.insert([Row(7, T0, WEB1, "192.0.2.1"), Row(8, T0, WEB1, "192.0.2.1")])
+    started = time.monotonic()
+    proc = run_script(*ossec.args, *WINDOW, "--debug")
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr
+    # Rule 8's descriptions are never closed: it has none, and no rule follows in that file.
+    assert proc.stdout == f"192.0.2.1,Rule 8,{WEB1}\n192.0.2.1,ok,{WEB1}\n"
+    assert "rules files: 1 descriptions from 8 file(s)" in proc.stderr
+    assert elapsed < 30, elapsed
+
+
 # ---------------------------------------------------------------------------
 # Reverse DNS: a PTR name that is not a confirmed host name never replaces an address
 # ---------------------------------------------------------------------------
@@ -429,6 +631,93 @@ def test_an_answer_that_is_no_dns_message_is_skipped_and_counted(cli, tmp_path):
     assert result.code == 0
     assert [line.split(",")[0] for line in result.lines] == ["192.0.2.10", "192.0.2.9"]
     assert "reverse DNS: 2 lookups, 0 answered" in result.err
+
+
+@pytest.fixture(scope="module")
+def private_mounts() -> None:
+    """Tests that put another /etc/resolv.conf in place do it in a mount namespace of their own
+    (root and unshare(1)): the machine's file is never touched."""
+    probe = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "true"], capture_output=True, timeout=30, check=False
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"no private mount namespace here (unshare: {probe.stderr.decode().strip()})")
+
+
+def run_with_resolv_conf(content: bytes, tmp_path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """The CLI as a process that sees ``content`` as /etc/resolv.conf."""
+    conf = tmp_path / "resolv.conf"
+    conf.write_bytes(content)
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+         'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"', "sh", str(conf), sys.executable, str(SCRIPT), *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"", "/etc/resolv.conf: no nameservers"),
+        (b"# all commented out\n;nameserver 192.0.2.53\n", "/etc/resolv.conf: no nameservers"),
+        (b"nameserver 192.0.2.53\nsearch caf\xe9.example\n", "/etc/resolv.conf holds bytes that are not UTF-8"),
+        (b"nameserver 192.0.2.5x\n", "/etc/resolv.conf: nameserver 192.0.2.5x is not a dns.nameserver.Nameserver"),
+    ],
+    ids=["empty", "commented-out", "not-utf8", "bad-address"],
+)
+def test_reverse_dns_without_a_usable_resolv_conf_is_a_warning(private_mounts, tmp_path, content, why):
+    """dnspython raised NoResolverConfiguration or UnicodeDecodeError: a traceback. Reverse DNS is
+    decoration: the run writes its addresses and says why, exit 0, as when --dns-budget is spent."""
+    files = [f"--alerts-log={ROOT_DIR / 'examples/alerts.log'}", "--all"]
+    proc = run_with_resolv_conf(content, tmp_path, *files, "--do-reverse")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == run_script(*files).stdout != ""
+    (warning,) = proc.stderr.splitlines()
+    assert warning.startswith(f"alerts2afterglow: warning: --do-reverse: no name server to ask ({why}")
+    assert warning.endswith("): addresses keep their IP; give --nameserver")
+
+
+@pytest.mark.parametrize("workers", ["0", "257", "999999"])
+def test_dns_workers_are_capped(cli, workers):
+    assert (
+        f"invalid value '{workers}': expected a whole number from 1 to 256"
+        in cli("--alerts-log=-", "--do-reverse", f"--dns-workers={workers}").usage_error()
+    )
+
+
+def test_lookup_threads_that_cannot_start_leave_the_work_to_those_that_did(tmp_path):
+    """Under a memory limit (here 600 MiB of address space; each thread takes some 72 MiB of it:
+    its stack and its malloc arena) most of 256 threads cannot start: RuntimeError "can't start
+    new thread" ended the run. Now the lookups run on the threads that did start."""
+    import resource
+
+    addresses = [f"198.51.100.{i}" for i in range(1, 121)]
+    limit = 600 * 1024 * 1024
+    with DnsResponder() as responder:
+        for ip in addresses:
+            responder.ptr(ip, f"host{ip.rsplit('.', 1)[1]}.example.net.", delay=0.02)
+        log = sshd_failures(tmp_path / "alerts.log", addresses)
+        proc = run_script(
+            f"--alerts-log={log}",
+            "--all",
+            "--do-reverse",
+            f"--nameserver={responder.address}",
+            "--dns-workers=256",
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(line.split(",")[0] for line in proc.stdout.splitlines()) == sorted(
+        f"host{ip.rsplit('.', 1)[1]}.example.net" for ip in addresses
+    )
+    (warning,) = proc.stderr.splitlines()
+    assert re.fullmatch(
+        r"alerts2afterglow: warning: --dns-workers=256: only \d+ lookup\(s\) can run at once "
+        r"\(can't start new thread\); the others wait their turn",
+        warning,
+    ), warning
 
 
 # ---------------------------------------------------------------------------

@@ -118,7 +118,7 @@ def test_debug_counts_what_each_filter_removed_alike_for_db_and_files(ossec, cli
     in_db = [a for a in DAY if ossec.layout == "2.9" or not (a.src_ip and ":" in a.src_ip)]
     # Pushed into the query wherever the layout allows: integer IP ranges only on 2.6-2.8.
     sql = next(line for line in from_db.err.splitlines() if "debug: SQL: SELECT COUNT(*), GROUP_CONCAT" in line)
-    for condition in ("a.rule_id NOT IN (%s)", "a.rule_id IN (%s, %s, %s, %s, %s, %s)", "BINARY name LIKE %s"):
+    for condition in ("a.rule_id NOT IN (%s)", "a.rule_id IN (%s, %s, %s, %s, %s, %s)", "COLLATE utf8mb4_bin LIKE %s"):
         assert condition in sql
     assert ("a.src_ip BETWEEN %s AND %s" in sql) == (ossec.layout == "2.8")
     # What the query applied is not applied again to each row; files have no query.
