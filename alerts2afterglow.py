@@ -1987,15 +1987,21 @@ _HEADER = b"\n** Alert "  # an alert starts on a line of its own with this
 def _log_fields(capture: bool) -> bytes:
     """What tells an alert of alerts.log from another, after its date: the location, any Wazuh label
     lines, the Rule line and the optional "Src IP:" line, with the fields in groups or without.
-    Numbers are bounded, so that no field can become a 5,000-digit int(); lines may end in CRLF."""
+    Numbers are bounded, so that no field can become a 5,000-digit int(); lines may end in CRLF.
+
+    Each line is matched from the newline before it, never through the one after it: the last line
+    of an alert may be a field (no log line follows), and its newline is then the next header's.
+    Repeats are possessive (``*+``): the engine keeps no state for each line it passes, so that an
+    alert of a million short lines costs its length in time and nothing in memory.
+    """
 
     def field(pattern: bytes) -> bytes:
         return b"(" + pattern + b")" if capture else pattern
 
     return (
-        field(rb"[^\n]*") + rb"\n(?:(?!\*\* Alert |Rule: )[^\n]*\n)*?"
-        rb"Rule: " + field(rb"\d{1,9}") + rb" \(level " + field(rb"\d{1,9}") + rb"\) -> '" + field(rb"[^\n]*") + rb"'[ \t\r]*\n"
-        rb"(?:Src IP: " + field(rb"[^\n]*") + rb"\n)?"
+        field(rb"[^\n]*") + rb"(?:\n(?!\*\* Alert |Rule: )[^\n]*)*+"
+        rb"\nRule: " + field(rb"\d{1,9}") + rb" \(level " + field(rb"\d{1,9}") + rb"\) -> '" + field(rb"[^\n]*") + rb"'[ \t\r]*(?![^\n])"
+        rb"(?:\nSrc IP: " + field(rb"[^\n]*") + rb")?"
     )
 
 
@@ -2004,8 +2010,8 @@ def _log_fields(capture: bool) -> bytes:
 # of which "User:" is kept, the second group.
 _LOG_ALERT_BODY = (
     rb"[^\n]*\n\d{4} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d (" + _log_fields(capture=False) + rb")"
-    rb"(?:(?:Src Location|Src Port|Dst IP|Dst Location|Dst Port): [^\n]*\n)*"
-    rb"(?:User: ([^\n]*)\n)?"
+    rb"(?:\n(?:Src Location|Src Port|Dst IP|Dst Location|Dst Port): [^\n]*)*+"
+    rb"(?:\nUser: ([^\n]*))?"
 )
 _LOG_EPOCH_RE = re.compile(rb"\n\*\* Alert (\d{1,11})(?![0-9])")
 _LOG_HEADER_RE = re.compile(rb"\n\*\* Alert (?:(\d{1,11})(?![0-9]))?")  # every header: its epoch, or b""

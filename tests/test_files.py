@@ -329,3 +329,33 @@ def test_a_file_that_is_not_an_alerts_log_is_named(cli, tmp_path):
     result = cli(f"--alerts-log={path}", "--all")
     assert (result.code, result.out) == (0, "")
     assert result.err == f"alerts2afterglow: warning: {path}: no '** Alert' line anywhere: is it an OSSEC alerts.log?\n"
+
+
+def test_an_alert_that_ends_in_its_src_ip_or_user_line_keeps_them(tmp_path, cli):
+    """No log line after the fields (no blank line either): the line's newline is the next header's."""
+    rule = "Rule: 5716 (level 5) -> 'SSHD authentication failed.'"
+
+    def bare(epoch: int, *fields: str) -> str:
+        return "\n".join([HEADER.format(epoch=epoch, offset=0, mail=""), f"2025 Nov 27 10:00:00 {AUTH}", rule, *fields]) + "\n"
+
+    text = (
+        bare(T0, "Src IP: 192.0.2.1")
+        + bare(T0 + 1, "User: bob")
+        + bare(T0 + 2, "Src IP: 192.0.2.3", "Src Port: 22", "User: carol")
+        + bare(T0 + 3, rule.replace("5716", "5717"))  # the Rule line is the last: no source at all
+        + bare(T0 + 4, "Src IP: 192.0.2.5")  # at the end of the file
+    )
+    expected = [
+        f"192.0.2.1,SSHD authentication failed.,{AUTH}",
+        f"bob,SSHD authentication failed.,{AUTH}",
+        f"192.0.2.3,SSHD authentication failed.,{AUTH}",
+        f"192.0.2.5,SSHD authentication failed.,{AUTH}",
+    ]
+    for name, data in (("lf.log", text), ("crlf.log", text.replace("\n", "\r\n"))):
+        path = write(tmp_path, name, data)
+        for window in (["--all"], [f"--start-time={T0}", f"--end-time={T0 + 5}"]):
+            result = cli(f"--alerts-log={path}", *window, "--use-user", "--show-duplicate")
+            assert (result.code, result.err) == (0, ""), name
+            assert result.lines == expected, name
+            grouped = cli(f"--alerts-log={path}", *window, "--use-user", "--count")
+            assert grouped.lines == sorted(f"{line},1" for line in expected), name
