@@ -2100,8 +2100,11 @@ def read_blocks(path: str, start: int = 0, stop: int | None = None) -> Iterator[
 
 
 def open_raw(path: str) -> io.BufferedReader:
-    """A file, or stdin for -, as bytes."""
+    """A file, or stdin for -, as bytes. Started with stdin closed (``<&-``), Python has no sys.stdin,
+    and descriptor 0 may since be another file the run opened: that is an error, never read."""
     if path == "-":
+        if sys.stdin is None:
+            raise Failure("cannot read standard input (-): it is closed")
         return open(sys.stdin.fileno(), "rb", closefd=False)
     return open(path, "rb")
 

@@ -359,3 +359,14 @@ def test_an_alert_that_ends_in_its_src_ip_or_user_line_keeps_them(tmp_path, cli)
             assert result.lines == expected, name
             grouped = cli(f"--alerts-log={path}", *window, "--use-user", "--count")
             assert grouped.lines == sorted(f"{line},1" for line in expected), name
+
+
+@pytest.mark.parametrize("flag", ["--alerts-log", "--alerts-json"])
+def test_closed_stdin_is_one_error_line(flag):
+    """`alerts2afterglow --alerts-log=- <&-`: Python starts with no sys.stdin at all."""
+    proc = subprocess.run(
+        ["sh", "-c", 'exec "$0" "$@" <&-', sys.executable, str(SCRIPT), f"{flag}=-", "--all"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == "alerts2afterglow: error: cannot read standard input (-): it is closed\n"
