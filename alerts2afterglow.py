@@ -2396,6 +2396,12 @@ def json_location(obj: dict[str, Any]) -> str | None:
     'manager->syscheck'
     >>> json_location({"location": "/var/log/syslog-ng/messages", "hostname": "ubnt"})  # OSSEC 2.9-3.x
     'ubnt->/var/log/syslog-ng/messages'
+
+    Wazuh leaves agent.ip out where the agent was registered with the address "any" (its default),
+    and alerts.log writes that word (W_JSON_ParseAgentIP, OS_Log in wazuh/wazuh):
+
+    >>> json_location({"location": "/var/log/secure", "agent": {"id": "005", "name": "wz2"}})
+    '(wz2) any->/var/log/secure'
     """
     location = obj.get("location")
     if type(location) is not str:
@@ -2405,6 +2411,8 @@ def json_location(obj: dict[str, Any]) -> str | None:
     agent = obj.get("agent")
     if type(agent) is dict:
         name, ip, agent_id = json_text(agent.get("name")), json_text(agent.get("ip")), agent.get("id")
+        if agent_id is not None and agent_id != "000":  # an agent: its address, or "any"
+            ip = ip or "any"
     else:  # OSSEC 2.9-3.x: agent_name and agentip for an agent, hostname for the manager itself
         name, ip, agent_id = json_text(obj.get("agent_name")), json_text(obj.get("agentip")), None
         if not name:

@@ -370,3 +370,29 @@ def test_closed_stdin_is_one_error_line(flag):
     )
     assert (proc.returncode, proc.stdout) == (1, "")
     assert proc.stderr == "alerts2afterglow: error: cannot read standard input (-): it is closed\n"
+
+
+def test_wazuh_agent_registered_with_any_reads_as_alerts_log_writes_it(tmp_path, cli):
+    """Wazuh registers agents with the address "any" by default; alerts.log writes the location as
+    received, "(wz2) any->/var/log/secure", and alerts.json leaves agent.ip out (W_JSON_ParseAgentIP
+    skips "any"). Both files of the same alerts give the same triples."""
+    log = alert_text(T0, "(wz2) any->/var/log/secure", "Rule: 5760 (level 5) -> 'sshd: authentication failed.'", "Src IP: 192.0.2.7", "sshd: x")
+    log += alert_text(T0 + 1, "(wz3) 10.0.0.9->/var/log/secure", "Rule: 5760 (level 5) -> 'sshd: authentication failed.'", "Src IP: 192.0.2.8", "sshd: y")
+    log += alert_text(T0 + 2, "wazuh-manager->/var/log/secure", "Rule: 5760 (level 5) -> 'sshd: authentication failed.'", "Src IP: 192.0.2.9", "sshd: z")
+    rule = {"level": 5, "description": "sshd: authentication failed.", "id": "5760"}
+    objects = [
+        {"rule": rule, "agent": {"id": "005", "name": "wz2"}, "id": f"{T0}.0", "location": "/var/log/secure", "data": {"srcip": "192.0.2.7"}},
+        {"rule": rule, "agent": {"id": "006", "name": "wz3", "ip": "10.0.0.9"}, "id": f"{T0 + 1}.0", "location": "/var/log/secure", "data": {"srcip": "192.0.2.8"}},
+        {"rule": rule, "agent": {"id": "000", "name": "wazuh-manager"}, "id": f"{T0 + 2}.0", "location": "/var/log/secure", "data": {"srcip": "192.0.2.9"}},
+    ]
+    with_any = [{**objects[0], "agent": {"id": "005", "name": "wz2", "ip": "any"}}, *objects[1:]]  # as if it were written
+    by_log = cli(f"--alerts-log={write(tmp_path, 'alerts.log', log)}", "--all", "--count")
+    assert by_log.lines == [
+        "192.0.2.7,sshd: authentication failed.,(wz2) any->/var/log/secure,1",
+        "192.0.2.8,sshd: authentication failed.,(wz3) 10.0.0.9->/var/log/secure,1",
+        "192.0.2.9,sshd: authentication failed.,wazuh-manager->/var/log/secure,1",
+    ]
+    for name, lines in (("without.json", objects), ("any.json", with_any)):
+        by_json = cli(f"--alerts-json={write(tmp_path, name, json_lines(*lines))}", "--all", "--count")
+        assert (by_json.code, by_json.err) == (0, "")
+        assert by_json.out == by_log.out, name
