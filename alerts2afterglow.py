@@ -2052,9 +2052,13 @@ class FileCounters:
         self.not_json = 0
         self.no_time = 0
         self.not_alerts = False  # text, but never an alert header: not an alerts.log
+        self.unterminated = False  # the last line has no newline (json_lines is yielding it)
+        self.incomplete = False  # the last alert or line ends mid-line: a file being written
 
     def warn(self) -> None:
         name = self.path
+        if self.incomplete:  # OSSEC is appending to it: the next run reads it whole, and a cron job stays quiet
+            log.debug("%s: the last %s is incomplete (is the file being written?): not read", name, self.unit.removesuffix("(s)"))
         if self.not_alerts:
             log.warning("%s: no '** Alert' line anywhere: is it an OSSEC alerts.log?", name)
         elif self.malformed:
@@ -2147,8 +2151,9 @@ def log_pieces(blocks: Iterable[bytes], counters: FileCounters) -> Iterator[byte
 
     Every piece starts with "\\n** Alert ". An alert ends where the next
     header begins, not at a blank line (Wazuh writes some inside one). Text
-    before the first header (a file that starts mid-alert) and a last alert cut
-    mid-line (a live file) count as malformed. Each byte is copied a bounded
+    before the first header (a file that starts mid-alert) counts as malformed;
+    a last alert cut mid-line (a live file) is left for the next run
+    (``counters.incomplete``). Each byte is copied a bounded
     number of times, and an alert that outgrows the cap is dropped as it grows:
     time is linear and memory flat, whatever the file holds.
     """
@@ -2190,7 +2195,10 @@ def log_pieces(blocks: Iterable[bytes], counters: FileCounters) -> Iterator[byte
     elif pending.endswith(b"\n"):
         yield within_cap(pending, counters)
     else:
-        counters.malformed += 1
+        counters.incomplete = True
+        tail = pending.rfind(b"\n") + 1
+        if tail > 1 and _HEADER[1:].startswith(pending[tail:]):  # the next header being written: the alert before it is whole
+            yield within_cap(pending[:tail], counters)
 
 
 def within_cap(piece: bytes, counters: FileCounters) -> bytes:
@@ -2350,6 +2358,8 @@ def json_lines(blocks: Iterable[bytes], counters: FileCounters) -> Iterator[list
 
     A line longer than MAX_ALERT_BYTES is dropped as it grows, in linear time
     and flat memory; one found whole in a block is left to the reader to drop.
+    A last line without a newline comes alone, ``counters.unterminated`` set: if
+    it is not JSON, it is being written (json_alerts).
     """
     pending = b""
     skipping = False  # inside a line too long to keep
@@ -2366,6 +2376,7 @@ def json_lines(blocks: Iterable[bytes], counters: FileCounters) -> Iterator[list
             pending, skipping = b"", True
         yield lines
     if pending and not skipping:
+        counters.unterminated = True
         yield [pending]
 
 
@@ -2569,7 +2580,9 @@ def json_alerts(
             try:
                 obj = load_json(line, fast)
             except ValueError:
-                if line.strip():
+                if counters.unterminated:
+                    counters.incomplete = True
+                elif line.strip():
                     counters.not_json += 1
                 continue
             try:
