@@ -1972,10 +1972,6 @@ class RuleDescriptions:
 # the memory a file can take to a few times that, whatever it holds or its .gz expands to.
 MAX_ALERT_BYTES = 4 << 20
 _BLOCK = 1 << 20  # bytes read at a time
-# OSSEC writes an alert file in time order (one thread stamps and writes each alert); Wazuh's threads
-# may swap neighbours by seconds. What a time window skips (the start of a plain file, whole files)
-# allows this much disorder, and a file whose alerts are seen to break it is read in full.
-TIME_ORDER_SLACK = 3600
 JSON_DEPTH = 1100  # how deep alerts.json values may nest: deeper than orjson parses (1,024), see deep_json
 # The latest time an alert's record may say: 11 digits, the year 5138; later "times" are junk. (A window
 # may name later times, MAX_WINDOW_EPOCH: it only bounds what is read.)
@@ -2019,10 +2015,6 @@ _LOG_ALERT_RE = re.compile(_LOG_EPOCH_RE.pattern + _LOG_ALERT_BODY)  # with the 
 _LOG_KEY_RE = re.compile(rb"\n\*\* Alert \d{1,11}(?![0-9])" + _LOG_ALERT_BODY)  # without: alerts that group
 _LOG_FIELDS_RE = re.compile(_log_fields(capture=True))  # location, rule id, level, description, src ip
 _JSON_LOCAL_TIME = "%Y %b %d %H:%M:%S"  # OSSEC 3.x "timestamp": "2019 Mar 01 10:00:00"
-# OSSEC's daily archives: /var/ossec/logs/alerts/2026/Nov/ossec-alerts-27.log.gz (the manager's local day).
-_ARCHIVE_NAME = re.compile(r"(?:^|/)(\d{4})/([A-Z][a-z]{2})/ossec-alerts-(\d\d)\.(?:log|json)(?:\.gz)?$")
-_DAY = 86400
-_ZONES = (14 * 3600, 12 * 3600)  # the local day of any time zone starts up to 14 h before UTC's, ends up to 12 h after
 
 LogKey = tuple[bytes, bytes]  # what _log_fields matched, and the user
 
@@ -2053,6 +2045,7 @@ class FileCounters:
         self.no_time = 0
         self.not_alerts = False  # text, but never an alert header: not an alerts.log
         self.unterminated = False  # the last line has no newline (json_lines is yielding it)
+        self.passed = 0  # of them, bytes whose headers alone were read: no alert of the window there
         self.incomplete = False  # the last alert or line ends mid-line: a file being written
 
     def warn(self) -> None:
@@ -2073,13 +2066,14 @@ class FileCounters:
             )
 
 
-def read_blocks(path: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
-    """The bytes of a file, of stdin (-) or of a .gz archive, in blocks; of a plain file from byte
-    ``start`` to ``stop``.
+def read_blocks(path: str) -> Iterator[bytes]:
+    """The bytes of a file, of stdin (-) or of a .gz archive, in blocks.
 
-    An archive cut short yields what came before the cut, with a warning; a
-    corrupt one is an error. Bytes are never decoded here: only the values
-    that reach the output are, once each.
+    A block is _BLOCK bytes but at the end, from a pipe too (a pipe hands
+    over 64 KiB at most at a time, and every block costs the readers the same
+    whatever its size). An archive cut short yields what came before the cut,
+    with a warning; a corrupt one is an error. Bytes are never decoded here:
+    only the values that reach the output are, once each.
     """
     import zlib
 
@@ -2092,11 +2086,7 @@ def read_blocks(path: str, start: int = 0, stop: int | None = None) -> Iterator[
             if path.endswith(".gz"):
                 yield from gunzip(raw, path)
                 return
-            if start:
-                raw.seek(start)
-            left = math.inf if stop is None else stop - start
-            while left > 0 and (block := raw.read1(int(min(_BLOCK, left)))):
-                left -= len(block)
+            while block := raw.read(_BLOCK):
                 yield block
         except (OSError, zlib.error) as err:
             reason = getattr(err, "strerror", None) or str(err)
@@ -2257,34 +2247,26 @@ def tally(keys: list[K], epochs: list[int | None]) -> Iterator[tuple[K, int, int
         yield key, count, first[key], last[key]
 
 
-class TimeOrder:
-    """Whether the alerts of a file read so far keep its time order, within TIME_ORDER_SLACK; and, for
-    a run that writes nothing, how many they were, how many lay outside ``window``, and their span.
+class AlertTimes:
+    """For a run that wrote nothing and says why (FileSurvey): how many alerts a file held with a
+    time, how many lay outside ``window``, and their span. Every epoch read passes through note().
 
-    seek_start skips the start of a plain file on the premise that they do. An
-    epoch more than TIME_ORDER_SLACK behind one read before it breaks the
-    premise (``broken``), and then the start skipped is read too. The end of a
-    file is always read: an alert stamped before a clock was set back is found
-    wherever it lies after the window's start.
-    """
+    ``every``: every epoch is to be read, and no piece of alerts.log passed over on the strength of
+    its headers (log_alerts); it stays true when none was."""
 
-    def __init__(self, window: Window) -> None:
+    def __init__(self, window: Window, every: bool = False) -> None:
         self.window = window
+        self.every = every
+        self.passing = not every  # log_alerts may pass over pieces
         self.highest: int | None = None
         self.lowest: int | None = None
-        self.broken = False
         self.seen = 0  # alerts with a time (alerts.log: headers with an epoch)
         self.outside = 0  # of them, outside the window
         self.untimed = 0  # alerts.json alerts without a time, left out of every window
-        self.whole = True  # all of the file was read (not when the start that seek_start skipped was not)
 
     def note(self, epochs: list[int], in_order: bool) -> None:
-        """Check the epochs of a piece (nonempty, ``in_order`` when sorted) against what came before, and count them."""
+        """Count the epochs of a piece (nonempty, ``in_order`` when sorted)."""
         low, high = (epochs[0], epochs[-1]) if in_order else (min(epochs), max(epochs))
-        if self.highest is not None and low < self.highest - TIME_ORDER_SLACK:
-            self.broken = True
-        if not in_order and min(map(operator.sub, epochs, itertools.accumulate(epochs, max))) < -TIME_ORDER_SLACK:
-            self.broken = True
         self.highest = high if self.highest is None else max(self.highest, high)
         self.lowest = low if self.lowest is None else min(self.lowest, low)
         self.seen += len(epochs)
@@ -2297,20 +2279,60 @@ class TimeOrder:
             self.outside += len(epochs) - inside
 
 
+class OddSources:
+    """Alerts of the files whose source address is not an IP address (`Src IP: evil.example`, `-`):
+    kept as text, as ever, and counted for one line a run (report)."""
+
+    def __init__(self) -> None:
+        self.alerts = 0
+        self.first: str | None = None
+        self.is_ip = Memo(is_ip_fast)
+
+    def odd(self, address: str | None) -> int:
+        """1 when ``address`` is a source that is not an IP address (the caller adds its alerts), else 0."""
+        if address is None or self.is_ip[address]:
+            return 0
+        self.first = self.first or address
+        return 1
+
+    def report(self) -> None:
+        """One line, a hint: on a terminal or with --debug (and in --logfile), never to a cron job's
+        mail, which would get it at every run over the same files (docs/diagnostics.md)."""
+        if self.alerts:
+            log.info(
+                "%s of the alert files %s a source address that is not an IP address, kept as text (first: %r)",
+                plural(self.alerts, "alert"),
+                "has" if self.alerts == 1 else "have",
+                self.first[:60] if self.first else "",
+            )
+
+
 def log_alerts(
-    pieces: Iterable[bytes], window: Window, order: TimeOrder, counters: FileCounters, one_by_one: bool
+    pieces: Iterable[bytes],
+    window: Window,
+    times: AlertTimes,
+    counters: FileCounters,
+    one_by_one: bool,
+    odd: OddSources,
 ) -> Iterator[Alert]:
     """The alerts of alerts.log pieces in the window: one by one and in order (--show-duplicate), or
     equal ones merged into one Alert with its count and when first and last seen.
 
     The regular expression engine finds and groups the alerts; Python only sees
-    each distinct one. A piece wholly outside the window costs only a search for
-    its headers; the window is checked alert by alert only in a piece that
-    straddles one of its edges.
+    each distinct one. A piece that holds no header of the window's times is
+    passed over after one search (window_headers); the window is checked alert
+    by alert only in a piece that straddles one of its edges. ``times`` counts
+    the epochs of the pieces read (of all, unless ``times.passing``).
     """
     start, end = window.start, window.end
-    made: dict[LogKey, Alert] = {}  # one by one, alerts repeat: each distinct one is made once (bounded)
+    wanted = window_headers(window) if times.passing else None
+    made: dict[LogKey, tuple[Alert, int]] = {}  # one by one, alerts repeat: each distinct one is made once (bounded)
+    times.every = True
     for piece in pieces:
+        if wanted is not None and wanted.search(piece) is None:
+            counters.passed += len(piece)
+            times.every = False
+            continue  # its headers prove that none of its alerts is in the window
         found = _LOG_HEADER_RE.findall(piece)
         if b"" in found:  # headers without a readable epoch
             counters.malformed += found.count(b"")
@@ -2319,21 +2341,24 @@ def log_alerts(
             continue
         epochs = list(map(int, found))
         in_order = epochs == sorted(epochs)
-        order.note(epochs, in_order)
+        times.note(epochs, in_order)
         if start is not None and end is not None and (epochs[-1] < start or epochs[0] >= end) and in_order:
             continue  # no alert of this piece is in the window
         whole = start is None or end is None or (start <= epochs[0] and epochs[-1] < end and in_order)
         if one_by_one:
-            matched = 0
+            matched = odd_alerts = 0
             for match in _LOG_ALERT_RE.finditer(piece):
                 matched += 1
                 if whole or start <= int(match[1]) < end:  # type: ignore[operator]
                     key = (match[2], match[3])
-                    alert = made.get(key)
-                    if alert is None:
-                        alert = made[key] = log_alert(key)
-                    yield alert
+                    known = made.get(key)
+                    if known is None:
+                        alert = log_alert(key)
+                        known = made[key] = (alert, odd.odd(alert.src_ip))
+                    odd_alerts += known[1]
+                    yield known[0]
             counters.malformed += len(epochs) - matched
+            odd.alerts += odd_alerts
             if len(made) > REPEAT_CACHE_ENTRIES:
                 made.clear()
             continue
@@ -2346,8 +2371,10 @@ def log_alerts(
         if not whole:
             kept = [(key, epoch) for key, epoch in zip(keys, epochs, strict=True) if start <= epoch < end]  # type: ignore[operator]
             keys, epochs = [key for key, _ in kept], [epoch for _, epoch in kept]
-        for key, times, first, last in tally(keys, epochs):  # type: ignore[arg-type]
-            yield log_alert(key, times, first, last)
+        for key, count, first, last in tally(keys, epochs):  # type: ignore[arg-type]
+            alert = log_alert(key, count, first, last)
+            odd.alerts += count * odd.odd(alert.src_ip)
+            yield alert
 
 
 # ---- alerts.json
@@ -2560,17 +2587,26 @@ def deep_json() -> Iterator[None]:
 
 
 def json_alerts(
-    line_lists: Iterable[list[bytes]], window: Window, order: TimeOrder, counters: FileCounters, one_by_one: bool
+    line_lists: Iterable[list[bytes]],
+    window: Window,
+    times: AlertTimes,
+    counters: FileCounters,
+    one_by_one: bool,
+    odd: OddSources,
 ) -> Iterator[Alert]:
-    """The alerts of alerts.json lines in the window: one by one, or merged with counts and times (as log_alerts)."""
+    """The alerts of alerts.json lines in the window: one by one, or merged with counts and times (as
+    log_alerts). Every line is parsed: its time is known only then."""
     fast = fast_json()
     start, end = window.start, window.end
     made: dict[Any, int] = {}  # json_key -> the number of what parse_json_alert made of it
     numbered: list[Alert | None] = []  # by number: counting small numbers is cheaper than Alerts
+    odd_numbers: set[int] = set()  # of them, those whose source is not an IP address
+    times.every = True
     for lines in line_lists:
         if len(numbered) > REPEAT_CACHE_ENTRIES:
             made.clear()
             numbered.clear()
+            odd_numbers.clear()
         numbers: list[int] = []
         epochs: list[int | None] = []
         for line in lines:
@@ -2589,242 +2625,149 @@ def json_alerts(
                 key = json_key(obj) if type(obj) is dict else None
                 number = made.get(key)
                 if number is None:
-                    number = made[key] = len(numbered)
-                    numbered.append(parse_json_alert(obj))
+                    number = made[key] = json_number_of(obj, numbered, odd, odd_numbers)
             except TypeError:  # a value that cannot be a key: this object alone
-                number = len(numbered)
-                numbered.append(parse_json_alert(obj))
+                number = json_number_of(obj, numbered, odd, odd_numbers)
             if numbered[number] is None:
                 counters.malformed += 1
                 continue
             epoch = json_time(obj)
             if epoch is None and start is not None:
                 counters.no_time += 1
-                order.untimed += 1
+                times.untimed += 1
                 continue
             numbers.append(number)
             epochs.append(epoch)
         known = [epoch for epoch in epochs if epoch is not None] if None in epochs else typing.cast(list[int], epochs)
         in_order = known == sorted(known)
         if known:
-            order.note(known, in_order)
+            times.note(known, in_order)
         if known and start is not None and end is not None and not (in_order and start <= known[0] and known[-1] < end):
             kept = [(number, epoch) for number, epoch in zip(numbers, known, strict=True) if start <= epoch < end]
             numbers, epochs = [number for number, _ in kept], [epoch for _, epoch in kept]
         if one_by_one:
+            if odd_numbers:
+                odd.alerts += sum(1 for number in numbers if number in odd_numbers)
             yield from map(numbered.__getitem__, numbers)
         else:
-            for number, times, first, last in tally(numbers, epochs):
-                yield typing.cast(Alert, numbered[number])._replace(times=times, first=first, last=last)
+            for number, count, first, last in tally(numbers, epochs):
+                odd.alerts += count if number in odd_numbers else 0
+                yield typing.cast(Alert, numbered[number])._replace(times=count, first=first, last=last)
+
+
+def json_number_of(obj: Any, numbered: list[Alert | None], odd: OddSources, odd_numbers: set[int]) -> int:
+    """The number under which what parse_json_alert makes of ``obj`` is kept (json_alerts)."""
+    alert = parse_json_alert(obj)
+    number = len(numbered)
+    numbered.append(alert)
+    if alert is not None and odd.odd(alert.src_ip):
+        odd_numbers.add(number)
+    return number
 
 
 # ---- what a time window skips
 
 
-def archive_day(path: str) -> int | None:
-    """The UTC midnight of the day an OSSEC archive's name gives (ossec-alerts-27.log.gz in 2026/Nov/), or None.
+def window_headers(window: Window) -> re.Pattern[bytes] | None:
+    r"""What every alerts.log header whose epoch lies in the window holds, and few others hold: "** Alert "
+    and the digits that all the window's epochs of a length begin with, or a leading zero ("0017957..."
+    is an epoch too). None without a window: every alert is read.
 
-    >>> archive_day("/var/ossec/logs/alerts/2026/Nov/ossec-alerts-27.log.gz")
-    1795737600
+    A piece of alerts.log in which it is not found holds no alert of the window, and this is a proof,
+    whatever order the alerts were written in: no header shows a time of the window. Found, the piece
+    is read as usual (the hours around the window hold it too).
+
+    >>> window_headers(Window(1795737600, 1795741200)).pattern  # one hour: 1795737600 to 1795741199
+    b'\\n\\*\\* Alert (?:0|179573|179574)'
+    >>> window_headers(Window(999_999_000, 1_000_000_500)).pattern  # 9 digits, then 10
+    b'\\n\\*\\* Alert (?:0|999999|1000000)'
     """
-    match = _ARCHIVE_NAME.search(path)
-    if not match:
+    if window.start is None or window.end is None:
         return None
-    try:
-        return int(datetime.strptime(" ".join(match.groups()), "%Y %b %d").replace(tzinfo=UTC).timestamp())
-    except ValueError:
-        return None
-
-
-def first_epoch(path: str, kind: str) -> int | None:
-    """The time of a file's first alert, read from its first few KiB (decompressed a little at a time,
-    so that a .gz costs little more than its header), or None when they do not show one."""
-    import zlib
-
-    decompressor = zlib.decompressobj(wbits=31) if path.endswith(".gz") else None
-    head = b"\n"
-    with contextlib.suppress(OSError, zlib.error), open(path, "rb") as raw:
-        while len(head) < 65536 and (chunk := raw.read(1024)):
-            head += decompressor.decompress(chunk, 65536) if decompressor else chunk
-            if kind == "log":
-                match = _LOG_EPOCH_RE.search(head)
-                if match and head.find(b"\n", match.start() + 1) != -1:
-                    return int(match[1])
-            elif head.count(b"\n") >= 2:
-                with contextlib.suppress(ValueError):
-                    obj = load_json(head.split(b"\n")[1], fast_json())
-                    return json_time(obj) if type(obj) is dict else None
-                return None
-    return None
-
-
-def skip_reason(path: str, kind: str, window: Window) -> str | None:
-    """Why none of a file's alerts can be in the window, or None when some may be (or it cannot be told cheaply).
-
-    Three cheap bounds: the file's modification time (no alert is later than
-    the last write), an OSSEC archive's name (its alerts are of that local
-    day, in whatever time zone), and its first alert (the earliest, the file
-    being in time order).
-    """
-    import stat
-
-    start, end = window.start, window.end
-    if start is None or end is None or path == "-":
-        return None
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None  # reading it will say why
-    if not stat.S_ISREG(status.st_mode):
-        return None
-    if status.st_mtime + TIME_ORDER_SLACK < start:
-        return "last written before the window starts"
-    day = archive_day(path)
-    if day is not None and (
-        day + _DAY + _ZONES[1] + TIME_ORDER_SLACK <= start or day - _ZONES[0] - TIME_ORDER_SLACK >= end
-    ):
-        return "an archive of a day outside the window"
-    first = first_epoch(path, kind)
-    if first is not None and first - TIME_ORDER_SLACK >= end:
-        return "its first alert comes after the window"
-    return None
-
-
-def seek_start(path: str, kind: str, window: Window) -> int:
-    """Where to start reading a plain file for the window: the start of an alert (or line) at least
-    TIME_ORDER_SLACK before the window's start, found by bisection on the file's bytes; 0 when the
-    file is small, compressed, not a regular file, or its records do not say their time."""
-    import stat
-
-    if window.start is None or path == "-" or path.endswith(".gz"):
-        return 0
-    target = window.start - TIME_ORDER_SLACK
-    try:
-        with open(path, "rb") as stream:
-            status = os.fstat(stream.fileno())
-            if not stat.S_ISREG(status.st_mode):
-                return 0
-            low, high = 0, status.st_size
-            while high - low > 4 * _BLOCK:
-                middle = (low + high) // 2
-                found = record_after(stream, middle, kind)
-                if found is None:  # no record that says its time there: start before it
-                    high = middle
-                    continue
-                position, epoch = found
-                if epoch < target and position > low:
-                    low = position
-                else:
-                    high = middle
-            return low
-    except OSError:
-        return 0  # reading it will say why
-
-
-def record_after(stream: BinaryIO, offset: int, kind: str) -> tuple[int, int] | None:
-    """The position and time of the first alert (or JSON line) that starts at ``offset`` or after it,
-    or None when none within the cap says its time."""
-    base = max(offset - 1, 0)  # the byte before: a record starts after a newline
-    stream.seek(base)
-    data = stream.read(65536)
-    while True:
-        if kind == "log" and (match := _LOG_EPOCH_RE.search(data)):
-            return base + match.start() + 1, int(match[1])
-        newline = data.find(b"\n")
-        end = data.find(b"\n", newline + 1) if newline != -1 else -1
-        if kind == "json" and end != -1:
-            try:
-                obj = load_json(data[newline + 1 : end], fast_json())
-            except ValueError:
-                return None
-            epoch = json_time(obj) if type(obj) is dict else None
-            return None if epoch is None else (base + newline + 1, epoch)
-        if len(data) > MAX_ALERT_BYTES + 65536 or not (more := stream.read(len(data))):  # doubling: linear
-            return None
-        data += more
+    prefixes = ["0"]
+    low, high = window.start, min(window.end, MAX_RECORD_EPOCH + 1) - 1
+    while low <= high:
+        length = len(str(low))
+        top = min(high, 10**length - 1)  # the highest epoch with as many digits as ``low``
+        for digits in range(length, -1, -1):  # the longest prefixes, at most four of them
+            unit = 10 ** (length - digits)
+            if top // unit - low // unit < 4:
+                prefixes += [str(prefix) if digits else "" for prefix in range(low // unit, top // unit + 1)]
+                break
+        low = top + 1
+    return re.compile(rb"\n\*\* Alert (?:" + "|".join(prefixes).encode() + b")")
 
 
 # ---- the files of a run
 
 
 def file_alerts(
-    path: str, kind: str, window: Window, one_by_one: bool, order: TimeOrder, counters: FileCounters, begin: int = 0, stop: int | None = None
+    path: str, kind: str, window: Window, one_by_one: bool, times: AlertTimes, counters: FileCounters, odd: OddSources
 ) -> Iterator[Alert]:
-    """The alerts in the window of a file's bytes from ``begin`` to ``stop``."""
-    blocks = read_blocks(path, begin, stop)
+    """The alerts of a file in the window."""
+    blocks = read_blocks(path)
     if kind == "log":
-        yield from log_alerts(log_pieces(blocks, counters), window, order, counters, one_by_one)
+        yield from log_alerts(log_pieces(blocks, counters), window, times, counters, one_by_one, odd)
         return
     with deep_json():
-        yield from json_alerts(json_lines(blocks, counters), window, order, counters, one_by_one)
+        yield from json_alerts(json_lines(blocks, counters), window, times, counters, one_by_one, odd)
 
 
-def read_alert_file(path: str, kind: str, window: Window, one_by_one: bool, order: TimeOrder | None = None) -> Iterator[Alert]:
+def read_alert_file(path: str, kind: str, window: Window, one_by_one: bool, times: AlertTimes, odd: OddSources) -> Iterator[Alert]:
     """Stream the alerts of one alerts.log (OSSEC 2.x-3.x, Wazuh) or alerts.json in the time window;
-    ``order`` learns the times of what was read."""
+    ``times`` learns the times of what was read."""
     counters = FileCounters(path, "alert(s)" if kind == "log" else "line(s)")
-    # Seeking would put a broken file's skipped alerts after the others: --show-duplicate keeps file order.
-    start = 0 if one_by_one else seek_start(path, kind, window)
-    if start:
-        log.debug("%s: the window starts after byte %d of %d; the bytes before are skipped", path, start, os.path.getsize(path))
-    order = order if order is not None else TimeOrder(window)
-    yield from file_alerts(path, kind, window, one_by_one, order, counters, start)
-    if start and order.broken:
-        log.debug("%s: not in time order: the bytes skipped before the window are read too", path)
-        yield from file_alerts(path, kind, window, one_by_one, order, counters, 0, start)
-    order.whole = not start or order.broken
+    yield from file_alerts(path, kind, window, one_by_one, times, counters, odd)
+    if counters.passed:
+        log.debug("%s: %s bytes hold no alert of the time window: their headers alone were read", path, f"{counters.passed:,}")
     counters.warn()
 
 
 class FileSurvey:
-    """What the files of a run hold in all (Survey), for a run that wrote nothing: what the reader
-    saw of each file it read whole (TimeOrder), and the times of the others (skipped for the
-    window, or read from a seek) read again when asked, pieces outside the window costing only
-    the search for their headers (log_alerts)."""
+    """What the files of a run hold in all (Survey), for a run that wrote nothing: what the readers
+    saw of each file whose every alert they read (AlertTimes), and the times of the others (where
+    pieces held no header of the window) read again when asked, every header counted this time."""
 
     def __init__(self, window: Window) -> None:
         self.window = window
-        self.orders: list[TimeOrder] = []
+        self.times: list[AlertTimes] = []
         self.unread: list[tuple[str, str]] = []  # (path, kind)
 
     def survey(self, stats: Stats) -> Survey:
         """The Survey of every file (the run's own counts are not needed: it read every alert of the window)."""
         for path, kind in self.unread:
-            order = TimeOrder(self.window)
+            times = AlertTimes(self.window, every=True)
             counters = FileCounters(path, "")  # what is wrong with the file, warned of when it is read for alerts
-            for _ in file_alerts(path, kind, self.window, False, order, counters):
+            for _ in file_alerts(path, kind, self.window, False, times, counters, OddSources()):
                 pass
-            self.orders.append(order)
+            self.times.append(times)
         self.unread = []
-        orders = self.orders
+        files = self.times
         return Survey(
-            alerts=sum(order.seen + order.untimed for order in orders),
-            outside=sum(order.outside + order.untimed for order in orders),
-            first=min((order.lowest for order in orders if order.lowest is not None), default=None),
-            last=max((order.highest for order in orders if order.highest is not None), default=None),
+            alerts=sum(file.seen + file.untimed for file in files),
+            outside=sum(file.outside + file.untimed for file in files),
+            first=min((file.lowest for file in files if file.lowest is not None), default=None),
+            last=max((file.highest for file in files if file.highest is not None), default=None),
         )
 
 
 def read_alert_files(settings: Settings, survey: FileSurvey | None = None) -> Iterator[Alert]:
-    """Every alert in the window of every --alerts-log, then every --alerts-json, in file order;
-    files whose alerts all lie outside the window are not read (--debug says which and why), but
-    noted in ``survey``."""
+    """Every alert in the window of every --alerts-log, then every --alerts-json, in file order.
+
+    Every file is read: nothing in a file's name, its time of writing or its
+    first alert bounds the times of its other alerts when a clock can be set
+    back (docs/alert-files.md). What the readers saw of the times goes to ``survey``."""
     files = [(path, "log") for path in settings.alerts_logs] + [(path, "json") for path in settings.alerts_jsons]
+    odd = OddSources()
     for path, kind in files:
-        reason = skip_reason(path, kind, settings.window)
-        if reason is not None:
-            log.debug("%s: skipped: %s", path, reason)
-            if survey is not None:
-                survey.unread.append((path, kind))
-            continue
-        order = TimeOrder(settings.window)
-        yield from read_alert_file(path, kind, settings.window, settings.show_duplicate, order)
+        times = AlertTimes(settings.window, every=path == "-")  # stdin cannot be read again: count it all now
+        yield from read_alert_file(path, kind, settings.window, settings.show_duplicate, times, odd)
         if survey is not None:
-            if order.whole:
-                survey.orders.append(order)
+            if times.every:
+                survey.times.append(times)
             else:
                 survey.unread.append((path, kind))
-
+    odd.report()
 
 
 # ---------------------------------------------------------------------------

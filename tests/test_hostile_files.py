@@ -332,3 +332,30 @@ def test_a_line_nested_100000_deep_is_not_json(tmp_path, cli, parser):
     clean_run(result)
     assert result.lines == ["192.0.2.9,sshd: authentication failed.,(wz1) 10.0.0.5->/var/log/secure"]
     assert result.err == f"alerts2afterglow: warning: {deep}: skipped 1 line(s) that are not JSON\n"
+
+
+def test_sources_that_are_not_ip_addresses_are_counted_once_a_run(tmp_path, cli, parser):
+    """`Src IP: evil.example`, `Src IP: -` (written `'-` for a spreadsheet): kept as text, as ever, and counted in one line a run, on a
+    terminal or with --debug (and --logfile): a cron job over the same files gets no mail for it."""
+    rule = "Rule: 5716 (level 5) -> 'SSHD authentication failed.'"
+    text = "".join(
+        log_alert(T0 + i, rule, f"Src IP: {source}", "sshd: x")
+        for i, source in enumerate(["evil.example", "192.0.2.1", "-", "evil.example", "2001:db8::1"])
+    ) + log_alert(T0 + 7200, rule, "Src IP: evil.example", "sshd: x")  # outside the window below
+    lines = json_line(data={"srcip": "-"}) + json_line(data={"srcip": "192.0.2.9"})
+    files = [f"--alerts-log={write(tmp_path, 'alerts.log', text)}", f"--alerts-json={write(tmp_path, 'alerts.json', lines)}"]
+    window = [f"--start-time={T0}", f"--end-time={T0 + 3600}"]
+    line = "alerts2afterglow: info: 4 alerts of the alert files have a source address that is not an IP address, kept as text (first: 'evil.example')"
+    for flags in (["--count"], ["--show-duplicate"]):
+        quiet = cli(*files, *window, *flags)
+        assert (quiet.code, quiet.err) == (0, "")
+        assert {row.split(",")[0] for row in quiet.lines} == {"evil.example", "'-", "192.0.2.1", "2001:db8::1", "192.0.2.9"}
+        debug = cli(*files, *window, *flags, "--debug")
+        assert [row for row in debug.err.splitlines() if ": info: " in row] == [line], debug.err
+    assert "info: 5 alerts of the alert files" in cli(*files, "--all", "--debug").err
+    proc = subprocess.run([sys.executable, str(SCRIPT), *files, *window], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    from test_diagnostics import on_terminal
+
+    code, out, shown = on_terminal(*files, *window)
+    assert (code, out, shown) == (0, proc.stdout, line + "\n")
