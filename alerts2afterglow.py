@@ -2396,8 +2396,11 @@ def json_lines(blocks: Iterable[bytes], counters: FileCounters) -> Iterator[list
             if newline == -1:
                 continue
             block, skipping = block[newline + 1 :], False
-        lines = (pending + block).split(b"\n")
+        data = pending + block
+        lines = data.split(b"\n")
         pending = lines.pop()
+        if b"\n\n" in data:  # empty lines: dropped here, in C (millions of them cost next to nothing)
+            lines = list(filter(None, lines))
         if len(pending) > MAX_ALERT_BYTES:
             counters.too_long += 1
             pending, skipping = b"", True
@@ -2549,12 +2552,22 @@ def json_key(obj: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
+# The bytes a JSON value may start with (json.loads takes NaN and Infinity too), after spaces.
+_JSON_STARTS = frozenset(bytes([byte]) for byte in b'{["-0123456789tfnNI')
+_JSON_CLOSERS = {b"{": b"}", b"[": b"]", b'"': b'"'}  # the last byte of a value that starts with the first
+# What json.loads accepts and orjson refuses: NaN and Infinity, numbers that overflow a double,
+# bytes that are not UTF-8, lone surrogates (\ud800), nesting beyond 1,024 levels (counted apart).
+_JSON_ONLY = re.compile(rb"[^\x00-\x7f]|NaN|Infinity|\\u|[0-9][eE]|[0-9]{300}")
+
+
 def load_json(line: bytes, fast: Callable[[bytes], Any] | None) -> Any:
     """A line's JSON value; ValueError when it is not JSON (nested too deep included).
 
     The fast parser (orjson) refuses what the standard one accepts (NaN, bytes
     that are not UTF-8, lone surrogates): those lines go to json, so both give
-    the same values. json nests as deep as orjson at least while deep_json is on.
+    the same values; a line with none of that is not given to json again
+    (junk costs one failed parse, not two). json nests as deep as orjson at
+    least while deep_json is on.
     """
     import json
 
@@ -2562,7 +2575,8 @@ def load_json(line: bytes, fast: Callable[[bytes], Any] | None) -> Any:
         try:
             return fast(line)
         except ValueError:
-            pass
+            if line.count(b"[") + line.count(b"{") < 1024 and not _JSON_ONLY.search(line):
+                raise
     try:
         return json.loads(text(line))
     except RecursionError:
@@ -2613,13 +2627,17 @@ def json_alerts(
             if len(line) > MAX_ALERT_BYTES:
                 counters.too_long += 1
                 continue
+            if not line.endswith(b"}"):  # not an object, as alerts are: maybe no JSON at all (cheap to tell)
+                shape = line_shape(line)
+                if shape is None:
+                    continue
+                if not shape:
+                    not_json(counters)
+                    continue
             try:
                 obj = load_json(line, fast)
             except ValueError:
-                if counters.unterminated:
-                    counters.incomplete = True
-                elif line.strip():
-                    counters.not_json += 1
+                not_json(counters)
                 continue
             try:
                 key = json_key(obj) if type(obj) is dict else None
@@ -2653,6 +2671,28 @@ def json_alerts(
             for number, count, first, last in tally(numbers, epochs):
                 odd.alerts += count if number in odd_numbers else 0
                 yield typing.cast(Alert, numbered[number])._replace(times=count, first=first, last=last)
+
+
+def line_shape(line: bytes) -> bool | None:
+    """Of a line that does not end in "}": None when it is blank, False when it cannot be JSON (its
+    first byte starts no value, or an object, array or string is not closed at its end), else True:
+    junk lines, millions of them in a hostile file, are not parsed at all (json would accept no more)."""
+    stripped = line.strip(b" \t\r")
+    if not stripped:
+        return None
+    first = stripped[:1]
+    if first not in _JSON_STARTS:
+        return False
+    closing = _JSON_CLOSERS.get(first)
+    return closing is None or (len(stripped) > 1 and stripped.endswith(closing))
+
+
+def not_json(counters: FileCounters) -> None:
+    """Count a line that is not JSON, unless it is the last and being written."""
+    if counters.unterminated:
+        counters.incomplete = True
+    else:
+        counters.not_json += 1
 
 
 def json_number_of(obj: Any, numbered: list[Alert | None], odd: OddSources, odd_numbers: set[int]) -> int:
