@@ -190,10 +190,11 @@ new_record = tuple.__new__
 Triple = tuple[str, str, str]
 Row = tuple[Triple, Tally]
 
+K = typing.TypeVar("K")
 V = typing.TypeVar("V")
 
 
-class Memo(dict[str, V]):
+class Memo(dict[K, V]):
     """What ``make`` gives for each distinct value, made once; emptied when full, so memory stays bounded.
 
     A dictionary looked up with ``memo[value]``: on a hot path a hit costs a
@@ -204,11 +205,11 @@ class Memo(dict[str, V]):
     ('WEB1', 'WEB1', 1)
     """
 
-    def __init__(self, make: Callable[[str], V]) -> None:
+    def __init__(self, make: Callable[[K], V]) -> None:
         super().__init__()
         self.make = make
 
-    def __missing__(self, value: str) -> V:
+    def __missing__(self, value: K) -> V:
         if len(self) >= REPEAT_CACHE_ENTRIES:
             self.clear()
         made = self[value] = self.make(value)
@@ -1980,43 +1981,32 @@ MAX_RECORD_EPOCH = 99_999_999_999
 _HEADER = b"\n** Alert "  # an alert starts on a line of its own with this
 
 
-def _log_fields(capture: bool) -> bytes:
-    """What tells an alert of alerts.log from another, after its date: the location, any Wazuh label
-    lines, the Rule line and the optional "Src IP:" line, with the fields in groups or without.
-    Numbers are bounded, so that no field can become a 5,000-digit int(); lines may end in CRLF.
-
-    Each line is matched from the newline before it, never through the one after it: the last line
-    of an alert may be a field (no log line follows), and its newline is then the next header's.
-    Repeats are possessive (``*+``): the engine keeps no state for each line it passes, so that an
-    alert of a million short lines costs its length in time and nothing in memory.
-    """
-
-    def field(pattern: bytes) -> bytes:
-        return b"(" + pattern + b")" if capture else pattern
-
-    return (
-        field(rb"[^\n]*") + rb"(?:\n(?!\*\* Alert |Rule: )[^\n]*)*+"
-        rb"\nRule: " + field(rb"\d{1,9}") + rb" \(level " + field(rb"\d{1,9}") + rb"\) -> '" + field(rb"[^\n]*") + rb"'[ \t\r]*(?![^\n])"
-        rb"(?:\nSrc IP: " + field(rb"[^\n]*") + rb")?"
-    )
-
-
-# The rest of an alert after "\n** Alert <epoch>": its header line and 20-character date, then what
-# _log_fields matches, as one group (a key that hashes once), then the optional lines in OSSEC's order,
-# of which "User:" is kept, the second group.
+# The rest of an alert after "\n** Alert <epoch>": its header line and 20-character date, then the
+# fields that tell an alert from another, in four groups, the key under which equal alerts group
+# (LogKey): the location (after it, any Wazuh label lines), the Rule line's ID, level and description
+# (_LOG_RULE_RE reads them), the optional "Src IP:" line, and of the optional lines that follow in
+# OSSEC's order, "User:". An optional line that is not there gives b"".
+#
+# Each line is matched from the newline before it, never through the one after it: the last line of
+# an alert may be a field (no log line follows), and its newline is then the next header's. Repeats
+# are possessive (``*+``): the engine keeps no state for each line it passes, so that an alert of a
+# million short lines costs its length in time and nothing in memory.
 _LOG_ALERT_BODY = (
-    rb"[^\n]*\n\d{4} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d (" + _log_fields(capture=False) + rb")"
+    rb"[^\n]*\n\d{4} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ([^\n]*)(?:\n(?!\*\* Alert |Rule: )[^\n]*)*+"
+    rb"\nRule: (\d{1,9} \(level \d{1,9}\) -> '[^\n]*)'[ \t\r]*(?![^\n])"
+    rb"(?:\nSrc IP: ([^\n]*))?"
     rb"(?:\n(?:Src Location|Src Port|Dst IP|Dst Location|Dst Port): [^\n]*)*+"
     rb"(?:\nUser: ([^\n]*))?"
 )
+# The Rule line's fields. Numbers are bounded, so that no field can become a 5,000-digit int().
+_LOG_RULE_RE = re.compile(rb"(\d{1,9}) \(level (\d{1,9})\) -> '(.*)", re.DOTALL)
 _LOG_EPOCH_RE = re.compile(rb"\n\*\* Alert (\d{1,11})(?![0-9])")
 _LOG_HEADER_RE = re.compile(rb"\n\*\* Alert (?:(\d{1,11})(?![0-9]))?")  # every header: its epoch, or b""
 _LOG_ALERT_RE = re.compile(_LOG_EPOCH_RE.pattern + _LOG_ALERT_BODY)  # with the epoch
 _LOG_KEY_RE = re.compile(rb"\n\*\* Alert \d{1,11}(?![0-9])" + _LOG_ALERT_BODY)  # without: alerts that group
-_LOG_FIELDS_RE = re.compile(_log_fields(capture=True))  # location, rule id, level, description, src ip
 _JSON_LOCAL_TIME = "%Y %b %d %H:%M:%S"  # OSSEC 3.x "timestamp": "2019 Mar 01 10:00:00"
 
-LogKey = tuple[bytes, bytes]  # what _log_fields matched, and the user
+LogKey = tuple[bytes, bytes, bytes, bytes]  # location, rule (_LOG_RULE_RE), source, user
 
 
 def fast_json() -> Callable[[bytes], Any] | None:
@@ -2201,41 +2191,69 @@ def within_cap(piece: bytes, counters: FileCounters) -> bytes:
     return b"".join(_HEADER + alert for alert in kept)
 
 
-def log_alert(key: LogKey, times: int = 1, first: int | None = None, last: int | None = None) -> Alert:
-    """An Alert from what _LOG_ALERT_BODY matched (decoded here, once per distinct alert)."""
-    fields, user = key
-    location, rule_id, level, description, src_ip = typing.cast(re.Match[bytes], _LOG_FIELDS_RE.match(fields)).groups()
-    return new_record(
-        Alert,
-        (
-            int(rule_id),
-            text(description),
-            text(location).rstrip(" \t\r"),  # CRLF files, and spaces OSSEC never writes
-            decode_text_ip(text(src_ip)) if src_ip else None,
-            clean_user(text(user)) if user else None,
-            int(level),
-            times,
-            first,
-            last,
-        ),
-    )
+class LogFields:
+    """The Alerts of alerts.log keys (LogKey): every distinct field decoded once (bounded), so that
+    alerts that differ in one field, their source say, cost a dictionary look-up for the others."""
+
+    def __init__(self) -> None:
+        self.locations: Memo[bytes, str] = Memo(log_location)
+        self.rules: Memo[bytes, tuple[int, int, str]] = Memo(log_rule)
+        self.sources: Memo[bytes, str | None] = Memo(log_source)
+        self.users: Memo[bytes, str | None] = Memo(clean_user_bytes)
+
+    def alert(self, key: LogKey, times: int = 1, first: int | None = None, last: int | None = None) -> Alert:
+        """An Alert from a key, with its count and when first and last seen."""
+        location, rule, source, user = key
+        rule_id, level, description = self.rules[rule]
+        return new_record(
+            Alert,
+            (
+                rule_id,
+                description,
+                self.locations[location],
+                self.sources[source] if source else None,
+                self.users[user] if user else None,
+                level,
+                times,
+                first,
+                last,
+            ),
+        )
 
 
-K = typing.TypeVar("K")
+def log_rule(rule: bytes) -> tuple[int, int, str]:
+    """The rule ID, level and description of a Rule line (as _LOG_ALERT_BODY keeps it)."""
+    rule_id, level, description = typing.cast(re.Match[bytes], _LOG_RULE_RE.match(rule)).groups()
+    return int(rule_id), int(level), text(description)
 
 
-def tally(keys: list[K], epochs: list[int | None]) -> Iterator[tuple[K, int, int | None, int | None]]:
+def log_location(raw: bytes) -> str:
+    return text(raw).rstrip(" \t\r")  # CRLF files, and spaces OSSEC never writes
+
+
+def log_source(raw: bytes) -> str | None:
+    """What "Src IP:" says, as decode_text_ip reads it (without its cache: each distinct value comes here once)."""
+    address = text(raw).strip()
+    return None if address in NO_ADDRESS else address
+
+
+def clean_user_bytes(raw: bytes) -> str | None:
+    return clean_user(text(raw))
+
+
+def tally(keys: list[K], epochs: list[int | None], in_order: bool | None = None) -> Iterator[tuple[K, int, int | None, int | None]]:
     """Each distinct key with how often it occurs and its earliest and latest epoch.
 
     Alerts are mostly in time order, and then counting, the latest (the last
     occurrence) and the earliest (the first) are one C-level pass each; else a
-    loop in Python does it.
+    loop in Python does it. ``in_order``: whether the epochs are all known and
+    sorted, when the caller knows.
 
     >>> list(tally(["a", "b", "a"], [1, 2, 3])), list(tally(["a", "b", "a"], [5, 2, None]))
     ([('a', 2, 1, 3), ('b', 1, 2, 2)], [('a', 2, 5, 5), ('b', 1, 2, 2)])
     """
     counts = Counter(keys)
-    if None not in epochs and epochs == sorted(epochs):  # type: ignore[type-var]
+    if in_order if in_order is not None else None not in epochs and epochs == sorted(epochs):  # type: ignore[type-var]
         last = dict(zip(keys, epochs, strict=True))
         first = dict(zip(reversed(keys), reversed(epochs), strict=True))
     else:
@@ -2287,6 +2305,8 @@ class OddSources:
         self.alerts = 0
         self.first: str | None = None
         self.is_ip = Memo(is_ip_fast)
+        # Counted only where the line is read: a cron job's runs pay nothing for it.
+        self.counting = any(handler.level <= logging.INFO for handler in log.handlers)
 
     def odd(self, address: str | None) -> int:
         """1 when ``address`` is a source that is not an IP address (the caller adds its alerts), else 0."""
@@ -2327,6 +2347,8 @@ def log_alerts(
     start, end = window.start, window.end
     wanted = window_headers(window) if times.passing else None
     made: dict[LogKey, tuple[Alert, int]] = {}  # one by one, alerts repeat: each distinct one is made once (bounded)
+    fields = LogFields()
+    counting = odd.counting
     times.every = True
     for piece in pieces:
         if wanted is not None and wanted.search(piece) is None:
@@ -2350,11 +2372,11 @@ def log_alerts(
             for match in _LOG_ALERT_RE.finditer(piece):
                 matched += 1
                 if whole or start <= int(match[1]) < end:  # type: ignore[operator]
-                    key = (match[2], match[3])
+                    key = typing.cast(LogKey, match.groups(b"")[1:])
                     known = made.get(key)
                     if known is None:
-                        alert = log_alert(key)
-                        known = made[key] = (alert, odd.odd(alert.src_ip))
+                        alert = fields.alert(key)
+                        known = made[key] = (alert, odd.odd(alert.src_ip) if counting else 0)
                     odd_alerts += known[1]
                     yield known[0]
             counters.malformed += len(epochs) - matched
@@ -2366,27 +2388,30 @@ def log_alerts(
         if len(keys) != len(epochs):  # a malformed alert: pair epochs and alerts one by one
             matches = _LOG_ALERT_RE.findall(piece)
             counters.malformed += len(epochs) - len(matches)
-            keys = [(fields, user) for _, fields, user in matches]
-            epochs = [int(epoch) for epoch, _, _ in matches]
+            keys = [match[1:] for match in matches]
+            epochs = [int(match[0]) for match in matches]
         if not whole:
             kept = [(key, epoch) for key, epoch in zip(keys, epochs, strict=True) if start <= epoch < end]  # type: ignore[operator]
             keys, epochs = [key for key, _ in kept], [epoch for _, epoch in kept]
-        for key, count, first, last in tally(keys, epochs):  # type: ignore[arg-type]
-            alert = log_alert(key, count, first, last)
-            odd.alerts += count * odd.odd(alert.src_ip)
+        for key, count, first, last in tally(keys, epochs, in_order):  # type: ignore[arg-type]
+            alert = fields.alert(key, count, first, last)
+            if counting:
+                odd.alerts += count * odd.odd(alert.src_ip)
             yield alert
 
 
 # ---- alerts.json
 
 
-def json_lines(blocks: Iterable[bytes], counters: FileCounters) -> Iterator[list[bytes]]:
-    """The lines of alerts.json bytes (without their newline), a block's worth at a time.
+def json_lines(blocks: Iterable[bytes], counters: FileCounters) -> Iterator[tuple[list[bytes], bool]]:
+    """The lines of alerts.json bytes (without their newline), a block's worth at a time, and whether
+    all of them end in "}" within the cap, as alerts do (json_alerts then checks no line alone).
 
     A line longer than MAX_ALERT_BYTES is dropped as it grows, in linear time
     and flat memory; one found whole in a block is left to the reader to drop.
-    A last line without a newline comes alone, ``counters.unterminated`` set: if
-    it is not JSON, it is being written (json_alerts).
+    Empty lines are dropped. A last line without a newline comes alone,
+    ``counters.unterminated`` set: if it is not JSON, it is being written
+    (json_alerts).
     """
     pending = b""
     skipping = False  # inside a line too long to keep
@@ -2399,15 +2424,16 @@ def json_lines(blocks: Iterable[bytes], counters: FileCounters) -> Iterator[list
         data = pending + block
         lines = data.split(b"\n")
         pending = lines.pop()
-        if b"\n\n" in data:  # empty lines: dropped here, in C (millions of them cost next to nothing)
+        objects = len(data) <= MAX_ALERT_BYTES and data.count(b"}\n") == len(lines)  # counted in C
+        if not objects and b"\n\n" in data:  # empty lines: dropped here, in C (millions of them cost next to nothing)
             lines = list(filter(None, lines))
         if len(pending) > MAX_ALERT_BYTES:
             counters.too_long += 1
             pending, skipping = b"", True
-        yield lines
+        yield lines, objects
     if pending and not skipping:
         counters.unterminated = True
-        yield [pending]
+        yield [pending], False
 
 
 def json_number(value: Any, highest: int) -> int | None:
@@ -2506,7 +2532,10 @@ def parse_json_alert(obj: Any) -> Alert | None:
     if type(data) is not dict:
         data = {}
     description = json_text(rule.get("description", rule.get("comment")))
-    users = (data.get("dstuser"), data.get("srcuser"), obj.get("dstuser"), obj.get("srcuser"))
+    user = None
+    for candidate in (data.get("dstuser"), data.get("srcuser"), obj.get("dstuser"), obj.get("srcuser")):
+        if type(candidate) is str and (user := clean_user(candidate)) is not None:
+            break
     return new_record(
         Alert,
         (
@@ -2514,7 +2543,7 @@ def parse_json_alert(obj: Any) -> Alert | None:
             description if description is not None else f"Rule {rule_id}",
             location,
             decode_text_ip(json_text(data.get("srcip", obj.get("srcip")))),
-            next((user for user in map(clean_user, map(json_text, users)) if user), None),
+            user,
             level,
             1,
             None,
@@ -2601,7 +2630,7 @@ def deep_json() -> Iterator[None]:
 
 
 def json_alerts(
-    line_lists: Iterable[list[bytes]],
+    line_lists: Iterable[tuple[list[bytes], bool]],
     window: Window,
     times: AlertTimes,
     counters: FileCounters,
@@ -2616,35 +2645,46 @@ def json_alerts(
     numbered: list[Alert | None] = []  # by number: counting small numbers is cheaper than Alerts
     odd_numbers: set[int] = set()  # of them, those whose source is not an IP address
     times.every = True
-    for lines in line_lists:
+    # Objects that repeat (a brute force) are looked up by their json_key; where few do, the key costs
+    # more than it saves, and objects are parsed alone, the key tried again every KEYLESS_BLOCKS blocks.
+    keyless = 0  # blocks to go without keys
+    for lines, objects in line_lists:
         if len(numbered) > REPEAT_CACHE_ENTRIES:
             made.clear()
             numbered.clear()
             odd_numbers.clear()
         numbers: list[int] = []
         epochs: list[int | None] = []
+        keyed, hits = not keyless, 0
+        keyless = max(keyless - 1, 0)
         for line in lines:
-            if len(line) > MAX_ALERT_BYTES:
-                counters.too_long += 1
-                continue
-            if not line.endswith(b"}"):  # not an object, as alerts are: maybe no JSON at all (cheap to tell)
-                shape = line_shape(line)
-                if shape is None:
+            if not objects:  # a line that may be over the cap, or not an object as alerts are
+                if len(line) > MAX_ALERT_BYTES:
+                    counters.too_long += 1
                     continue
-                if not shape:
-                    not_json(counters)
-                    continue
+                if line[-1:] != b"}":  # maybe no JSON at all (cheap to tell: junk costs no parse)
+                    shape = line_shape(line)
+                    if shape is None:
+                        continue
+                    if not shape:
+                        not_json(counters)
+                        continue
             try:
                 obj = load_json(line, fast)
             except ValueError:
                 not_json(counters)
                 continue
-            try:
-                key = json_key(obj) if type(obj) is dict else None
-                number = made.get(key)
-                if number is None:
-                    number = made[key] = json_number_of(obj, numbered, odd, odd_numbers)
-            except TypeError:  # a value that cannot be a key: this object alone
+            if keyed:
+                try:
+                    key = json_key(obj) if type(obj) is dict else None
+                    number = made.get(key)
+                    if number is None:
+                        number = made[key] = json_number_of(obj, numbered, odd, odd_numbers)
+                    else:
+                        hits += 1
+                except TypeError:  # a value that cannot be a key: this object alone
+                    number = json_number_of(obj, numbered, odd, odd_numbers)
+            else:
                 number = json_number_of(obj, numbered, odd, odd_numbers)
             if numbered[number] is None:
                 counters.malformed += 1
@@ -2656,6 +2696,8 @@ def json_alerts(
                 continue
             numbers.append(number)
             epochs.append(epoch)
+        if keyed and hits * 3 < len(lines):  # a key costs a third of a parse (bench/bench_alerts_log.py, varied)
+            keyless = KEYLESS_BLOCKS
         known = [epoch for epoch in epochs if epoch is not None] if None in epochs else typing.cast(list[int], epochs)
         in_order = known == sorted(known)
         if known:
@@ -2668,9 +2710,13 @@ def json_alerts(
                 odd.alerts += sum(1 for number in numbers if number in odd_numbers)
             yield from map(numbered.__getitem__, numbers)
         else:
-            for number, count, first, last in tally(numbers, epochs):
-                odd.alerts += count if number in odd_numbers else 0
-                yield typing.cast(Alert, numbered[number])._replace(times=count, first=first, last=last)
+            for number, count, first, last in tally(numbers, epochs, in_order and len(known) == len(epochs)):
+                if odd_numbers:
+                    odd.alerts += count if number in odd_numbers else 0
+                yield new_record(Alert, (*typing.cast(Alert, numbered[number])[:6], count, first, last))
+
+
+KEYLESS_BLOCKS = 8  # json_alerts: blocks read without keys, where few objects repeated
 
 
 def line_shape(line: bytes) -> bool | None:
@@ -2700,7 +2746,7 @@ def json_number_of(obj: Any, numbered: list[Alert | None], odd: OddSources, odd_
     alert = parse_json_alert(obj)
     number = len(numbered)
     numbered.append(alert)
-    if alert is not None and odd.odd(alert.src_ip):
+    if alert is not None and odd.counting and odd.odd(alert.src_ip):
         odd_numbers.add(number)
     return number
 
@@ -3250,7 +3296,7 @@ def filter_steps(filters: Filters, use_user: bool, applied: frozenset[str], use_
         steps.append(("--location", LocationMatcher(filters.locations)))
     if filters.networks or filters.users:
         users = frozenset(filters.users)
-        known = Memo(lambda address: in_networks(address, filters.networks))
+        known: Memo[str, bool] = Memo(lambda address: in_networks(address, filters.networks))
         hosts = Memo(host_source)
 
         def wanted_source(alert: Alert) -> bool:
