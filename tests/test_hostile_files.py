@@ -353,6 +353,9 @@ def test_sources_that_are_not_ip_addresses_are_counted_once_a_run(tmp_path, cli,
         debug = cli(*files, *window, *flags, "--debug")
         assert [row for row in debug.err.splitlines() if ": info: " in row] == [line], debug.err
     assert "info: 5 alerts of the alert files" in cli(*files, "--all", "--debug").err
+    logged = tmp_path / "run.log"
+    assert cli(*files, *window, f"--logfile={logged}").err == ""
+    assert line.removeprefix("alerts2afterglow: info: ") in logged.read_text()
     proc = subprocess.run([sys.executable, str(SCRIPT), *files, *window], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
     assert (proc.returncode, proc.stderr) == (0, "")
     from test_diagnostics import on_terminal
