@@ -4161,11 +4161,13 @@ SHAPES = {"source": "ellipse", "event": "box", "target": "folder"}
 # CJK (fonts-noto-cjk). In SVG, sans-serif is the browser's own fallback.
 FONT = "DejaVu Sans,sans-serif"
 LAYOUTS = ("auto", "circo", "dot", "neato", "fdp", "sfdp", "twopi")
-# --layout=auto: circo, the AfterGlow pipeline's look, while it draws within a second here: its
-# time grows steeply with the links (8 s at 300, over a minute at 443); sfdp beyond, which draws
-# DEFAULT_MAX_NODES nodes in some 2 CPU seconds. Measured with bench/bench_render.py (docs/pictures.md).
-DOT_MAX_NODES = 150
-DOT_MAX_LINKS = 300
+# --layout=auto: dot, left to right (sources, their descriptions, the locations: each link one way),
+# which draws who -> what -> where most legibly (docs/pictures.md), while its drawing stays within
+# PICTURE_INCHES: it grows some 50 pixels a node of its tallest column, past 4,800 at about 100
+# nodes. sfdp beyond, whose drawing stays square. dot is no slower than sfdp up to 400 nodes
+# (bench/bench_render.py --auto-scan).
+DOT_MAX_NODES = 100
+DOT_MAX_LINKS = 200
 # --max-nodes=N also caps the links at this many times N: a picture's links must stay few enough to
 # follow; the page's cost Graphviz and the browser time.
 LINKS_PER_NODE = {"picture": 2, "page": 4}

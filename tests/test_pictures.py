@@ -306,7 +306,7 @@ def test_auto_draws_a_small_graph_with_dot_and_a_large_one_with_sfdp(tmp_path):
     path = engine_spies(tmp_path)
     small = run(f"--alerts-log={LOG}", "--all", f"--render={tmp_path / 'small.png'}", "--debug", path=path)
     assert small.returncode == 0, small.stderr
-    assert "debug: layout: dot (--layout=auto: 17 nodes, 33 links; dot up to 150 nodes and 300 links)" in small.stderr
+    assert "debug: layout: dot (--layout=auto: 17 nodes, 33 links; dot up to 100 nodes and 200 links)" in small.stderr
     large_json = write_json(tmp_path, busy_day(90))
     large = run(
         f"--alerts-json={large_json}", "--all", "--max-nodes=0", f"--render={tmp_path / 'large.svg'}", "--debug", path=path
