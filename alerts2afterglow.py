@@ -172,7 +172,7 @@ class Source(NamedTuple):
     alerts: Iterator[Alert]
     applied: frozenset[str] = frozenset()
     survey: Callable[[Stats], Survey] | None = None  # given what the run counted
-    producers: Callable[[], dict[str, str]] | None = None  # once read: who wrote each kind of source (producer_names)
+    producers: Callable[[], dict[str, str]] | None = None  # once read: who wrote each kind of source (producer_name)
 
 
 class Tally(NamedTuple):
@@ -4610,8 +4610,8 @@ def write_dot(rows: Iterable[Row], out: TextIO, settings: Settings, titled: bool
 
 
 def choose_layout(layout: str, graph: Graph) -> str:
-    """The Graphviz engine for a picture: the one --layout names, or for auto dot while it stays
-    quick (DOT_MAX_NODES, DOT_MAX_LINKS) and sfdp beyond; --debug says which and why."""
+    """The Graphviz engine for a picture: the one --layout names, or for auto dot while its drawing
+    stays within PICTURE_INCHES (DOT_MAX_NODES, DOT_MAX_LINKS) and sfdp beyond; --debug says which and why."""
     if layout != "auto":
         return layout
     nodes, links = len(graph.nodes), len(graph.links)
@@ -4637,7 +4637,12 @@ def render_picture(rows: list[Row], path: str, settings: Settings) -> None:
     graph out without its label (-Tdot), then the label, its fonts scaled to the drawing's width
     (label_scale), goes above it and ``neato -n2`` draws both as laid out. One pass would draw the
     label at its own size in a drawing of any size: tiny in a large one, which Graphviz also scales
-    down to fit PICTURE_INCHES. Both passes share --render-timeout."""
+    down to fit PICTURE_INCHES. Both passes share --render-timeout; the picture is written as
+    AtomicOutput writes, its format from the name's extension.
+
+    Graphviz never outlives the call: it is killed on a failure, on the timeout and on a signal,
+    and (on Linux) by the kernel should this process die first, even of SIGKILL (run_graphviz).
+    """
     graph = graph_of(rows)
     layout = choose_layout(settings.layout, graph)
     deadline = time.monotonic() + settings.render_timeout
