@@ -82,6 +82,10 @@ SESSION_TMP_TABLE_BYTES = 256 * 1024 * 1024
 # Sources repeat the same alerts (one line per alert of a brute force): LRU caches work out what
 # becomes of this many distinct ones once, and keep memory bounded whatever the number of alerts.
 REPEAT_CACHE_ENTRIES = 16384
+# The most distinct (source, description, location) triples a grouped run holds (--max-triples): they
+# are all held before --top, --min-count and the pictures choose among them, and a hostile day of
+# millions of distinct users or URLs would otherwise take the machine's memory (too_many_triples).
+MAX_TRIPLES = 4_000_000
 DEFAULT_DNS_WORKERS = 64  # PTR lookups in flight at once
 # The most --dns-workers may ask for. Each lookup in flight is a thread (8 MiB of address space for its
 # stack) holding a socket: 256 stay well under the usual limit of 1,024 open files, and more bring
@@ -394,6 +398,7 @@ class Settings(NamedTuple):
     render_timeout: float = DEFAULT_RENDER_TIMEOUT
     min_count: int = 1  # drop triples seen fewer times
     top: int | None = None  # keep only the sources with the most alerts
+    max_triples: int = MAX_TRIPLES  # the most distinct triples a grouped run holds
     max_nodes: int = DEFAULT_MAX_NODES  # a picture's limit, 0 for none (--render)
     location_detail: str = "file"  # --location-detail: "file", or "agent" for one location per agent
     made_at: int = 0  # when the graph was made: now, or SOURCE_DATE_EPOCH for reproducible output
@@ -955,6 +960,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--top", metavar="N", type=positive_int, help="keep only the N sources with the most alerts")
     out.add_argument(
+        "--max-triples",
+        metavar="N",
+        type=positive_int,
+        default=MAX_TRIPLES,
+        help="stop with an error rather than hold more than N distinct triples, some 500 bytes each "
+        "(default: %(default)s)",
+    )
+    out.add_argument(
         "--location-detail",
         choices=LOCATION_DETAILS,
         default="file",
@@ -1070,6 +1083,7 @@ def graph_options(args: argparse.Namespace) -> dict[str, Any]:
         "render_timeout": args.render_timeout,
         "min_count": args.min_count,
         "top": args.top,
+        "max_triples": args.max_triples,
         "max_nodes": args.max_nodes,
         "location_detail": args.location_detail,
         "made_at": int(made_at) if made_at.isdigit() else int(time.time()),
@@ -3329,12 +3343,15 @@ def passing(alerts: Iterable[Alert], steps: FilterSteps, removed: Counter[str]) 
             yield alert
 
 
-def tally_triples(source: Source, filters: Filters, use_user: bool, stats: Stats, use_host: bool = False) -> list[Row]:
+def tally_triples(
+    source: Source, filters: Filters, use_user: bool, stats: Stats, use_host: bool = False, limit: int = MAX_TRIPLES
+) -> list[Row]:
     """The triples of the alerts the filters keep, each with its tally, sorted so output can be diffed.
 
     Alerts that make the same triple are merged: counts added, the highest
     level kept. One loop with no call per alert: this is where a grouped export
-    of a million alerts spends most of its own time.
+    of a million alerts spends most of its own time. More than ``limit``
+    distinct triples (--max-triples) end the run (too_many_triples).
     """
     alerts: Iterable[Alert] = source.alerts
     steps = filter_steps(filters, use_user, source.applied, use_host)
@@ -3342,6 +3359,7 @@ def tally_triples(source: Source, filters: Filters, use_user: bool, stats: Stats
     if steps:
         alerts = passing(alerts, steps, stats.removed)
     totals: dict[Triple, Tally] = {}
+    held = totals.get
     sourcing = Sourcing(use_user, use_host)
     without_address, hosts = sourcing.without_address, sourcing.hosts
     # Counted in local variables, which a million-alert loop notices, and added up at the end.
@@ -3359,7 +3377,15 @@ def tally_triples(source: Source, filters: Filters, use_user: bool, stats: Stats
             if hosts[location] is not None:
                 with_host += times
             continue
-        add_tally(totals, (who, description, location), new_record(Tally, (times, level, first, last)))
+        triple = (who, description, location)
+        tally = new_record(Tally, (times, level, first, last))
+        seen = held(triple)  # add_tally, inlined: only a new triple needs the count checked
+        if seen is None:
+            if len(totals) >= limit:
+                raise too_many_triples(limit)
+            totals[triple] = tally
+        else:
+            totals[triple] = merged(seen, tally)
     stats.count(kept, unknown_level if filters.min_level is not None else 0, no_source, with_user, with_host)
     return sorted_rows(totals)
 
@@ -3446,18 +3472,20 @@ def add_tally(totals: dict[K, Tally], triple: K, tally: Tally) -> None:
     {('a', 'b', 'c'): Tally(alerts=3, level=3, first=50, last=200)}
     """
     seen = totals.get(triple)
-    if seen is None:
-        totals[triple] = tally
-    else:
-        totals[triple] = new_record(
-            Tally,
-            (
-                seen.alerts + tally.alerts,
-                higher_level(seen.level, tally.level),
-                earlier(seen.first, tally.first),
-                later(seen.last, tally.last),
-            ),
-        )
+    totals[triple] = tally if seen is None else merged(seen, tally)
+
+
+def merged(seen: Tally, tally: Tally) -> Tally:
+    """Two tallies as one: counts added, the highest level, the widest span of times."""
+    return new_record(
+        Tally,
+        (
+            seen.alerts + tally.alerts,
+            higher_level(seen.level, tally.level),
+            earlier(seen.first, tally.first),
+            later(seen.last, tally.last),
+        ),
+    )
 
 
 def sorted_rows(totals: dict[Triple, Tally]) -> list[Row]:
@@ -5962,7 +5990,9 @@ def run(settings: Settings, out: TextIO) -> Stats:
                 pairs = per_agent(pairs)
             rows: Iterable[Row] = resolve_stream(pairs, resolver) if resolver else pairs
         else:
-            triples = tally_triples(source, settings.filters, settings.use_user, stats, settings.use_host)
+            triples = tally_triples(
+                source, settings.filters, settings.use_user, stats, settings.use_host, settings.max_triples
+            )
             if per_agent_locations:
                 triples = group_triples(per_agent(triples))
             rows, cuts = cut_rows(triples, settings.min_count, settings.top, stats.cut)
@@ -6080,11 +6110,20 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
 
 # What a run holds at once (the rest streams): the distinct triples of its window, grouped; --top and
 # --min-count choose among them only once all are held.
-OUT_OF_MEMORY = (
-    "out of memory holding the distinct source, description and location triples of the time window: "
+HOLD_FEWER = (
     "a narrower window (--time-interval, --start-time, --end-time) or filters (--min-level, --src, --location, "
-    "--exclude-alerts) hold fewer; --top and --min-count choose only among triples already held"
+    "--exclude-alerts) hold fewer; --show-duplicate writes CSV a line per alert without holding them; "
+    "--top and --min-count choose only among triples already held"
 )
+OUT_OF_MEMORY = f"out of memory holding the distinct source, description and location triples of the time window: {HOLD_FEWER}"
+
+
+def too_many_triples(limit: int) -> Failure:
+    """The error of a run that met --max-triples."""
+    return Failure(
+        f"more than {limit:,} distinct source, description and location triples in the time window "
+        f"(--max-triples={limit}): {HOLD_FEWER}"
+    )
 
 
 def _report_error(message: str, handlers: list[logging.Handler], debug: bool) -> None:

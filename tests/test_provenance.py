@@ -1,6 +1,7 @@
 """Where each source came from, carried to every output: a user (or an address field that is no IP
 address) spelled like an address, a host or a host name never merges with one, is never looked up
-in DNS and is drawn as what it is, in the CSV, AfterGlow's colours, DOT, pictures and the page."""
+in DNS and is drawn as what it is, in the CSV, AfterGlow's colours, DOT, pictures and the page; and
+--max-triples bounds what a grouped run holds."""
 
 from __future__ import annotations
 
@@ -234,3 +235,46 @@ def test_the_example_day_with_use_host_use_user_and_do_reverse(tmp_path, respond
     drawn = dot_sources(dot.stdout)
     expected = {named.get(source, source): "host name" if kind == "address" else kind for source, kind in kinds.items()}
     assert {source: kind for source, (kind, _) in drawn.items()} == expected
+
+
+# --- --max-triples -------------------------------------------------------------------------------
+
+
+def distinct_users(path, count: int) -> str:
+    """An alerts.log of ``count`` alerts, each of its own user and no address: as many triples with --use-user."""
+    path.write_text(
+        "".join(
+            make_examples.log_entry(wazuh_alert(i % 600, 5710, 5, "sshd: invalid user.", "/var/log/auth.log", WEB1, user=f"u{i}"))
+            for i in range(count)
+        )
+    )
+    return str(path)
+
+
+def test_max_triples_stops_a_run_that_would_hold_more(cli, tmp_path):
+    log = distinct_users(tmp_path / "alerts.log", 2000)
+    out = tmp_path / "out.csv"
+    out.write_text("yesterday's\n")
+    held = cli(f"--alerts-log={log}", "--all", "--use-user", "--max-triples=2000")
+    assert (held.code, len(held.lines), held.err) == (0, 2000, "")
+    over = cli(f"--alerts-log={log}", "--all", "--use-user", "--max-triples=1999", f"--output={out}")
+    assert (over.code, over.out) == (1, "")
+    assert over.err == (
+        "alerts2afterglow: error: more than 1,999 distinct source, description and location triples in the time "
+        f"window (--max-triples=1999): {tool.HOLD_FEWER}\n"
+    )
+    assert out.read_text() == "yesterday's\n"
+    streamed = cli(f"--alerts-log={log}", "--all", "--use-user", "--max-triples=1999", "--show-duplicate")
+    assert (streamed.code, len(streamed.lines)) == (0, 2000)  # one line per alert holds nothing
+    narrower = cli(f"--alerts-log={log}", "--all", "--use-user", "--max-triples=1999", "--src-user=u1", "--src-user=u2")
+    assert (narrower.code, len(narrower.lines)) == (0, 2)
+
+
+@pytest.mark.parametrize("ossec", ["2.9"], indirect=True)
+def test_max_triples_holds_for_the_database_and_its_default_is_in_the_help(ossec, cli):
+    load(ossec, [sshd(i % 600, src_ip=f"198.51.100.{i}") for i in range(1, 31)])
+    assert cli(*ossec.args, "--all", "--max-triples=30").code == 0
+    over = cli(*ossec.args, "--all", "--max-triples=29")
+    assert over.code == 1 and "more than 29 distinct" in over.err
+    assert f"(default: {tool.MAX_TRIPLES})" in " ".join(run("--help").stdout.split())
+    assert "--max-triples" in cli("--max-triples=0").usage_error()
