@@ -1057,7 +1057,7 @@ def build_settings(args: argparse.Namespace, now: int) -> Settings:
         alerts_jsons=tuple(args.alerts_json),
         dns=dns_settings(args),
         rules_dirs=tuple(args.rules_dir) if args.rules_dir else None,
-        explain_empty=args.debug or stderr_is_terminal(),
+        explain_empty=args.debug or is_terminal(sys.stderr),
         **graph_options(args),
     )
 
@@ -3766,13 +3766,34 @@ def plain_cell(value: str) -> str:
     return csv_cell(spreadsheet_safe(value))
 
 
+def terminal_cell(value: str) -> str:
+    r"""A value for --plain-csv on a terminal: hidden characters as ``\uXXXX`` (visible()), as GNU ls
+    shows file names there, so that no escape sequence a user name carries reaches the terminal.
+
+    >>> terminal_cell("\x1b]0;pwned\x07=x")
+    '\\u001b]0;pwned\\u0007=x'
+    """
+    return csv_cell(spreadsheet_safe(visible(value)))
+
+
+def is_terminal(stream: typing.IO[Any] | None) -> bool:
+    """Whether a person reads ``stream`` (a cron job's are pipes or files)."""
+    try:
+        return stream is not None and stream.isatty()
+    except (OSError, ValueError):  # closed
+        return False
+
+
 def write_csv(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
     """Write CSV lines (with a count column under --count); returns the line count.
 
     Sources, descriptions and locations recur from line to line, so each
     distinct value is made safe and quoted once. Lines go out in batches.
     """
-    cell = Memo(plain_cell if settings.plain_csv else afterglow_cell)
+    make = afterglow_cell
+    if settings.plain_csv:
+        make = terminal_cell if is_terminal(out) else plain_cell
+    cell = Memo(make)
     if settings.count_column:
         lines = (f"{cell[source]},{cell[what]},{cell[where]},{tally.alerts}\n" for (source, what, where), tally in rows)
     else:
@@ -5773,12 +5794,6 @@ def open_log(path: str) -> TextIO:
     return os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace")
 
 
-def stderr_is_terminal() -> bool:
-    """Whether a person reads stderr (a cron job's is a pipe or a file)."""
-    try:
-        return sys.stderr is not None and sys.stderr.isatty()
-    except ValueError:  # closed
-        return False
 
 
 def setup_logging(debug: bool, logfile: str | None) -> list[logging.Handler]:
@@ -5788,7 +5803,7 @@ def setup_logging(debug: bool, logfile: str | None) -> list[logging.Handler]:
     log.propagate = False
     handlers: list[logging.Handler] = []
     stderr = logging.StreamHandler(sys.stderr)
-    stderr.setLevel(logging.DEBUG if debug else logging.INFO if stderr_is_terminal() else logging.WARNING)
+    stderr.setLevel(logging.DEBUG if debug else logging.INFO if is_terminal(sys.stderr) else logging.WARNING)
     stderr.setFormatter(_StderrFormatter())
     handlers.append(stderr)
     if logfile:

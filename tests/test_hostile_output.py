@@ -52,6 +52,7 @@ USERS = [
     "a\\u0009b",  # a literal backslash, u, 0009: must not read as the escaped tab
     "invoice\u202efdp.exe",  # RIGHT-TO-LEFT OVERRIDE: shows as invoiceexe.pdf
     "zero\u200bwidth",
+    "\x1b]0;pwned\x07\x1b[31mred",  # a terminal's title set, then red text
     "\ufeffbom",
     "nbsp\u00a0space",
     "C:\\logs\\",
@@ -77,6 +78,32 @@ def hostile_triples() -> set[tuple[str, str, str]]:
     """Every user with the first description and location; every description and location with 'root'."""
     triples = {(user, DESCRIPTIONS[0], LOCATIONS[0]) for user in USERS}
     return triples | {("root", what, where) for what in DESCRIPTIONS for where in LOCATIONS}
+
+
+def test_plain_csv_on_a_terminal_shows_hidden_characters_escaped_as_ls_does(hostile):
+    """On a terminal no escape sequence, bell or direction override gets through; piped, every byte does."""
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen(command(f"--alerts-json={hostile}", "--all", "--use-user", "--plain-csv"), stdout=slave, stderr=subprocess.PIPE)
+        os.close(slave)
+        shown = b""
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed its end
+                break
+            if not data:
+                break
+            shown += data
+        assert (proc.wait(timeout=60), proc.stderr.read()) == (0, b"")
+    finally:
+        os.close(master)
+    text = shown.decode("utf-8")
+    assert not re.search("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f\u202e\u200b]", text)
+    assert "\\u001b]0;pwned\\u0007\\u001b[31mred," in text
+    assert "invoice\\u202efdp.exe," in text
+    piped = quiet(run(f"--alerts-json={hostile}", "--all", "--use-user", "--plain-csv")).stdout
+    assert b"\x1b]0;pwned\x07\x1b[31mred," in piped
 
 
 def alerts_json(path: Path, triples: set[tuple[str, str, str]]) -> Path:
