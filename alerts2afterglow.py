@@ -136,12 +136,13 @@ class Alert(NamedTuple):
     """One alert, or ``times`` identical alerts as the database and file readers group them.
 
     ``src_ip`` and ``user`` are already decoded: ``None`` when OSSEC recorded
-    no usable value; ``src_ip`` is spelled as a source (SOURCE_MARKS), ``user``
-    is the name as recorded, for --src-user. The time is not kept: every source applies the time window
-    itself, and alerts that differ only in time are then equal, which lets the
-    repeats of an alert be handled once. (A NamedTuple: files yield hundreds of
-    thousands a second.) A grouped source says when the alerts it merged were
-    first and last seen; one alert at a time (--show-duplicate) needs no times.
+    no usable value; ``src_ip`` is spelled as a source (see USER_MARK), ``user``
+    is the name as recorded, for --src-user. The time is not kept: every
+    source applies the time window itself, and alerts that differ only in
+    time are then equal, which lets the repeats of an alert be handled once.
+    (A NamedTuple: files yield hundreds of thousands a second.) A grouped
+    source says when the alerts it merged were first and last seen; one alert
+    at a time (--show-duplicate) needs no times.
     """
 
     rule_id: int
@@ -206,7 +207,6 @@ Row = tuple[Triple, Tally]
 # DNS or drawn as one; and the CSV of IP sources is what it always was (docs/reverse-dns.md).
 USER_MARK = "user:"
 ADDRESS_MARK = "address:"
-SOURCE_MARKS = (USER_MARK, ADDRESS_MARK)
 
 V = typing.TypeVar("V")
 
@@ -3131,7 +3131,7 @@ def resolve_grouped(rows: Iterable[Row], resolver: ReverseResolver) -> list[Row]
     """Replace IP sources by their names, then merge again: two addresses may share a name.
 
     A source that is an IP address came from an address field: a user or other text that looks
-    like one is marked (SOURCE_MARKS), so only addresses are ever looked up.
+    like one is marked (see USER_MARK), so only addresses are ever looked up.
     """
     rows = list(rows)
     resolver.resolve_all(source for (source, _, _), _ in rows if is_ip_fast(source))
@@ -3193,7 +3193,7 @@ def decode_text_ip(raw: str | None) -> str | None:
 def address_source(address: str) -> str:
     """An address field's value as a source: an IP address as recorded; anything else (a name a
     decoder matched, junk) marked ``address:``, so that it never reads as, nor merges with, a user,
-    a host or a name --do-reverse confirmed, and is never looked up (SOURCE_MARKS).
+    a host or a name --do-reverse confirmed, and is never looked up (see USER_MARK).
 
     >>> address_source("203.0.113.5"), address_source("2001:db8::1"), address_source("web1.example.org")
     ('203.0.113.5', '2001:db8::1', 'address:web1.example.org')
@@ -3208,7 +3208,8 @@ _ADDRESS_LIKE = r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*"
 
 def user_source(user: str) -> str:
     """A user as a source: its name, or ``user:`` and its name where the name alone would read as
-    another kind of source (source_kind), looks like an address, or starts with the mark (SOURCE_MARKS).
+    another kind of source (source_kind), looks like an address, or starts with the mark (see
+    USER_MARK).
 
     >>> [user_source(u) for u in ("root", "bob@example.org", "10.0.0.5", "(web1) 10.0.0.2", "john.doe", "user:x")]
     ['root', 'bob@example.org', 'user:10.0.0.5', 'user:(web1) 10.0.0.2', 'user:john.doe', 'user:user:x']
@@ -3279,8 +3280,8 @@ def host_source(location: str) -> str | None:
 
 class Sourcing:
     """Who an alert's source node is: its address; else, with --use-user, its user; else, with
-    --use-host, the host that raised it; else no one. Each spelled as SOURCE_MARKS says (users and
-    hosts worked out once per distinct value)."""
+    --use-host, the host that raised it; else no one. Each is spelled to say where it came from
+    (see USER_MARK); users and hosts are worked out once per distinct value."""
 
     def __init__(self, use_user: bool, use_host: bool) -> None:
         self.use_user = use_user
@@ -4182,7 +4183,7 @@ def level_colour(level: int | None) -> str:
 
 
 def source_kind(source: str) -> str:
-    """Where a source came from, as its spelling says (SOURCE_MARKS): an address field (private,
+    """Where a source came from, as its spelling says (see USER_MARK): an address field (private,
     public IPv4, IPv6; other address for text that is no IP address), an address --do-reverse named
     (host name), --use-user (user), --use-host (agent or manager, in parentheses: host_source).
 
