@@ -82,6 +82,10 @@ SESSION_TMP_TABLE_BYTES = 256 * 1024 * 1024
 # Sources repeat the same alerts (one line per alert of a brute force): LRU caches work out what
 # becomes of this many distinct ones once, and keep memory bounded whatever the number of alerts.
 REPEAT_CACHE_ENTRIES = 16384
+# The most distinct (source, description, location) triples a grouped run holds (--max-triples): they
+# are all held before --top, --min-count and the pictures choose among them, and a hostile day of
+# millions of distinct users or URLs would otherwise take the machine's memory (too_many_triples).
+MAX_TRIPLES = 4_000_000
 DEFAULT_DNS_WORKERS = 64  # PTR lookups in flight at once
 # The most --dns-workers may ask for. Each lookup in flight is a thread (8 MiB of address space for its
 # stack) holding a socket: 256 stay well under the usual limit of 1,024 open files, and more bring
@@ -135,17 +139,19 @@ class Alert(NamedTuple):
     """One alert, or ``times`` identical alerts as the database and file readers group them.
 
     ``src_ip`` and ``user`` are already decoded: ``None`` when OSSEC recorded
-    no usable value. The time is not kept: every source applies the time window
-    itself, and alerts that differ only in time are then equal, which lets the
-    repeats of an alert be handled once. (A NamedTuple: files yield hundreds of
-    thousands a second.) A grouped source says when the alerts it merged were
-    first and last seen; one alert at a time (--show-duplicate) needs no times.
+    no usable value; ``src_ip`` is spelled as a source (see USER_MARK), ``user``
+    is the name as recorded, for --src-user. The time is not kept: every
+    source applies the time window itself, and alerts that differ only in
+    time are then equal, which lets the repeats of an alert be handled once.
+    (A NamedTuple: files yield hundreds of thousands a second.) A grouped
+    source says when the alerts it merged were first and last seen; one alert
+    at a time (--show-duplicate) needs no times.
     """
 
     rule_id: int
     description: str
     location: str
-    src_ip: str | None = None
+    src_ip: str | None = None  # as a source names it (address_source): an IP address, else marked "address:"
     user: str | None = None
     level: int | None = None
     times: int = 1  # how many alerts this stands for ("count" would hide tuple.count)
@@ -193,6 +199,18 @@ new_record = tuple.__new__
 # NamedTuple: sorted() takes a fast path for plain tuples that a subclass misses.
 Triple = tuple[str, str, str]
 Row = tuple[Triple, Tally]
+
+# A source's text says where it came from, one-to-one, and source_kind() reads it back: an attacker
+# writes user names and some address fields, and must not pass one kind of source off as another.
+# As recorded: an IP address from the alert's address field (Src IP:, srcip, the src_ip column), a
+# host name that --do-reverse confirmed for one (always with a dot), a host that raised the alert
+# (--use-host: in parentheses, host_source), a user (--use-user). Marked with the field it came
+# from: address-field text that is no IP address ("address:web1"), and a user whose name alone
+# would read as another kind: an IP address, a host, a host name, a mark ("user:10.0.0.5",
+# "user:(web1) 10.0.0.2", "user:john.doe"). So a user is never merged with an address, looked up in
+# DNS or drawn as one; and the CSV of IP sources is what it always was (docs/reverse-dns.md).
+USER_MARK = "user:"
+ADDRESS_MARK = "address:"
 
 V = typing.TypeVar("V")
 
@@ -386,6 +404,7 @@ class Settings(NamedTuple):
     render_timeout: float = DEFAULT_RENDER_TIMEOUT
     min_count: int = 1  # drop triples seen fewer times
     top: int | None = None  # keep only the sources with the most alerts
+    max_triples: int = MAX_TRIPLES  # the most distinct triples a grouped run holds
     max_nodes: int | None = None  # --max-nodes: 0 for no limit, None for the default of each output (node_limits)
     location_detail: str = "file"  # --location-detail: "file", or "agent" for one location per agent
     made_at: int = 0  # when the graph was made: now, or SOURCE_DATE_EPOCH for reproducible output
@@ -1037,6 +1056,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--top", metavar="N", type=positive_int, help="keep only the N sources with the most alerts")
     out.add_argument(
+        "--max-triples",
+        metavar="N",
+        type=positive_int,
+        default=MAX_TRIPLES,
+        help="stop with an error rather than hold more than N distinct triples, some 500 bytes each "
+        "(default: %(default)s)",
+    )
+    out.add_argument(
         "--location-detail",
         choices=LOCATION_DETAILS,
         default="file",
@@ -1152,6 +1179,7 @@ def graph_options(args: argparse.Namespace) -> dict[str, Any]:
         "render_timeout": args.render_timeout,
         "min_count": args.min_count,
         "top": args.top,
+        "max_triples": args.max_triples,
         "max_nodes": args.max_nodes,
         "location_detail": args.location_detail,
         "made_at": int(made_at) if made_at.isdigit() else int(time.time()),
@@ -1631,13 +1659,16 @@ class DatabaseNames:
         )
 
     def source(self, stored: str) -> str | None:
-        """The address of a stored source (decode_ip), noting one that is not an IP address."""
+        """The source of a stored address (decode_ip, address_source), noting one that is not an IP address."""
         address = decode_ip(stored)
         # A dotted quad made from an integer is an address; stored text must be checked.
-        if address is not None and address == stored.strip() and not is_ip_fast(address):
+        if address is None or address != stored.strip():
+            return address
+        source = address_source(address)
+        if source is not address:
             self.odd_sources += 1
             self.odd_example = self.odd_example or address
-        return address
+        return source
 
     def group(self, first: int, last: int, times: str, address: str, context: str, user: str | None = None) -> Alert:
         """An Alert from the times and the fields of a packed group (packed_row); ``user`` only with --use-user."""
@@ -2992,25 +3023,35 @@ def is_ip_fast(text: str) -> bool:
 
 
 MAX_PTR_NAMES = 4  # PTR names of one address that are tried for confirmation (each costs a lookup)
+# A host name's shape: two labels or more of letters, digits and hyphens (1-63 characters, no hyphen
+# at either end), 253 characters at most, a last label that is not all digits (so no IPv4 address,
+# RFC 3696). A single label could be anyone's user name. ossec.properties repeats it. As text, compiled
+# (and cached by re) on first use, as the patterns of rules files are.
+_HOST_NAME = r"(?=.{1,253}\Z)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?![0-9]+\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z"
+
+
+def host_name_shaped(text: str) -> bool:
+    """Whether text has a host name's shape (_HOST_NAME): what source_kind reads as a host name.
+
+    >>> [host_name_shaped(n) for n in ("scanner.example.net", "localhost", "10.0.0.99", "a..b", "bad_name.example")]
+    [True, False, False, False, False]
+    """
+    return re.match(_HOST_NAME, text) is not None
 
 
 def is_host_name(name: str) -> bool:
     """Whether a PTR target may stand for an address: a host name, not an address in disguise.
 
-    Labels of letters, digits and hyphens (1-63 characters, no hyphen at either
-    end), 253 characters at most, a last label that is not all digits (so no
-    IPv4 address, RFC 3696), and IDNA labels (``xn--``) that decode. The name
-    is kept in that ASCII form: a Unicode look-alike cannot pose as another.
+    A host name's shape (host_name_shaped), and IDNA labels (``xn--``) that
+    decode. The name is kept in that ASCII form: a Unicode look-alike cannot
+    pose as another.
 
-    >>> [is_host_name(n) for n in ("scanner.example.net", "10.0.0.99", "a..b", "bad_name.example", "xn--bcher-kva.ch")]
-    [True, False, False, False, True]
+    >>> [is_host_name(n) for n in ("scanner.example.net", "10.0.0.99", "gateway", "xn--bcher-kva.ch", "xn--zz.example")]
+    [True, False, False, True, False]
     """
-    labels = name.split(".")
-    if len(name) > 253 or labels[-1].isdigit():
+    if not host_name_shaped(name):
         return False
-    for label in labels:
-        if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", label):
-            return False
+    for label in name.split("."):
         if label[:4].lower() == "xn--":
             try:
                 label.encode("ascii").decode("idna")
@@ -3202,9 +3243,13 @@ def dns_failure_kind(err: Exception) -> str:
 
 
 def resolve_grouped(rows: Iterable[Row], resolver: ReverseResolver) -> list[Row]:
-    """Replace IP sources by their names, then merge again: two addresses may share a name."""
+    """Replace IP sources by their names, then merge again: two addresses may share a name.
+
+    A source that is an IP address came from an address field: a user or other text that looks
+    like one is marked (see USER_MARK), so only addresses are ever looked up.
+    """
     rows = list(rows)
-    resolver.resolve_all(source for (source, _, _), _ in rows if is_ip(source))
+    resolver.resolve_all(source for (source, _, _), _ in rows if is_ip_fast(source))
     return group_triples(((resolver.name(source), what, where), tally) for (source, what, where), tally in rows)
 
 
@@ -3212,7 +3257,7 @@ def resolve_stream(rows: Iterable[Row], resolver: ReverseResolver, batch: int = 
     """Replace IP sources by their names in one-line-per-alert output, a batch at a time."""
     iterator = iter(rows)
     while chunk := list(itertools.islice(iterator, batch)):
-        resolver.resolve_all(source for (source, _, _), _ in chunk if is_ip(source))
+        resolver.resolve_all(source for (source, _, _), _ in chunk if is_ip_fast(source))
         for (source, what, where), tally in chunk:
             yield (resolver.name(source), what, where), tally
 
@@ -3252,12 +3297,43 @@ def decode_text_ip(raw: str | None) -> str | None:
     databases store addresses as decimal integers.
 
     >>> decode_text_ip(" 203.0.113.5 "), decode_text_ip("(none)"), decode_text_ip("3232235777")
-    ('203.0.113.5', None, '3232235777')
+    ('203.0.113.5', None, 'address:3232235777')
     """
     if raw is None:
         return None
     raw = raw.strip()
-    return None if raw in NO_ADDRESS else raw
+    return None if raw in NO_ADDRESS else address_source(raw)
+
+
+def address_source(address: str) -> str:
+    """An address field's value as a source: an IP address as recorded; anything else (a name a
+    decoder matched, junk) marked ``address:``, so that it never reads as, nor merges with, a user,
+    a host or a name --do-reverse confirmed, and is never looked up (see USER_MARK).
+
+    >>> address_source("203.0.113.5"), address_source("2001:db8::1"), address_source("web1.example.org")
+    ('203.0.113.5', '2001:db8::1', 'address:web1.example.org')
+    """
+    return address if is_ip_fast(address) else ADDRESS_MARK + address
+
+
+# What a reader might take for an address, IP or not: four dotted numbers, or hex digits and dots
+# around a colon (the page's script offers --src for such a name, AfterGlow colours some as IPv6).
+_ADDRESS_LIKE = r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*"
+
+
+def user_source(user: str) -> str:
+    """A user as a source: its name, or ``user:`` and its name where the name alone would read as
+    another kind of source (source_kind), looks like an address, or starts with the mark (see
+    USER_MARK).
+
+    >>> [user_source(u) for u in ("root", "bob@example.org", "10.0.0.5", "(web1) 10.0.0.2", "john.doe", "user:x")]
+    ['root', 'bob@example.org', 'user:10.0.0.5', 'user:(web1) 10.0.0.2', 'user:john.doe', 'user:user:x']
+    >>> user_source("999.1.1.1"), user_source("dead:beef")
+    ('user:999.1.1.1', 'user:dead:beef')
+    """
+    if source_kind(user) != "user" or user.startswith(USER_MARK) or re.fullmatch(_ADDRESS_LIKE, user):
+        return USER_MARK + user
+    return user
 
 
 def clean_user(raw: str | bytes | None) -> str | None:
@@ -3319,17 +3395,19 @@ def host_source(location: str) -> str | None:
 
 class Sourcing:
     """Who an alert's source node is: its address; else, with --use-user, its user; else, with
-    --use-host, the host that raised it (worked out once per location); else no one."""
+    --use-host, the host that raised it; else no one. Each is spelled to say where it came from
+    (see USER_MARK); users and hosts are worked out once per distinct value."""
 
     def __init__(self, use_user: bool, use_host: bool) -> None:
         self.use_user = use_user
         self.use_host = use_host
+        self.users = Memo(user_source)
         self.hosts = Memo(host_source)
 
     def without_address(self, user: str | None, location: str) -> str | None:
         """Who stands for an alert that has no address."""
         if self.use_user and user is not None:
-            return user
+            return self.users[user]
         return self.hosts[location] if self.use_host else None
 
 
@@ -3381,12 +3459,15 @@ def passing(alerts: Iterable[Alert], steps: FilterSteps, removed: Counter[str]) 
             yield alert
 
 
-def tally_triples(source: Source, filters: Filters, use_user: bool, stats: Stats, use_host: bool = False) -> list[Row]:
+def tally_triples(
+    source: Source, filters: Filters, use_user: bool, stats: Stats, use_host: bool = False, limit: int = MAX_TRIPLES
+) -> list[Row]:
     """The triples of the alerts the filters keep, each with its tally, sorted so output can be diffed.
 
     Alerts that make the same triple are merged: counts added, the highest
     level kept. One loop with no call per alert: this is where a grouped export
-    of a million alerts spends most of its own time.
+    of a million alerts spends most of its own time. More than ``limit``
+    distinct triples (--max-triples) end the run (too_many_triples).
     """
     alerts: Iterable[Alert] = source.alerts
     steps = filter_steps(filters, use_user, source.applied, use_host)
@@ -3394,6 +3475,7 @@ def tally_triples(source: Source, filters: Filters, use_user: bool, stats: Stats
     if steps:
         alerts = passing(alerts, steps, stats.removed)
     totals: dict[Triple, Tally] = {}
+    held = totals.get
     sourcing = Sourcing(use_user, use_host)
     without_address, hosts = sourcing.without_address, sourcing.hosts
     # Counted in local variables, which a million-alert loop notices, and added up at the end.
@@ -3411,7 +3493,15 @@ def tally_triples(source: Source, filters: Filters, use_user: bool, stats: Stats
             if hosts[location] is not None:
                 with_host += times
             continue
-        add_tally(totals, (who, description, location), new_record(Tally, (times, level, first, last)))
+        triple = (who, description, location)
+        tally = new_record(Tally, (times, level, first, last))
+        seen = held(triple)  # add_tally, inlined: only a new triple needs the count checked
+        if seen is None:
+            if len(totals) >= limit:
+                raise too_many_triples(limit)
+            totals[triple] = tally
+        else:
+            totals[triple] = merged(seen, tally)
     stats.count(kept, unknown_level if filters.min_level is not None else 0, no_source, with_user, with_host)
     return sorted_rows(totals)
 
@@ -3498,18 +3588,20 @@ def add_tally(totals: dict[K, Tally], triple: K, tally: Tally) -> None:
     {('a', 'b', 'c'): Tally(alerts=3, level=3, first=50, last=200)}
     """
     seen = totals.get(triple)
-    if seen is None:
-        totals[triple] = tally
-    else:
-        totals[triple] = new_record(
-            Tally,
-            (
-                seen.alerts + tally.alerts,
-                higher_level(seen.level, tally.level),
-                earlier(seen.first, tally.first),
-                later(seen.last, tally.last),
-            ),
-        )
+    totals[triple] = tally if seen is None else merged(seen, tally)
+
+
+def merged(seen: Tally, tally: Tally) -> Tally:
+    """Two tallies as one: counts added, the highest level, the widest span of times."""
+    return new_record(
+        Tally,
+        (
+            seen.alerts + tally.alerts,
+            higher_level(seen.level, tally.level),
+            earlier(seen.first, tally.first),
+            later(seen.last, tally.last),
+        ),
+    )
 
 
 def sorted_rows(totals: dict[Triple, Tally]) -> list[Row]:
@@ -4155,6 +4247,7 @@ SOURCE_COLOURS = {
     "private": "#b3de69",
     "public IPv4": "#fb8072",
     "IPv6": "#bc80bd",
+    "other address": "#fccde5",  # address-field text that is no IP address, written "address:..." (pink)
     "host name": "#fdb462",
     "user": "#ffed6f",
     "agent or manager": "#8dd3c7",  # --use-host: one of ours, the host that raised the alert (teal, beside the locations' blues)
@@ -4213,20 +4306,24 @@ def level_colour(level: int | None) -> str:
 
 
 def source_kind(source: str) -> str:
-    """private, public IPv4, IPv6, host name (from --do-reverse), user (from --use-user), or agent
-    or manager (from --use-host, which writes a host in parentheses: host_source).
+    """Where a source came from, as its spelling says (see USER_MARK): an address field (private,
+    public IPv4, IPv6; other address for text that is no IP address), an address --do-reverse named
+    (host name), --use-user (user), --use-host (agent or manager, in parentheses: host_source).
 
     >>> [source_kind(s) for s in ("10.1.2.3", "203.0.113.5", "2001:db8::1", "fd00::1", "mail.example.org", "root")]
     ['private', 'public IPv4', 'IPv6', 'private', 'host name', 'user']
-    >>> source_kind("(web1) 10.0.0.2"), source_kind("(ossec-server)")
-    ('agent or manager', 'agent or manager')
+    >>> [source_kind(s) for s in ("(web1) 10.0.0.2", "(ossec-server)", "user:10.0.0.5", "address:(web1)")]
+    ['agent or manager', 'agent or manager', 'user', 'other address']
     """
+    if source.startswith(USER_MARK):
+        return "user"
+    if source.startswith(ADDRESS_MARK):
+        return "other address"
     if source.startswith("("):
         return "agent or manager"
-    try:
-        ip = ipaddress.ip_address(source)
-    except ValueError:
-        return "host name" if "." in source else "user"
+    if not is_ip_fast(source):  # the test that address_source and user_source make
+        return "host name" if host_name_shaped(source) else "user"
+    ip = ipaddress.ip_address(source)
     if in_networks(source, PRIVATE_NETWORKS):
         return "private"
     return "IPv6" if ip.version == 6 and getattr(ip, "ipv4_mapped", None) is None else "public IPv4"
@@ -6178,7 +6275,9 @@ def run(settings: Settings, out: TextIO) -> Stats:
                 pairs = per_agent(pairs)
             rows: Iterable[Row] = resolve_stream(pairs, resolver) if resolver else pairs
         else:
-            triples = tally_triples(source, settings.filters, settings.use_user, stats, settings.use_host)
+            triples = tally_triples(
+                source, settings.filters, settings.use_user, stats, settings.use_host, settings.max_triples
+            )
             if per_agent_locations:
                 triples = group_triples(per_agent(triples))
             rows, cuts = cut_rows(triples, settings.min_count, settings.top, stats.cut)
@@ -6302,11 +6401,20 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
 
 # What a run holds at once (the rest streams): the distinct triples of its window, grouped; --top and
 # --min-count choose among them only once all are held.
-OUT_OF_MEMORY = (
-    "out of memory holding the distinct source, description and location triples of the time window: "
+HOLD_FEWER = (
     "a narrower window (--time-interval, --start-time, --end-time) or filters (--min-level, --src, --location, "
-    "--exclude-alerts) hold fewer; --top and --min-count choose only among triples already held"
+    "--exclude-alerts) hold fewer; --show-duplicate writes CSV a line per alert without holding them; "
+    "--top and --min-count choose only among triples already held"
 )
+OUT_OF_MEMORY = f"out of memory holding the distinct source, description and location triples of the time window: {HOLD_FEWER}"
+
+
+def too_many_triples(limit: int) -> Failure:
+    """The error of a run that met --max-triples."""
+    return Failure(
+        f"more than {limit:,} distinct source, description and location triples in the time window "
+        f"(--max-triples={limit}): {HOLD_FEWER}"
+    )
 
 
 def _report_error(message: str, handlers: list[logging.Handler], debug: bool) -> None:

@@ -86,7 +86,7 @@ def test_hostile_values_parse_in_graphviz_and_keep_their_text(tmp_path):
         return " ".join(text.split())
 
     # Every value is one node per role, its label the value itself (descriptions wrapped at spaces).
-    sources = {s for s, *_ in HOSTILE} | {"root"}
+    sources = {alerts2afterglow.address_source(s) for s, *_ in HOSTILE} | {"root"}  # srcip as a source spells it
     descriptions = {d for _, d, *_ in HOSTILE} | {"by a user"}
     locations = {loc for *_, loc in HOSTILE}
     assert len(nodes) == len(sources) + len(descriptions) + len(locations)
@@ -96,7 +96,7 @@ def test_hostile_values_parse_in_graphviz_and_keep_their_text(tmp_path):
             shown = alerts2afterglow.visible(value)
             assert label(text) == label(shown.replace("->", " ->")) if role == "target" else label(text) == label(shown)
     # The same string as a source and as a location stays two nodes.
-    assert "source:ossec->/var/log/secure" in nodes and "target:ossec->/var/log/secure" in nodes
+    assert "source:address:ossec->/var/log/secure" in nodes and "target:ossec->/var/log/secure" in nodes
     edges = svg_edges(svg)
     assert len(edges) == len(HOSTILE) + 1 + len(
         {(d, loc) for _, d, _, loc in HOSTILE} | {("by a user", "ossec->/var/log/secure")}

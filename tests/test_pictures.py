@@ -205,7 +205,7 @@ KINDS = [
     ("203.0.113.5", "Level 13 alert", 13, "(web1) 10.0.0.2->/var/log/auth.log", 3),
     ("10.1.2.3", "Level 9 alert", 9, "ossec->/var/log/secure", 1),
     ("2001:db8::5", "Level 5 alert", 5, "(web1) 10.0.0.2->/var/log/auth.log", 2),
-    ("mail.example.org", "Level 2 alert", 2, "ossec->/var/log/secure", 1),
+    ("mail.example.org", "Level 2 alert", 2, "ossec->/var/log/secure", 1),  # a srcip that is no IP address
     ("root", "Alert of no level", None, "(web1) 10.0.0.2->/var/log/auth.log", 1),
 ]
 
@@ -218,10 +218,11 @@ def test_rendered_picture_has_each_kinds_colour(tmp_path):
     result = run(f"--alerts-json={alerts}", "--all", "--use-user", "--use-host", f"--render={picture}")
     assert result.returncode == 0, result.stderr
     fills = svg_fills(picture.read_text())
-    assert {fills[f"source:{s}"] for s, *_ in KINDS} | {fills["source:(ossec)"]} == set(tool.SOURCE_COLOURS.values())
-    assert [fills[f"source:{s}"] for s, *_ in [*KINDS, ("(ossec)",)]] == [
-        tool.SOURCE_COLOURS[kind] for kind in ("public IPv4", "private", "IPv6", "host name", "user", "agent or manager")
-    ]
+    sources = [f"source:{tool.address_source(s) if '.' in s or ':' in s else s}" for s, *_ in KINDS] + ["source:(ossec)"]
+    kinds = ("public IPv4", "private", "IPv6", "other address", "user", "agent or manager")
+    assert [fills[source] for source in sources] == [tool.SOURCE_COLOURS[kind] for kind in kinds]
+    # host name: an address --do-reverse named (tests/test_provenance.py)
+    assert set(tool.SOURCE_COLOURS) == {*kinds, "host name"}
     assert [fills[f"event:{d}"] for _, d, *_ in KINDS] == [c for _, c in tool.LEVEL_COLOURS] + [
         tool.UNKNOWN_LEVEL_COLOUR
     ]
