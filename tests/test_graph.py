@@ -195,7 +195,7 @@ def test_graphviz_missing_is_a_clear_error(cli, tmp_path, monkeypatch):
     result = cli(f"--alerts-log={LOG}", "--all", f"--render={tmp_path / 'a.png'}")
     assert result.code == 1
     assert result.err == (
-        f"alerts2afterglow: error: cannot render {tmp_path / 'a.png'}: Graphviz's 'circo' command is not installed"
+        f"alerts2afterglow: error: cannot render {tmp_path / 'a.png'}: Graphviz's 'dot' command is not installed"
         " (Debian/Ubuntu: apt-get install graphviz)\n"
     )
 
@@ -203,13 +203,13 @@ def test_graphviz_missing_is_a_clear_error(cli, tmp_path, monkeypatch):
 def test_graphviz_failure_reports_its_message(cli, tmp_path, monkeypatch):
     fake = tmp_path / "bin"
     fake.mkdir()
-    (fake / "circo").write_text("#!/bin/sh\necho 'Error: <stdin>: syntax error in line 1' >&2\nexit 1\n")
-    (fake / "circo").chmod(0o755)
+    (fake / "dot").write_text("#!/bin/sh\necho 'Error: <stdin>: syntax error in line 1' >&2\nexit 1\n")
+    (fake / "dot").chmod(0o755)
     monkeypatch.setenv("PATH", str(fake))
     picture = tmp_path / "a.png"
     result = cli(f"--alerts-log={LOG}", "--all", f"--render={picture}")
     assert result.code == 1
-    assert result.err == "alerts2afterglow: error: Graphviz 'circo' failed: Error: <stdin>: syntax error in line 1\n"
+    assert result.err == "alerts2afterglow: error: Graphviz 'dot' failed: Error: <stdin>: syntax error in line 1\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin"], "no picture, no temporary file"
 
 

@@ -124,7 +124,8 @@ def hostile(tmp_path: Path) -> Path:
 
 
 def big_alerts_log(path: Path, sources: int = 200) -> Path:
-    """An alerts.log whose graph Graphviz draws for seconds as a PNG with --layout=circo (auto would pick sfdp)."""
+    """An alerts.log whose graph Graphviz draws for seconds as a PNG with --layout=circo and --max-nodes=0
+    (auto would pick sfdp, and a picture draws 80 nodes by default)."""
     lines = []
     for i in range(sources):
         date = time.strftime("%Y %b %d %H:%M:%S", time.gmtime(1764237600 + i))
@@ -718,7 +719,7 @@ def test_signal_during_render_removes_temporary_files_and_ends_graphviz(tmp_path
     out = tmp_path / "out"
     out.mkdir()
     (out / "alerts.csv").write_text("yesterday's\n")
-    argv = command(f"--alerts-log={big_log}", "--all", f"--render={out}/alerts.png", "--layout=circo", f"--output={out}/alerts.csv")
+    argv = command(f"--alerts-log={big_log}", "--all", f"--render={out}/alerts.png", "--layout=circo", "--max-nodes=0", f"--output={out}/alerts.csv")
     with subprocess.Popen(argv, env=environment(marker), stdout=subprocess.PIPE, stderr=subprocess.PIPE) as cli:
         graphviz = wait_for_graphviz(marker, cli)
         assert sorted(name.split(".")[1] for name in files_in(out) if name.startswith(".")) == ["alerts"] * 2
@@ -734,7 +735,7 @@ def test_signal_during_render_removes_temporary_files_and_ends_graphviz(tmp_path
 
 def test_sigkill_takes_graphviz_with_it(tmp_path, big_log):
     marker = uuid.uuid4().hex
-    argv = command(f"--alerts-log={big_log}", "--all", f"--render={tmp_path}/alerts.png", "--layout=circo")
+    argv = command(f"--alerts-log={big_log}", "--all", f"--render={tmp_path}/alerts.png", "--layout=circo", "--max-nodes=0")
     with subprocess.Popen(argv, env=environment(marker), stdout=subprocess.PIPE, stderr=subprocess.PIPE) as cli:
         wait_for_graphviz(marker, cli)
         cli.kill()
@@ -779,7 +780,7 @@ def test_sighup_ignored_by_nohup_stays_ignored(tmp_path, log):
 
 def test_render_timeout_leaves_no_temporary_file_and_no_graphviz(tmp_path, big_log):
     marker = uuid.uuid4().hex
-    result = run(f"--alerts-log={big_log}", "--all", f"--render={tmp_path}/alerts.png", "--layout=circo", "--render-timeout=0.2", marker=marker)
+    result = run(f"--alerts-log={big_log}", "--all", f"--render={tmp_path}/alerts.png", "--layout=circo", "--max-nodes=0", "--render-timeout=0.2", marker=marker)
     assert "Graphviz 'circo' did not finish within 0.2 s" in one_error(result)
     assert files_in(tmp_path) == []
     assert live_processes(marker) == {}
