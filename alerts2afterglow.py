@@ -82,6 +82,10 @@ SESSION_TMP_TABLE_BYTES = 256 * 1024 * 1024
 # Sources repeat the same alerts (one line per alert of a brute force): LRU caches work out what
 # becomes of this many distinct ones once, and keep memory bounded whatever the number of alerts.
 REPEAT_CACHE_ENTRIES = 16384
+# The most distinct (source, description, location) triples a grouped run holds (--max-triples): they
+# are all held before --top, --min-count and the pictures choose among them, and a hostile day of
+# millions of distinct users or URLs would otherwise take the machine's memory (too_many_triples).
+MAX_TRIPLES = 4_000_000
 DEFAULT_DNS_WORKERS = 64  # PTR lookups in flight at once
 # The most --dns-workers may ask for. Each lookup in flight is a thread (8 MiB of address space for its
 # stack) holding a socket: 256 stay well under the usual limit of 1,024 open files, and more bring
@@ -92,9 +96,12 @@ DEFAULT_DNS_TIMEOUT = 3.0  # seconds for one lookup
 DEFAULT_DNS_BUDGET = 60.0  # seconds for all lookups of a run
 DEFAULT_LAYOUT = "auto"  # Graphviz engine for --render: circo for small graphs, sfdp beyond (choose_layout)
 DEFAULT_RENDER_TIMEOUT = 300.0  # seconds; a huge graph must not hang a cron job
-# A picture holds at most this many nodes (and LINKS_PER_NODE times as many links): beyond, labels
-# are unreadable and Graphviz's time and memory grow fast (docs/pictures.md, bench/bench_render.py).
-DEFAULT_MAX_NODES = 1000
+# What a graph draws by default (--max-nodes): the busiest sources that fit in this many nodes and
+# LINKS_PER_NODE times as many links. A picture (--render FILE.png/svg/gif/pdf, --format=dot) is seen
+# whole: beyond some 80 nodes and 160 links its links cannot be followed (bench/bench_render.py
+# --legibility, docs/pictures.md). The page can zoom, and its search and table hold every triple.
+PICTURE_MAX_NODES = 80
+PAGE_MAX_NODES = 1000
 
 # What OSSEC writes where an alert has no source address or no user.
 NO_ADDRESS = frozenset({"", "0", "(null)", "(none)", "0.0.0.0", "::"})
@@ -132,17 +139,19 @@ class Alert(NamedTuple):
     """One alert, or ``times`` identical alerts as the database and file readers group them.
 
     ``src_ip`` and ``user`` are already decoded: ``None`` when OSSEC recorded
-    no usable value. The time is not kept: every source applies the time window
-    itself, and alerts that differ only in time are then equal, which lets the
-    repeats of an alert be handled once. (A NamedTuple: files yield hundreds of
-    thousands a second.) A grouped source says when the alerts it merged were
-    first and last seen; one alert at a time (--show-duplicate) needs no times.
+    no usable value; ``src_ip`` is spelled as a source (see USER_MARK), ``user``
+    is the name as recorded, for --src-user. The time is not kept: every
+    source applies the time window itself, and alerts that differ only in
+    time are then equal, which lets the repeats of an alert be handled once.
+    (A NamedTuple: files yield hundreds of thousands a second.) A grouped
+    source says when the alerts it merged were first and last seen; one alert
+    at a time (--show-duplicate) needs no times.
     """
 
     rule_id: int
     description: str
     location: str
-    src_ip: str | None = None
+    src_ip: str | None = None  # as a source names it (address_source): an IP address, else marked "address:"
     user: str | None = None
     level: int | None = None
     times: int = 1  # how many alerts this stands for ("count" would hide tuple.count)
@@ -169,6 +178,7 @@ class Source(NamedTuple):
     alerts: Iterator[Alert]
     applied: frozenset[str] = frozenset()
     survey: Callable[[Stats], Survey] | None = None  # given what the run counted
+    producers: Callable[[], dict[str, str]] | None = None  # once read: who wrote each kind of source (producer_name)
 
 
 class Tally(NamedTuple):
@@ -191,6 +201,18 @@ Triple = tuple[str, str, str]
 Row = tuple[Triple, Tally]
 
 K = typing.TypeVar("K")
+# A source's text says where it came from, one-to-one, and source_kind() reads it back: an attacker
+# writes user names and some address fields, and must not pass one kind of source off as another.
+# As recorded: an IP address from the alert's address field (Src IP:, srcip, the src_ip column), a
+# host name that --do-reverse confirmed for one (always with a dot), a host that raised the alert
+# (--use-host: in parentheses, host_source), a user (--use-user). Marked with the field it came
+# from: address-field text that is no IP address ("address:web1"), and a user whose name alone
+# would read as another kind: an IP address, a host, a host name, a mark ("user:10.0.0.5",
+# "user:(web1) 10.0.0.2", "user:john.doe"). So a user is never merged with an address, looked up in
+# DNS or drawn as one; and the CSV of IP sources is what it always was (docs/reverse-dns.md).
+USER_MARK = "user:"
+ADDRESS_MARK = "address:"
+
 V = typing.TypeVar("V")
 
 
@@ -290,6 +312,8 @@ class Window(NamedTuple):
 
     start: int | None
     end: int | None
+    interval: int | None = None  # --time-interval (or its default): the window is the last this many seconds
+    to_now: bool = False  # --start-time without --end-time: the window ends now
 
     def contains(self, epoch: int) -> bool:
         return self.start is None or self.end is None or self.start <= epoch < self.end
@@ -381,10 +405,12 @@ class Settings(NamedTuple):
     render_timeout: float = DEFAULT_RENDER_TIMEOUT
     min_count: int = 1  # drop triples seen fewer times
     top: int | None = None  # keep only the sources with the most alerts
-    max_nodes: int = DEFAULT_MAX_NODES  # a picture's limit, 0 for none (--render)
+    max_triples: int = MAX_TRIPLES  # the most distinct triples a grouped run holds
+    max_nodes: int | None = None  # --max-nodes: 0 for no limit, None for the default of each output (node_limits)
     location_detail: str = "file"  # --location-detail: "file", or "agent" for one location per agent
     made_at: int = 0  # when the graph was made: now, or SOURCE_DATE_EPOCH for reproducible output
     cuts: tuple[str, ...] = ()  # what --min-count, --top and --max-nodes left out, for the title (set by run)
+    producers: tuple[tuple[str, str], ...] = ()  # (kind of source, who wrote it) for the title (set by run)
     explain_empty: bool = False  # say why when nothing is written: stderr is a terminal, or --debug
 
 
@@ -481,14 +507,14 @@ def resolve_window(args: argparse.Namespace, now: int) -> Window:
             raise UsageError("--end-time needs --start-time")
         seconds = args.time_interval or parse_interval(DEFAULT_INTERVAL)
         # Up to and including the current second; an interval longer than the epoch is all time since.
-        return Window(max(now - seconds, 0), now + 1)
+        return Window(max(now - seconds, 0), now + 1, interval=seconds)
     start = args.start_time
     end = args.end_time if args.end_time is not None else now + 1
     if start > now:
         raise UsageError(f"--start-time {_both_zones(start)} is in the future")
     if start >= end:
         raise UsageError("--start-time must be before --end-time")
-    return Window(start, end)
+    return Window(start, end, to_now=args.end_time is None)
 
 
 OPTION_FILE_MAX_BYTES = 1024 * 1024  # a MySQL option file holds a few lines; /dev/zero must not fill memory
@@ -707,31 +733,117 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {visible(message)} (see --help)\n")  # it may quote what was typed
 
 
-class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+HELP_COLUMNS = (60, 100)  # --help fills the terminal's width (COLUMNS), within these
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """--help as a manual page reads: wrapped to the terminal's width (COLUMNS, else the terminal's
+    own, else 80; from 60 to 100 columns), the description and the epilog's sections too
+    (manual_text)."""
+
     def __init__(self, prog: str) -> None:
-        super().__init__(prog, max_help_position=32, width=100)
+        import shutil
+
+        narrowest, widest = HELP_COLUMNS
+        width = min(max(shutil.get_terminal_size().columns, narrowest), widest) - 1  # the last column left free
+        super().__init__(prog, max_help_position=min(32, width // 3), width=width)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return manual_text(text, width)
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        """An option's help, wrapped; "(default: X)" kept on one line (textwrap never breaks at U+00A0)."""
+        lines = super()._split_lines(text.replace("(default: ", "(default:\u00a0"), width)
+        return [line.replace("\u00a0", " ") for line in lines]
+
+
+def manual_text(text: str, width: int) -> str:
+    r"""The description and the epilog, wrapped to ``width`` as a manual page sets them. Blocks are
+    separated by blank lines; in each, a line in capitals alone is a heading, kept; lines indented by
+    four spaces are commands, kept as they are; "  TERM  meaning" (two spaces or more after the term)
+    is a definition, its meaning wrapped under itself; "  # ..." a comment; anything else a paragraph.
+
+    >>> print(manual_text("EXIT STATUS\n  0    success, an empty window included\n  1    failure", 30))
+    EXIT STATUS
+      0    success, an empty
+           window included
+      1    failure
+    """
+    lines: list[str] = []
+    for block in text.strip("\n").split("\n\n"):
+        paragraph: list[str] = []
+        for line in [*block.splitlines(), ""]:
+            definition = _DEFINITION.match(line)
+            if line.startswith("  ") and not line.startswith(("    ", "  # ")) and not definition:
+                paragraph.append(line.strip() if paragraph else line)  # the paragraph's first line keeps its indent
+                continue
+            if paragraph:
+                indent = paragraph[0][: len(paragraph[0]) - len(paragraph[0].lstrip())]
+                lines += textwrap.wrap(" ".join(paragraph).strip(), width, initial_indent=indent, subsequent_indent=indent)
+                paragraph = []
+            if line.startswith("  # "):
+                lines += textwrap.wrap(line[4:], width, initial_indent="  # ", subsequent_indent="  # ")
+            elif definition:
+                term, meaning = definition.groups()
+                lines += textwrap.wrap(meaning, width, initial_indent=term, subsequent_indent=" " * len(term))
+            elif line.startswith("    ") or (line and line == line.upper()):
+                lines.append(line)  # a command, or a heading
+            elif line:
+                paragraph.append(line)
+        lines.append("")
+    return "\n".join(lines).rstrip("\n")
+
+
+_DEFINITION = re.compile(r"(  [^ #]\S*  +)(\S.*)")  # "  TERM  meaning": a term of one word, two spaces or more after it
 
 
 EPILOG = """\
-examples:
-  # the classic pipeline, from cron every 30 minutes (password in ~/.my.cnf)
-  alerts2afterglow --exclude-alerts=3302,3303 --time-interval="30 minute" \\
-      | afterglow.pl -c ossec.properties | circo -Tgif -o alerts.gif
+EXAMPLES
+  # The classic pipeline, from cron every 30 minutes (the password in ~/.my.cnf).
+    alerts2afterglow --exclude-alerts=3302,3303 --time-interval="30 minute" \\
+        | afterglow.pl -c ossec.properties | circo -Tgif -o alerts.gif
 
-  # the same picture without AfterGlow, written atomically
-  alerts2afterglow --time-interval="30 minute" --top=40 --render=alerts.png
+  # The same picture without AfterGlow, written atomically.
+    alerts2afterglow --time-interval="30 minute" --top=40 --render=alerts.png
 
-  # an incident window: one network, levels 10 and up, with alert counts
-  alerts2afterglow --start-time="2026/11/27 22:00:00" --end-time="2026/11/28 06:00:00" \\
-      --src=203.0.113.0/24 --min-level=10 --count
+  # An incident window: one network, levels 10 and up, with alert counts.
+    alerts2afterglow --start-time="2026/11/27 22:00:00" \\
+        --end-time="2026/11/28 06:00:00" \\
+        --src=203.0.113.0/24 --min-level=10 --count
 
-  # an archived day without a database, users where an alert has no IP, names for IPs
-  alerts2afterglow --alerts-log=/var/ossec/logs/alerts/2026/Nov/ossec-alerts-27.log.gz --all \\
-      --use-user --do-reverse --output=alerts.csv
+  # An archived day without a database, users where an alert has no IP, names for IPs.
+    alerts2afterglow --all --use-user --do-reverse --output=alerts.csv \\
+        --alerts-log=/var/ossec/logs/alerts/2026/Nov/ossec-alerts-27.log.gz
 
-exit status: 0 success (an empty window included; a spent --dns-budget is a warning),
-1 runtime failure (database, I/O, Graphviz), 2 usage error, 128+N ended by signal N
-(SIGTERM 143, Ctrl-C 130).
+ENVIRONMENT
+  MYSQL_PWD          the database password, where neither --dbpass nor the option file gives one
+  HOME               where ~/.my.cnf is looked for (without --defaults-file)
+  TZ                 the local time zone: of --start-time and --end-time written yyyy/mm/dd \
+hh:mm:ss, and of the local times --debug shows; pictures and their titles say UTC
+  PATH               where Graphviz's commands are found: the layout engines (dot, sfdp...) and neato
+  TMPDIR             where Graphviz's drawing waits to be finished, in a file without a name
+  SOURCE_DATE_EPOCH  the "made" time in a picture's title: same input, same bytes
+  COLUMNS            the width of this help (60 to 100 columns; else the terminal's)
+
+FILES
+  ~/.my.cnf          the MySQL option file, read as the mysql client reads it: [client] user, \
+password, host, port, database
+  /etc/resolv.conf   the DNS servers of --do-reverse, without --nameserver
+  /var/ossec/rules   rule descriptions missing from the database, without --rules-dir (and \
+/var/ossec/ruleset/rules, /var/ossec/etc/rules)
+
+EXIT STATUS
+  0      success, an empty window included (no output, nothing on stderr); a spent \
+--dns-budget is a warning
+  1      runtime failure: the database, an option file, I/O, Graphviz, out of memory
+  2      usage error: a bad flag or value, conflicting flags, a start in the future
+  128+N  ended by signal N (130 for Ctrl-C, 143 for SIGTERM); temporary files are removed
+
+  Every error is one line on stderr, "alerts2afterglow: error: ...". stdout carries data only.
+
+SEE ALSO
+  afterglow.pl(1), dot(1), sfdp(1); README.md and docs/ in the source: the pictures, the page, \
+the database, the alert files, diagnostics.
 """
 
 
@@ -739,9 +851,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line, GNU style: --flag=value and --flag value both work."""
     parser = _Parser(
         prog=PROG,
-        description="Export OSSEC/Wazuh alerts as source,description,location CSV for AfterGlow, "
-        "or draw them as a graph with Graphviz. Sources: the OSSEC MySQL database (default), "
-        "alerts.log or alerts.json.",
+        description="Turn OSSEC and Wazuh alerts into link graphs: who (the attacker's address, or a user) -> "
+        "what (the alert) -> where (the agent and its log). Reads the OSSEC MySQL database (the default), or "
+        "alerts.log and alerts.json files; writes the triples as CSV for AfterGlow, as a Graphviz graph (DOT), "
+        "as a picture drawn by Graphviz, or as an interactive page.",
         epilog=EPILOG,
         formatter_class=_HelpFormatter,
         allow_abbrev=False,
@@ -914,17 +1027,19 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument(
         "--layout",
         choices=LAYOUTS,
+        metavar="ENGINE",
         default=DEFAULT_LAYOUT,
-        help=f"Graphviz layout engine for --render; auto: circo up to {CIRCO_MAX_NODES} nodes and "
-        f"{CIRCO_MAX_LINKS} links, sfdp beyond (default: %(default)s)",
+        help=f"Graphviz layout engine for --render: {', '.join(LAYOUTS)}; auto: dot (left to right) up to "
+        f"{DOT_MAX_NODES} nodes and {DOT_MAX_LINKS} links, sfdp beyond (default: %(default)s)",
     )
     out.add_argument(
         "--max-nodes",
         metavar="N",
         type=node_limit,
-        default=DEFAULT_MAX_NODES,
-        help=f"--render draws the busiest sources that fit in N nodes and {LINKS_PER_NODE}*N links, "
-        "and says so; 0 draws everything (default: %(default)s)",
+        help="draw only the busiest sources that fit in N nodes (and, in a picture, "
+        f"{LINKS_PER_NODE['picture']}*N links; in the page's graph, {LINKS_PER_NODE['page']}*N), and say so in the "
+        f"title; 0 draws everything (default: {PICTURE_MAX_NODES} for a picture, --render FILE.png and "
+        f"--format=dot; {PAGE_MAX_NODES} for the page, which holds every triple in its table)",
     )
     out.add_argument(
         "--render-timeout",
@@ -941,6 +1056,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop triples seen fewer than N times (default: %(default)s)",
     )
     out.add_argument("--top", metavar="N", type=positive_int, help="keep only the N sources with the most alerts")
+    out.add_argument(
+        "--max-triples",
+        metavar="N",
+        type=positive_int,
+        default=MAX_TRIPLES,
+        help="stop with an error rather than hold more than N distinct triples, some 500 bytes each "
+        "(default: %(default)s)",
+    )
     out.add_argument(
         "--location-detail",
         choices=LOCATION_DETAILS,
@@ -1031,7 +1154,7 @@ def build_settings(args: argparse.Namespace, now: int) -> Settings:
         alerts_jsons=tuple(args.alerts_json),
         dns=dns_settings(args),
         rules_dirs=tuple(args.rules_dir) if args.rules_dir else None,
-        explain_empty=args.debug or stderr_is_terminal(),
+        explain_empty=args.debug or is_terminal(sys.stderr),
         **graph_options(args),
     )
 
@@ -1057,6 +1180,7 @@ def graph_options(args: argparse.Namespace) -> dict[str, Any]:
         "render_timeout": args.render_timeout,
         "min_count": args.min_count,
         "top": args.top,
+        "max_triples": args.max_triples,
         "max_nodes": args.max_nodes,
         "location_detail": args.location_detail,
         "made_at": int(made_at) if made_at.isdigit() else int(time.time()),
@@ -1536,13 +1660,16 @@ class DatabaseNames:
         )
 
     def source(self, stored: str) -> str | None:
-        """The address of a stored source (decode_ip), noting one that is not an IP address."""
+        """The source of a stored address (decode_ip, address_source), noting one that is not an IP address."""
         address = decode_ip(stored)
         # A dotted quad made from an integer is an address; stored text must be checked.
-        if address is not None and address == stored.strip() and not is_ip_fast(address):
+        if address is None or address != stored.strip():
+            return address
+        source = address_source(address)
+        if source is not address:
             self.odd_sources += 1
             self.odd_example = self.odd_example or address
-        return address
+        return source
 
     def group(self, first: int, last: int, times: str, address: str, context: str, user: str | None = None) -> Alert:
         """An Alert from the times and the fields of a packed group (packed_row); ``user`` only with --use-user."""
@@ -2034,6 +2161,7 @@ class FileCounters:
         self.not_json = 0
         self.no_time = 0
         self.not_alerts = False  # text, but never an alert header: not an alerts.log
+        self.producers: set[str] = set()  # alerts.json: "OSSEC", "Wazuh", as the objects read are written
         self.unterminated = False  # the last line has no newline (json_lines is yielding it)
         self.passed = 0  # of them, bytes whose headers alone were read: no alert of the window there
         self.incomplete = False  # the last alert or line ends mid-line: a file being written
@@ -2234,7 +2362,7 @@ def log_location(raw: bytes) -> str:
 def log_source(raw: bytes) -> str | None:
     """What "Src IP:" says, as decode_text_ip reads it (without its cache: each distinct value comes here once)."""
     address = text(raw).strip()
-    return None if address in NO_ADDRESS else address
+    return None if address in NO_ADDRESS else address_source(address)
 
 
 def clean_user_bytes(raw: bytes) -> str | None:
@@ -2288,7 +2416,7 @@ class AlertTimes:
         self.highest = high if self.highest is None else max(self.highest, high)
         self.lowest = low if self.lowest is None else min(self.lowest, low)
         self.seen += len(epochs)
-        start, end = self.window
+        start, end = self.window.start, self.window.end
         if start is not None and end is not None and (low < start or high >= end):
             if in_order:  # a piece is mostly all in or all out: two bisections
                 inside = bisect.bisect_left(epochs, end) - bisect.bisect_left(epochs, start)
@@ -2299,20 +2427,19 @@ class AlertTimes:
 
 class OddSources:
     """Alerts of the files whose source address is not an IP address (`Src IP: evil.example`, `-`):
-    kept as text, as ever, and counted for one line a run (report)."""
+    kept as text, marked as such (address_source), and counted for one line a run (report)."""
 
     def __init__(self) -> None:
         self.alerts = 0
         self.first: str | None = None
-        self.is_ip = Memo(is_ip_fast)
         # Counted only where the line is read: a cron job's runs pay nothing for it.
         self.counting = any(handler.level <= logging.INFO for handler in log.handlers)
 
-    def odd(self, address: str | None) -> int:
-        """1 when ``address`` is a source that is not an IP address (the caller adds its alerts), else 0."""
-        if address is None or self.is_ip[address]:
+    def odd(self, source: str | None) -> int:
+        """1 when ``source`` is an address field's text that is not an IP address (the caller adds its alerts), else 0."""
+        if source is None or not source.startswith(ADDRESS_MARK):
             return 0
-        self.first = self.first or address
+        self.first = self.first or source.removeprefix(ADDRESS_MARK)
         return 1
 
     def report(self) -> None:
@@ -2552,6 +2679,15 @@ def parse_json_alert(obj: Any) -> Alert | None:
     )
 
 
+def json_producer(obj: Any) -> str:
+    """Who wrote an alerts.json object: Wazuh names its rule's "id" and "description", OSSEC 2.9-3.x
+    its "sidid" and "comment"; "" when neither tells."""
+    rule = obj.get("rule") if type(obj) is dict else None
+    if type(rule) is not dict:
+        return ""
+    return "Wazuh" if "id" in rule else "OSSEC" if "sidid" in rule else ""
+
+
 _ABSENT = ("absent",)  # a key's value for a field an object does not have (None would say it is null)
 
 
@@ -2679,13 +2815,13 @@ def json_alerts(
                     key = json_key(obj) if type(obj) is dict else None
                     number = made.get(key)
                     if number is None:
-                        number = made[key] = json_number_of(obj, numbered, odd, odd_numbers)
+                        number = made[key] = json_number_of(obj, numbered, counters, odd, odd_numbers)
                     else:
                         hits += 1
                 except TypeError:  # a value that cannot be a key: this object alone
-                    number = json_number_of(obj, numbered, odd, odd_numbers)
+                    number = json_number_of(obj, numbered, counters, odd, odd_numbers)
             else:
-                number = json_number_of(obj, numbered, odd, odd_numbers)
+                number = json_number_of(obj, numbered, counters, odd, odd_numbers)
             if numbered[number] is None:
                 counters.malformed += 1
                 continue
@@ -2741,11 +2877,13 @@ def not_json(counters: FileCounters) -> None:
         counters.not_json += 1
 
 
-def json_number_of(obj: Any, numbered: list[Alert | None], odd: OddSources, odd_numbers: set[int]) -> int:
-    """The number under which what parse_json_alert makes of ``obj`` is kept (json_alerts)."""
+def json_number_of(obj: Any, numbered: list[Alert | None], counters: FileCounters, odd: OddSources, odd_numbers: set[int]) -> int:
+    """The number under which what parse_json_alert makes of ``obj`` is kept (json_alerts); who wrote
+    it goes to ``counters.producers``."""
     alert = parse_json_alert(obj)
     number = len(numbered)
     numbered.append(alert)
+    counters.producers.add(json_producer(obj))
     if alert is not None and odd.counting and odd.odd(alert.src_ip):
         odd_numbers.add(number)
     return number
@@ -2799,14 +2937,18 @@ def file_alerts(
         yield from json_alerts(json_lines(blocks, counters), window, times, counters, one_by_one, odd)
 
 
-def read_alert_file(path: str, kind: str, window: Window, one_by_one: bool, times: AlertTimes, odd: OddSources) -> Iterator[Alert]:
+def read_alert_file(
+    path: str, kind: str, window: Window, one_by_one: bool, times: AlertTimes, odd: OddSources, producers: set[str] | None = None
+) -> Iterator[Alert]:
     """Stream the alerts of one alerts.log (OSSEC 2.x-3.x, Wazuh) or alerts.json in the time window;
-    ``times`` learns the times of what was read."""
+    ``times`` learns the times of what was read, ``producers`` who wrote it (json_producer)."""
     counters = FileCounters(path, "alert(s)" if kind == "log" else "line(s)")
     yield from file_alerts(path, kind, window, one_by_one, times, counters, odd)
     if counters.passed:
         log.debug("%s: %s bytes hold no alert of the time window: their headers alone were read", path, f"{counters.passed:,}")
     counters.warn()
+    if producers is not None:
+        producers |= counters.producers
 
 
 class FileSurvey:
@@ -2818,6 +2960,7 @@ class FileSurvey:
         self.window = window
         self.times: list[AlertTimes] = []
         self.unread: list[tuple[str, str]] = []  # (path, kind)
+        self.producers: set[str] = set()  # who wrote the alerts.json objects read (json_producer)
 
     def survey(self, stats: Stats) -> Survey:
         """The Survey of every file (the run's own counts are not needed: it read every alert of the window)."""
@@ -2847,7 +2990,9 @@ def read_alert_files(settings: Settings, survey: FileSurvey | None = None) -> It
     odd = OddSources()
     for path, kind in files:
         times = AlertTimes(settings.window, every=path == "-")  # stdin cannot be read again: count it all now
-        yield from read_alert_file(path, kind, settings.window, settings.show_duplicate, times, odd)
+        yield from read_alert_file(
+            path, kind, settings.window, settings.show_duplicate, times, odd, survey.producers if survey is not None else None
+        )
         if survey is not None:
             if times.every:
                 survey.times.append(times)
@@ -2936,25 +3081,35 @@ def is_ip_fast(text: str) -> bool:
 
 
 MAX_PTR_NAMES = 4  # PTR names of one address that are tried for confirmation (each costs a lookup)
+# A host name's shape: two labels or more of letters, digits and hyphens (1-63 characters, no hyphen
+# at either end), 253 characters at most, a last label that is not all digits (so no IPv4 address,
+# RFC 3696). A single label could be anyone's user name. ossec.properties repeats it. As text, compiled
+# (and cached by re) on first use, as the patterns of rules files are.
+_HOST_NAME = r"(?=.{1,253}\Z)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?![0-9]+\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z"
+
+
+def host_name_shaped(text: str) -> bool:
+    """Whether text has a host name's shape (_HOST_NAME): what source_kind reads as a host name.
+
+    >>> [host_name_shaped(n) for n in ("scanner.example.net", "localhost", "10.0.0.99", "a..b", "bad_name.example")]
+    [True, False, False, False, False]
+    """
+    return re.match(_HOST_NAME, text) is not None
 
 
 def is_host_name(name: str) -> bool:
     """Whether a PTR target may stand for an address: a host name, not an address in disguise.
 
-    Labels of letters, digits and hyphens (1-63 characters, no hyphen at either
-    end), 253 characters at most, a last label that is not all digits (so no
-    IPv4 address, RFC 3696), and IDNA labels (``xn--``) that decode. The name
-    is kept in that ASCII form: a Unicode look-alike cannot pose as another.
+    A host name's shape (host_name_shaped), and IDNA labels (``xn--``) that
+    decode. The name is kept in that ASCII form: a Unicode look-alike cannot
+    pose as another.
 
-    >>> [is_host_name(n) for n in ("scanner.example.net", "10.0.0.99", "a..b", "bad_name.example", "xn--bcher-kva.ch")]
-    [True, False, False, False, True]
+    >>> [is_host_name(n) for n in ("scanner.example.net", "10.0.0.99", "gateway", "xn--bcher-kva.ch", "xn--zz.example")]
+    [True, False, False, True, False]
     """
-    labels = name.split(".")
-    if len(name) > 253 or labels[-1].isdigit():
+    if not host_name_shaped(name):
         return False
-    for label in labels:
-        if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", label):
-            return False
+    for label in name.split("."):
         if label[:4].lower() == "xn--":
             try:
                 label.encode("ascii").decode("idna")
@@ -3146,9 +3301,13 @@ def dns_failure_kind(err: Exception) -> str:
 
 
 def resolve_grouped(rows: Iterable[Row], resolver: ReverseResolver) -> list[Row]:
-    """Replace IP sources by their names, then merge again: two addresses may share a name."""
+    """Replace IP sources by their names, then merge again: two addresses may share a name.
+
+    A source that is an IP address came from an address field: a user or other text that looks
+    like one is marked (see USER_MARK), so only addresses are ever looked up.
+    """
     rows = list(rows)
-    resolver.resolve_all(source for (source, _, _), _ in rows if is_ip(source))
+    resolver.resolve_all(source for (source, _, _), _ in rows if is_ip_fast(source))
     return group_triples(((resolver.name(source), what, where), tally) for (source, what, where), tally in rows)
 
 
@@ -3156,7 +3315,7 @@ def resolve_stream(rows: Iterable[Row], resolver: ReverseResolver, batch: int = 
     """Replace IP sources by their names in one-line-per-alert output, a batch at a time."""
     iterator = iter(rows)
     while chunk := list(itertools.islice(iterator, batch)):
-        resolver.resolve_all(source for (source, _, _), _ in chunk if is_ip(source))
+        resolver.resolve_all(source for (source, _, _), _ in chunk if is_ip_fast(source))
         for (source, what, where), tally in chunk:
             yield (resolver.name(source), what, where), tally
 
@@ -3196,12 +3355,43 @@ def decode_text_ip(raw: str | None) -> str | None:
     databases store addresses as decimal integers.
 
     >>> decode_text_ip(" 203.0.113.5 "), decode_text_ip("(none)"), decode_text_ip("3232235777")
-    ('203.0.113.5', None, '3232235777')
+    ('203.0.113.5', None, 'address:3232235777')
     """
     if raw is None:
         return None
     raw = raw.strip()
-    return None if raw in NO_ADDRESS else raw
+    return None if raw in NO_ADDRESS else address_source(raw)
+
+
+def address_source(address: str) -> str:
+    """An address field's value as a source: an IP address as recorded; anything else (a name a
+    decoder matched, junk) marked ``address:``, so that it never reads as, nor merges with, a user,
+    a host or a name --do-reverse confirmed, and is never looked up (see USER_MARK).
+
+    >>> address_source("203.0.113.5"), address_source("2001:db8::1"), address_source("web1.example.org")
+    ('203.0.113.5', '2001:db8::1', 'address:web1.example.org')
+    """
+    return address if is_ip_fast(address) else ADDRESS_MARK + address
+
+
+# What a reader might take for an address, IP or not: four dotted numbers, or hex digits and dots
+# around a colon (the page's script offers --src for such a name, AfterGlow colours some as IPv6).
+_ADDRESS_LIKE = r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*"
+
+
+def user_source(user: str) -> str:
+    """A user as a source: its name, or ``user:`` and its name where the name alone would read as
+    another kind of source (source_kind), looks like an address, or starts with the mark (see
+    USER_MARK).
+
+    >>> [user_source(u) for u in ("root", "bob@example.org", "10.0.0.5", "(web1) 10.0.0.2", "john.doe", "user:x")]
+    ['root', 'bob@example.org', 'user:10.0.0.5', 'user:(web1) 10.0.0.2', 'user:john.doe', 'user:user:x']
+    >>> user_source("999.1.1.1"), user_source("dead:beef")
+    ('user:999.1.1.1', 'user:dead:beef')
+    """
+    if source_kind(user) != "user" or user.startswith(USER_MARK) or re.fullmatch(_ADDRESS_LIKE, user):
+        return USER_MARK + user
+    return user
 
 
 def clean_user(raw: str | bytes | None) -> str | None:
@@ -3263,17 +3453,19 @@ def host_source(location: str) -> str | None:
 
 class Sourcing:
     """Who an alert's source node is: its address; else, with --use-user, its user; else, with
-    --use-host, the host that raised it (worked out once per location); else no one."""
+    --use-host, the host that raised it; else no one. Each is spelled to say where it came from
+    (see USER_MARK); users and hosts are worked out once per distinct value."""
 
     def __init__(self, use_user: bool, use_host: bool) -> None:
         self.use_user = use_user
         self.use_host = use_host
+        self.users = Memo(user_source)
         self.hosts = Memo(host_source)
 
     def without_address(self, user: str | None, location: str) -> str | None:
         """Who stands for an alert that has no address."""
         if self.use_user and user is not None:
-            return user
+            return self.users[user]
         return self.hosts[location] if self.use_host else None
 
 
@@ -3325,12 +3517,15 @@ def passing(alerts: Iterable[Alert], steps: FilterSteps, removed: Counter[str]) 
             yield alert
 
 
-def tally_triples(source: Source, filters: Filters, use_user: bool, stats: Stats, use_host: bool = False) -> list[Row]:
+def tally_triples(
+    source: Source, filters: Filters, use_user: bool, stats: Stats, use_host: bool = False, limit: int = MAX_TRIPLES
+) -> list[Row]:
     """The triples of the alerts the filters keep, each with its tally, sorted so output can be diffed.
 
     Alerts that make the same triple are merged: counts added, the highest
     level kept. One loop with no call per alert: this is where a grouped export
-    of a million alerts spends most of its own time.
+    of a million alerts spends most of its own time. More than ``limit``
+    distinct triples (--max-triples) end the run (too_many_triples).
     """
     alerts: Iterable[Alert] = source.alerts
     steps = filter_steps(filters, use_user, source.applied, use_host)
@@ -3338,6 +3533,7 @@ def tally_triples(source: Source, filters: Filters, use_user: bool, stats: Stats
     if steps:
         alerts = passing(alerts, steps, stats.removed)
     totals: dict[Triple, Tally] = {}
+    held = totals.get
     sourcing = Sourcing(use_user, use_host)
     without_address, hosts = sourcing.without_address, sourcing.hosts
     # Counted in local variables, which a million-alert loop notices, and added up at the end.
@@ -3355,7 +3551,15 @@ def tally_triples(source: Source, filters: Filters, use_user: bool, stats: Stats
             if hosts[location] is not None:
                 with_host += times
             continue
-        add_tally(totals, (who, description, location), new_record(Tally, (times, level, first, last)))
+        triple = (who, description, location)
+        tally = new_record(Tally, (times, level, first, last))
+        seen = held(triple)  # add_tally, inlined: only a new triple needs the count checked
+        if seen is None:
+            if len(totals) >= limit:
+                raise too_many_triples(limit)
+            totals[triple] = tally
+        else:
+            totals[triple] = merged(seen, tally)
     stats.count(kept, unknown_level if filters.min_level is not None else 0, no_source, with_user, with_host)
     return sorted_rows(totals)
 
@@ -3442,18 +3646,20 @@ def add_tally(totals: dict[K, Tally], triple: K, tally: Tally) -> None:
     {('a', 'b', 'c'): Tally(alerts=3, level=3, first=50, last=200)}
     """
     seen = totals.get(triple)
-    if seen is None:
-        totals[triple] = tally
-    else:
-        totals[triple] = new_record(
-            Tally,
-            (
-                seen.alerts + tally.alerts,
-                higher_level(seen.level, tally.level),
-                earlier(seen.first, tally.first),
-                later(seen.last, tally.last),
-            ),
-        )
+    totals[triple] = tally if seen is None else merged(seen, tally)
+
+
+def merged(seen: Tally, tally: Tally) -> Tally:
+    """Two tallies as one: counts added, the highest level, the widest span of times."""
+    return new_record(
+        Tally,
+        (
+            seen.alerts + tally.alerts,
+            higher_level(seen.level, tally.level),
+            earlier(seen.first, tally.first),
+            later(seen.last, tally.last),
+        ),
+    )
 
 
 def sorted_rows(totals: dict[Triple, Tally]) -> list[Row]:
@@ -3515,16 +3721,19 @@ def cut_rows(rows: list[Row], min_count: int, top: int | None, cut: Counter[str]
     return rows, cuts
 
 
-def fit_picture(rows: list[Row], max_nodes: int) -> tuple[list[Row], str | None]:
-    """The rows of the busiest sources whose graph fits in ``max_nodes`` nodes and LINKS_PER_NODE
-    times as many links (0: no limit), and what was cut, for the title and a warning.
+def fit_picture(rows: list[Row], max_nodes: int, max_links: int, drawing: str) -> tuple[list[Row], str | None]:
+    """The rows of the busiest sources whose graph fits in ``max_nodes`` nodes and ``max_links``
+    links (0: no limit), and what was cut, for the title; ``drawing`` names what is cut in the note
+    that says so ("the picture", "the page's graph").
 
     Sources are taken in --top's order until the next would not fit, so that the
     picture shows the top K sources whole; the busiest is kept even alone too large.
+    The note is a hint, not a warning: the title says the cut too, and a cron job
+    that draws every ten minutes would mail the same line every time
+    (docs/diagnostics.md).
     """
     if not max_nodes:
         return rows, None
-    max_links = LINKS_PER_NODE * max_nodes
     reached: dict[str, list[tuple[str, str]]] = {}  # source -> its (description, location) pairs
     for (source, description, location), _ in rows:
         reached.setdefault(source, []).append((description, location))
@@ -3547,8 +3756,9 @@ def fit_picture(rows: list[Row], max_nodes: int) -> tuple[list[Row], str | None]
         return rows, None
     chosen = set(ranked[:kept])
     cut = f"busiest {kept:,} of {len(ranked):,} sources"
-    log.warning(
-        "the picture shows the %s: it holds at most %s nodes and %s links (--max-nodes=%d; 0 draws everything)",
+    log.info(
+        "%s draws the %s, as many as fit in %s nodes and %s links (--max-nodes=%d; 0 draws everything)",
+        drawing,
         cut,
         f"{max_nodes:,}",
         f"{max_links:,}",
@@ -3734,13 +3944,34 @@ def plain_cell(value: str) -> str:
     return csv_cell(spreadsheet_safe(value))
 
 
+def terminal_cell(value: str) -> str:
+    r"""A value for --plain-csv on a terminal: hidden characters as ``\uXXXX`` (visible()), as GNU ls
+    shows file names there, so that no escape sequence a user name carries reaches the terminal.
+
+    >>> terminal_cell("\x1b]0;pwned\x07=x")
+    '\\u001b]0;pwned\\u0007=x'
+    """
+    return csv_cell(spreadsheet_safe(visible(value)))
+
+
+def is_terminal(stream: typing.IO[Any] | None) -> bool:
+    """Whether a person reads ``stream`` (a cron job's are pipes or files)."""
+    try:
+        return stream is not None and stream.isatty()
+    except (OSError, ValueError):  # closed
+        return False
+
+
 def write_csv(rows: Iterable[Row], out: TextIO, settings: Settings) -> int:
     """Write CSV lines (with a count column under --count); returns the line count.
 
     Sources, descriptions and locations recur from line to line, so each
     distinct value is made safe and quoted once. Lines go out in batches.
     """
-    cell = Memo(plain_cell if settings.plain_csv else afterglow_cell)
+    make = afterglow_cell
+    if settings.plain_csv:
+        make = terminal_cell if is_terminal(out) else plain_cell
+    cell = Memo(make)
     if settings.count_column:
         lines = (f"{cell[source]},{cell[what]},{cell[where]},{tally.alerts}\n" for (source, what, where), tally in rows)
     else:
@@ -4074,6 +4305,7 @@ SOURCE_COLOURS = {
     "private": "#b3de69",
     "public IPv4": "#fb8072",
     "IPv6": "#bc80bd",
+    "other address": "#fccde5",  # address-field text that is no IP address, written "address:..." (pink)
     "host name": "#fdb462",
     "user": "#ffed6f",
     "agent or manager": "#8dd3c7",  # --use-host: one of ours, the host that raised the alert (teal, beside the locations' blues)
@@ -4101,12 +4333,16 @@ SHAPES = {"source": "ellipse", "event": "box", "target": "folder"}
 # CJK (fonts-noto-cjk). In SVG, sans-serif is the browser's own fallback.
 FONT = "DejaVu Sans,sans-serif"
 LAYOUTS = ("auto", "circo", "dot", "neato", "fdp", "sfdp", "twopi")
-# --layout=auto: circo, the AfterGlow pipeline's look, while it draws within a second here: its
-# time grows steeply with the links (8 s at 300, over a minute at 443); sfdp beyond, which draws
-# DEFAULT_MAX_NODES nodes in some 2 CPU seconds. Measured with bench/bench_render.py (docs/pictures.md).
-CIRCO_MAX_NODES = 60
-CIRCO_MAX_LINKS = 120
-LINKS_PER_NODE = 4  # --max-nodes=N also caps the links at this many times N: dense graphs cost more
+# --layout=auto: dot, left to right (sources, their descriptions, the locations: each link one way),
+# which draws who -> what -> where most legibly (docs/pictures.md), while its drawing stays within
+# PICTURE_INCHES: it grows some 50 pixels a node of its tallest column, past 4,800 at about 100
+# nodes. sfdp beyond, whose drawing stays square. dot is no slower than sfdp up to 400 nodes
+# (bench/bench_render.py --auto-scan).
+DOT_MAX_NODES = 100
+DOT_MAX_LINKS = 200
+# --max-nodes=N also caps the links at this many times N: a picture's links must stay few enough to
+# follow; the page's cost Graphviz and the browser time.
+LINKS_PER_NODE = {"picture": 2, "page": 4}
 # Pictures larger than this square (inches) are scaled down to fit: 4,800 pixels a side at 96 dpi
 # bound the bitmap (and Graphviz's memory), and a sparse circo drawing is mostly empty space.
 PICTURE_INCHES = 50
@@ -4128,20 +4364,24 @@ def level_colour(level: int | None) -> str:
 
 
 def source_kind(source: str) -> str:
-    """private, public IPv4, IPv6, host name (from --do-reverse), user (from --use-user), or agent
-    or manager (from --use-host, which writes a host in parentheses: host_source).
+    """Where a source came from, as its spelling says (see USER_MARK): an address field (private,
+    public IPv4, IPv6; other address for text that is no IP address), an address --do-reverse named
+    (host name), --use-user (user), --use-host (agent or manager, in parentheses: host_source).
 
     >>> [source_kind(s) for s in ("10.1.2.3", "203.0.113.5", "2001:db8::1", "fd00::1", "mail.example.org", "root")]
     ['private', 'public IPv4', 'IPv6', 'private', 'host name', 'user']
-    >>> source_kind("(web1) 10.0.0.2"), source_kind("(ossec-server)")
-    ('agent or manager', 'agent or manager')
+    >>> [source_kind(s) for s in ("(web1) 10.0.0.2", "(ossec-server)", "user:10.0.0.5", "address:(web1)")]
+    ['agent or manager', 'agent or manager', 'user', 'other address']
     """
+    if source.startswith(USER_MARK):
+        return "user"
+    if source.startswith(ADDRESS_MARK):
+        return "other address"
     if source.startswith("("):
         return "agent or manager"
-    try:
-        ip = ipaddress.ip_address(source)
-    except ValueError:
-        return "host name" if "." in source else "user"
+    if not is_ip_fast(source):  # the test that address_source and user_source make
+        return "host name" if host_name_shaped(source) else "user"
+    ip = ipaddress.ip_address(source)
     if in_networks(source, PRIVATE_NETWORKS):
         return "private"
     return "IPv6" if ip.version == 6 and getattr(ip, "ipv4_mapped", None) is None else "public IPv4"
@@ -4308,29 +4548,104 @@ def node_tooltip(role: str, value: str, kind: str, tally: Tally) -> str:
     return f"{value} ({kind}): {plural(tally.alerts, 'alert')}{level}{seen(tally)}"
 
 
+PRODUCERS = ("OSSEC", "Wazuh")
+# ossec-dbd writes its manager's uname into server.information, ending in its name and version:
+# "Linux ossec 5.10.0 ... x86_64 - OSSEC HIDS v2.9.0", "... - Wazuh v3.13.1".
+_DBD_PRODUCER = re.compile(r" - (OSSEC HIDS|Wazuh) v[0-9]")
+
+
+def producer_name(found: Iterable[str]) -> str:
+    """Who wrote a source, for the title, from what its alerts say (json_producer, database_producer).
+
+    >>> producer_name({"Wazuh"}), producer_name({"OSSEC", "Wazuh"}), producer_name({""}), producer_name(())
+    ('Wazuh', 'OSSEC and Wazuh', 'OSSEC/Wazuh', 'OSSEC/Wazuh')
+    """
+    named = [name for name in PRODUCERS if name in set(found)]
+    return " and ".join(named) if named else "OSSEC/Wazuh"
+
+
+def database_producer(conn: pymysql.connections.Connection) -> str:
+    """Who filled the database, as the managers' rows of its ``server`` table say (_DBD_PRODUCER);
+    OSSEC/Wazuh when they do not. Asked only for a run that draws a title (titled)."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute(log_sql("SELECT information FROM server LIMIT 100"))
+            rows = cur.fetchall()
+    except pymysql.MySQLError as err:
+        log.debug("who filled the database is not known: %s", mysql_message(err))
+        return producer_name(())
+    found = set()
+    for (information,) in rows:
+        text = information.decode("utf-8", "replace") if isinstance(information, bytes) else str(information)
+        match = _DBD_PRODUCER.search(text)
+        if match:
+            found.add("OSSEC" if match.group(1).startswith("OSSEC") else "Wazuh")
+    return producer_name(found)
+
+
+def titled(settings: Settings) -> bool:
+    """Whether the run draws a title: a picture, the DOT or the page."""
+    return settings.render is not None or settings.format in ("dot", "html")
+
+
 def source_description(settings: Settings) -> str:
-    """What the alerts were read from, for the title."""
+    """What the alerts were read from, and who wrote them, for the title. alerts.log says nothing of
+    who wrote it (OSSEC and Wazuh write the same lines), alerts.json and the database do."""
+    producers = dict(settings.producers)
     if settings.database is not None:
-        return f"OSSEC/Wazuh database {settings.database.describe()}"
+        return f"{producers.get('database', 'OSSEC/Wazuh')} database {settings.database.describe()}"
     files = [
-        f"{name} {', '.join('standard input' if path == '-' else path for path in paths)}"
-        for name, paths in (("alerts.log", settings.alerts_logs), ("alerts.json", settings.alerts_jsons))
+        f"{producers.get(kind, 'OSSEC/Wazuh')} {name} {', '.join('standard input' if path == '-' else path for path in paths)}"
+        for kind, name, paths in (("log", "alerts.log", settings.alerts_logs), ("json", "alerts.json", settings.alerts_jsons))
         if paths
     ]
-    return f"OSSEC/Wazuh {' and '.join(files)}"
+    return " and ".join(files)
+
+
+def duration(seconds: int) -> str:
+    """
+    >>> duration(1800), duration(3600), duration(5400), duration(1209600), duration(90061)
+    ('30 minutes', '1 hour', '90 minutes', '2 weeks', '90,061 seconds')
+    """
+    unit, size = max(((unit, size) for unit, size in INTERVAL_UNITS.items() if seconds % size == 0), key=lambda item: item[1])
+    return plural(seconds // size, unit)
+
+
+def window_title(window: Window) -> str:
+    """The time window as it was asked for (--all, --time-interval, --start-time, --end-time), in UTC.
+
+    >>> window_title(Window(1795744800, 1795746601, interval=1800))
+    'the last 30 minutes, 2026-11-27 02:00:00 to 02:30:01 UTC'
+    >>> window_title(Window(1795744800, 1795831200))
+    '2026-11-27 02:00:00 to 2026-11-28 02:00:00 UTC'
+    >>> window_title(Window(1795744800, 1795746601, to_now=True))
+    'from 2026-11-27 02:00:00 UTC to now, 2026-11-27 02:30:01 UTC'
+    """
+    if window.start is None or window.end is None:
+        return "all alerts"
+    start, end = (datetime.fromtimestamp(t, UTC) for t in (window.start, window.end))
+    shown = start.strftime("%Y-%m-%d %H:%M:%S")
+    until = end.strftime("%H:%M:%S" if start.date() == end.date() else "%Y-%m-%d %H:%M:%S")
+    if window.interval is not None:
+        return f"the last {duration(window.interval)}, {shown} to {until} UTC"
+    if window.to_now:
+        return f"from {shown} UTC to now, {end.strftime('%Y-%m-%d %H:%M:%S')} UTC"
+    return f"{shown} to {end.strftime('%Y-%m-%d %H:%M:%S')} UTC"
 
 
 def graph_title(settings: Settings, graph: Graph) -> list[str]:
-    """The picture's title, line by line: what was read and which window; what the graph holds and
-    what was cut or filtered out; when and by what it was made."""
+    """The picture's title, line by line: what was read, who wrote it and which window was asked for;
+    what the graph holds, then what left alerts out, in the order it applied (the filters, one
+    location per agent, --min-count, --top, --max-nodes); when and by what it was made."""
     sources = sum(1 for role, _ in graph.nodes if role == "source")
     holds = f"{plural(graph.alerts, 'alert')} from {plural(sources, 'source')}, {plural(len(graph.links), 'link')}"
-    notes = [*settings.cuts, *settings.filters.describe()]
+    notes = settings.filters.describe()
     if settings.location_detail == "agent":
         notes.append("one location per agent")
+    notes += settings.cuts
     made = datetime.fromtimestamp(settings.made_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
     return [
-        f"{source_description(settings)}: {settings.window.describe_short()}",
+        f"{source_description(settings)}: {window_title(settings.window)}",
         "; ".join([holds, *notes]),
         f"made {made} by {PROG} {__version__}",
     ]
@@ -4357,19 +4672,48 @@ LEGEND_NOTE = (
 )
 
 
-def graph_label(settings: Settings, graph: Graph) -> str:
+SWATCH = "\u25a0"  # a colour's square in the legend
+LABEL_POINTS = 11  # the label's text; its first line, squares and "made" line have sizes of their own
+
+
+def graph_label(settings: Settings, graph: Graph, scale: float = 1.0) -> str:
     """The title above the legend, as one HTML-like label: a graph's own label is drawn beside the
-    layout, never in it, whatever the engine. Each colour is a coloured square before its meaning."""
+    layout, never in it, whatever the engine. Each colour is a coloured square before its meaning.
+    ``scale`` multiplies every font size (label_scale)."""
+
+    def font(points: float, text: str, colour: str = "") -> str:
+        coloured = f' COLOR="{colour}"' if colour else ""
+        return f'<FONT{coloured} POINT-SIZE="{points * scale:g}">{text}</FONT>'
+
     first, holds, made = map(html_text, graph_title(settings, graph))
-    rows = [f'<FONT POINT-SIZE="14">{first}</FONT>', holds]
+    rows = [font(14, first), font(LABEL_POINTS, holds)]
     for heading, entries in legend():
-        swatches = "   ".join(
-            f'<FONT COLOR="{colour}" POINT-SIZE="16">\u25a0</FONT> {html_text(text)}' for colour, text in entries
-        )
-        rows.append(f"{html_text(heading)}:  {swatches}")
-    rows += [html_text(LEGEND_NOTE), f'<FONT POINT-SIZE="9">{made}</FONT>']
+        swatches = "   ".join(f"{font(16, SWATCH, colour)} {html_text(text)}" for colour, text in entries)
+        rows.append(font(LABEL_POINTS, f"{html_text(heading)}:  {swatches}"))
+    rows += [font(LABEL_POINTS, html_text(LEGEND_NOTE)), font(9, made)]
     body = "".join(f"<TR><TD>{row}</TD></TR>" for row in rows)
-    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">{body}</TABLE>>'
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="{2 * scale:g}">{body}</TABLE>>'
+
+
+# A picture's label is drawn at its own sizes up to this drawing width (points): about its own width
+# and a half, which a screen shows whole. A wider drawing is seen smaller, and the label grows with
+# it, so that it keeps about two thirds of the drawing's width, and Graphviz's scaling down of a picture
+# past PICTURE_INCHES leaves it as large, seen whole, as on a picture that needs no scaling.
+LABEL_WIDTH_POINTS = 960
+
+
+def label_scale(width: float) -> float:
+    """How much larger than its own sizes a picture's label is drawn, for a drawing ``width`` points wide.
+
+    >>> label_scale(600), label_scale(1920), label_scale(9600)
+    (1.0, 2.0, 10.0)
+    """
+    return max(1.0, width / LABEL_WIDTH_POINTS)
+
+
+def title_attributes(settings: Settings, graph: Graph, scale: float = 1.0) -> str:
+    """The graph attributes that put the title and legend above the drawing."""
+    return f"label={graph_label(settings, graph, scale)}, labelloc=t"
 
 
 def write_dot(rows: Iterable[Row], out: TextIO, settings: Settings, titled: bool = True) -> int:
@@ -4386,9 +4730,9 @@ def write_dot(rows: Iterable[Row], out: TextIO, settings: Settings, titled: bool
     write = out.write
     write(f"// {PROG} {__version__}: source -> alert description -> location\n")
     write('digraph "alerts" {\n')
-    label = f"label={graph_label(settings, graph)}, labelloc=t, " if titled else ""
+    label = f"{title_attributes(settings, graph)}, " if titled else ""
     write(
-        f"  graph [{label}fontname={dot_label(FONT)}, fontsize=11,"
+        f"  graph [{label}fontname={dot_label(FONT)}, fontsize={LABEL_POINTS}, rankdir=LR,"
         f' overlap=false, mindist=1.5, outputorder=edgesfirst, size="{PICTURE_INCHES},{PICTURE_INCHES}"];\n'
     )
     write(f"  node [fontname={dot_label(FONT)}, style=filled, penwidth=0];\n")
@@ -4421,37 +4765,69 @@ def write_dot(rows: Iterable[Row], out: TextIO, settings: Settings, titled: bool
 
 
 def choose_layout(layout: str, graph: Graph) -> str:
-    """The Graphviz engine for a picture: the one --layout names, or for auto circo while it
-    stays quick (CIRCO_MAX_NODES, CIRCO_MAX_LINKS) and sfdp beyond; --debug says which and why."""
+    """The Graphviz engine for a picture: the one --layout names, or for auto dot while its drawing
+    stays within PICTURE_INCHES (DOT_MAX_NODES, DOT_MAX_LINKS) and sfdp beyond; --debug says which and why."""
     if layout != "auto":
         return layout
     nodes, links = len(graph.nodes), len(graph.links)
-    engine = "circo" if nodes <= CIRCO_MAX_NODES and links <= CIRCO_MAX_LINKS else "sfdp"
+    engine = "dot" if nodes <= DOT_MAX_NODES and links <= DOT_MAX_LINKS else "sfdp"
     log.debug(
-        "layout: %s (--layout=auto: %d nodes, %d links; circo up to %d nodes and %d links)",
+        "layout: %s (--layout=auto: %d nodes, %d links; dot up to %d nodes and %d links)",
         engine,
         nodes,
         links,
-        CIRCO_MAX_NODES,
-        CIRCO_MAX_LINKS,
+        DOT_MAX_NODES,
+        DOT_MAX_LINKS,
     )
     return engine
 
 
-def render(dot: str, path: str, layout: str, timeout: float) -> None:
-    """Draw the DOT graph into ``path`` with Graphviz, as AtomicOutput writes; the format comes from the extension.
+# Where Graphviz's laid-out DOT says how large the drawing is: its bounding box, the first attribute
+# of the graph's first statement, before any node (whose names come from the alerts) is written.
+_BOUNDING_BOX = re.compile(r'\A[^\n]*\{\s*graph \[bb="([-0-9.e+]+),([-0-9.e+]+),([-0-9.e+]+),([-0-9.e+]+)"')
 
-    Graphviz never outlives the call: it is killed on a failure, on the
-    timeout and on a signal, and (on Linux) by the kernel should this process
-    die first, even of SIGKILL.
+
+def render_picture(rows: list[Row], path: str, settings: Settings) -> None:
+    """Draw a picture of ``rows`` into ``path``, in two passes of Graphviz: the layout engine lays the
+    graph out without its label (-Tdot), then the label, its fonts scaled to the drawing's width
+    (label_scale), goes above it and ``neato -n2`` draws both as laid out. One pass would draw the
+    label at its own size in a drawing of any size: tiny in a large one, which Graphviz also scales
+    down to fit PICTURE_INCHES. Both passes share --render-timeout; the picture is written as
+    AtomicOutput writes, its format from the name's extension.
+
+    Graphviz never outlives the call: it is killed on a failure, on the timeout and on a signal,
+    and (on Linux) by the kernel should this process die first, even of SIGKILL (run_graphviz).
     """
-    command = graphviz_command(layout, RENDER_FORMATS[os.path.splitext(path)[1].lower()], path)
-    picture = AtomicOutput(path, "--render")
+    graph = graph_of(rows)
+    layout = choose_layout(settings.layout, graph)
+    deadline = time.monotonic() + settings.render_timeout
+    untitled = io.StringIO()
+    write_dot(rows, untitled, settings, titled=False)
+    picture = AtomicOutput(path, "--render")  # before the layout: a picture that cannot be written fails at once
     try:
-        run_graphviz(command, dot.encode("utf-8"), picture.open_binary(), layout, timeout)
+        out = picture.open_binary()
+        drawn = graphviz_output(graphviz_command(layout, "dot", path), untitled.getvalue(), layout, settings.render_timeout)
+        laid_out = drawn.decode("utf-8", "surrogateescape")
+        box = _BOUNDING_BOX.match(laid_out)
+        width = float(box.group(3)) - float(box.group(1)) if box else 0.0
+        label = title_attributes(settings, graph, label_scale(width))
+        with_title = f"{laid_out.rstrip().removesuffix('}')}\tgraph [{label}];\n}}\n".encode("utf-8", "surrogateescape")
+        command = [*graphviz_command("neato", RENDER_FORMATS[os.path.splitext(path)[1].lower()], path), "-n2"]
+        run_graphviz(command, with_title, out, layout, settings.render_timeout, max(deadline - time.monotonic(), 0.001))
         picture.commit()
     finally:
         picture.discard()
+
+
+def graphviz_output(command: list[str], dot: str, layout: str, timeout: float) -> bytes:
+    """What Graphviz writes (-Tdot, -Tsvg), through a temporary file that has no name, so that
+    nothing is left behind whatever ends the run."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as written:
+        run_graphviz(command, dot.encode("utf-8"), written, layout, timeout)
+        written.seek(0)
+        return written.read()
 
 
 def graphviz_command(layout: str, output_format: str, drawing: str) -> list[str]:
@@ -4472,8 +4848,9 @@ def graphviz_command(layout: str, output_format: str, drawing: str) -> list[str]
 LONGEST_WAIT = (2**31 - 1) / 1000
 
 
-def run_graphviz(command: list[str], dot: bytes, out: BinaryIO, layout: str, timeout: float) -> None:
-    """Run Graphviz on ``dot``, its picture written to ``out``; its first error line becomes a Failure."""
+def run_graphviz(command: list[str], dot: bytes, out: BinaryIO, layout: str, timeout: float, left: float | None = None) -> None:
+    """Run Graphviz on ``dot``, its picture written to ``out``, for at most ``left`` of the run's
+    --render-timeout ``timeout`` seconds (all of them by default); its first error line becomes a Failure."""
     import subprocess
 
     graphviz = None
@@ -4482,7 +4859,7 @@ def run_graphviz(command: list[str], dot: bytes, out: BinaryIO, layout: str, tim
             graphviz = subprocess.Popen(
                 command, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE, preexec_fn=graphviz_child()
             )
-        _, errors = graphviz.communicate(dot, timeout=min(timeout, LONGEST_WAIT))
+        _, errors = graphviz.communicate(dot, timeout=min(timeout if left is None else left, LONGEST_WAIT))
     except subprocess.TimeoutExpired:
         raise Failure(
             f"Graphviz '{layout}' did not finish within {timeout:g} s; a smaller graph (--top, --min-count) "
@@ -4530,25 +4907,39 @@ def graphviz_child() -> Callable[[], None]:
     return in_child
 
 
-def fitted(rows: list[Row], settings: Settings) -> tuple[list[Row], Settings]:
-    """The rows a picture draws (--max-nodes), the cut said in its title."""
-    drawn, cut = fit_picture(rows, settings.max_nodes)
+def node_limits(settings: Settings, kind: str) -> tuple[int, int]:
+    """The nodes and links a ``kind`` of graph ("picture" or "page") may draw: --max-nodes, or the
+    kind's default (0, 0: no limit)."""
+    nodes = settings.max_nodes
+    if nodes is None:
+        nodes = PAGE_MAX_NODES if kind == "page" else PICTURE_MAX_NODES
+    return nodes, LINKS_PER_NODE[kind] * nodes
+
+
+Picture = tuple[list[Row], Settings]  # what a picture draws, and its settings with the cut for its title
+
+
+def fitted(rows: list[Row], settings: Settings) -> Picture:
+    """The rows a picture (--render FILE.png, --format=dot) draws (--max-nodes), the cut said in its title."""
+    drawn, cut = fit_picture(rows, *node_limits(settings, "picture"), "the picture")
     return drawn, settings._replace(cuts=(*settings.cuts, cut)) if cut else settings
 
 
-def draw(rows: list[Row], path: str, settings: Settings) -> list[Row]:
-    """Draw the graph into ``path``: a picture by Graphviz, or the interactive page for a name in .html.
+def needs_picture(settings: Settings) -> bool:
+    """Whether the run draws a picture: --render into anything but the page, or --format=dot text."""
+    return settings.format == "dot" or (settings.render is not None and not is_page(settings.render))
 
-    Returns the rows it holds: a picture those that fit --max-nodes; a page every one (its graph
-    draws those that fit, its table and search hold them all).
-    """
+
+def draw(path: str, rows: list[Row], settings: Settings, picture: Picture | None) -> list[Row]:
+    """Draw the graph into ``path``: the ``picture`` (fitted()) by Graphviz, or the interactive page
+    of every row for a name in .html (its graph draws those that fit, its table and search hold
+    them all). Returns the rows it holds."""
     if is_page(path):
         write_page(rows, path, settings)
         return rows
-    rows, settings = fitted(rows, settings)
-    graph = io.StringIO()
-    write_dot(rows, graph, settings)
-    render(graph.getvalue(), path, choose_layout(settings.layout, graph_of(rows)), settings.render_timeout)
+    assert picture is not None
+    rows, settings = picture
+    render_picture(rows, path, settings)
     return rows
 
 
@@ -4639,18 +5030,12 @@ def is_page(path: str) -> bool:
 
 
 def graphviz_svg(rows: list[Row], settings: Settings, page: str) -> bytes:
-    """Graphviz's SVG of the graph without its label (the page shows its own title and legend),
-    drawn into a temporary file that has no name, so that nothing is left behind whatever ends the run."""
-    import tempfile
-
+    """Graphviz's SVG of the graph without its label (the page shows its own title and legend)."""
     dot = io.StringIO()
     write_dot(rows, dot, settings, titled=False)
     layout = choose_layout(settings.layout, graph_of(rows))
     command = graphviz_command(layout, RENDER_FORMATS[PAGE_SUFFIX], page)
-    with tempfile.TemporaryFile() as svg:
-        run_graphviz(command, dot.getvalue().encode("utf-8"), svg, layout, settings.render_timeout)
-        svg.seek(0)
-        return svg.read()
+    return graphviz_output(command, dot.getvalue(), layout, settings.render_timeout)
 
 
 def clean_svg(svg: bytes, ids: dict[str, str]) -> tuple[str, list[str]]:
@@ -4808,7 +5193,7 @@ def page_markup(svg: str, data: dict[str, Any]) -> str:
 
 def page_html(rows: list[Row], settings: Settings, page: str) -> str:
     """The interactive page (docs/html.md): every row in its data, the graph of those that fit --max-nodes."""
-    drawn, cut = fit_picture(rows, settings.max_nodes)
+    drawn, cut = fit_picture(rows, *node_limits(settings, "page"), "the page's graph")
     if cut:
         log.debug(
             "--max-nodes left %d alert(s) out of the page's graph; its table and search hold them",
@@ -5736,12 +6121,6 @@ def open_log(path: str) -> TextIO:
     return os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace")
 
 
-def stderr_is_terminal() -> bool:
-    """Whether a person reads stderr (a cron job's is a pipe or a file)."""
-    try:
-        return sys.stderr is not None and sys.stderr.isatty()
-    except ValueError:  # closed
-        return False
 
 
 def setup_logging(debug: bool, logfile: str | None) -> list[logging.Handler]:
@@ -5751,7 +6130,7 @@ def setup_logging(debug: bool, logfile: str | None) -> list[logging.Handler]:
     log.propagate = False
     handlers: list[logging.Handler] = []
     stderr = logging.StreamHandler(sys.stderr)
-    stderr.setLevel(logging.DEBUG if debug else logging.INFO if stderr_is_terminal() else logging.WARNING)
+    stderr.setLevel(logging.DEBUG if debug else logging.INFO if is_terminal(sys.stderr) else logging.WARNING)
     stderr.setFormatter(_StderrFormatter())
     handlers.append(stderr)
     if logfile:
@@ -5805,7 +6184,7 @@ def open_source(settings: Settings, stats: Stats) -> Iterator[Source]:
     if settings.database is None:
         log.debug("sources: %s", ", ".join(settings.alerts_logs + settings.alerts_jsons))
         files = FileSurvey(settings.window)
-        yield Source(read_alert_files(settings, files), survey=files.survey)
+        yield Source(read_alert_files(settings, files), survey=files.survey, producers=lambda: {"json": producer_name(files.producers)})
         return
     log.debug("server: %s", settings.database.describe())
     stats.users_known = settings.use_user  # the query reads users only for --use-user
@@ -5813,8 +6192,9 @@ def open_source(settings: Settings, stats: Stats) -> Iterator[Source]:
     descriptions = RuleDescriptions(settings.rules_dirs)
     cursor = None
     try:
+        producer = database_producer(conn) if titled(settings) else ""
         cursor, source = query_database(conn, settings, descriptions, stats.removed)
-        yield source
+        yield source._replace(producers=lambda: {"database": producer})
     except pymysql.MySQLError as err:
         raise database_failure(err, settings.database) from None
     finally:
@@ -5953,20 +6333,28 @@ def run(settings: Settings, out: TextIO) -> Stats:
                 pairs = per_agent(pairs)
             rows: Iterable[Row] = resolve_stream(pairs, resolver) if resolver else pairs
         else:
-            triples = tally_triples(source, settings.filters, settings.use_user, stats, settings.use_host)
+            triples = tally_triples(
+                source, settings.filters, settings.use_user, stats, settings.use_host, settings.max_triples
+            )
             if per_agent_locations:
                 triples = group_triples(per_agent(triples))
             rows, cuts = cut_rows(triples, settings.min_count, settings.top, stats.cut)
-            settings = settings._replace(cuts=tuple(cuts))
+            producers = tuple(source.producers().items()) if source.producers else ()  # every alert is read by now
+            settings = settings._replace(cuts=tuple(cuts), producers=producers)
             if resolver:
                 rows = resolve_grouped(rows, resolver)
             listed = alerts_in(rows)
+        picture = None  # a picture's rows and settings: what --max-nodes leaves in it
+        if needs_picture(settings):
+            rows = list(rows)
+            picture = fitted(rows, settings)
         if settings.render:
             rows = list(rows)
-            drawn = draw(rows, settings.render, settings)  # a picture: what --max-nodes leaves in it; a page: all
+            drawn = draw(settings.render, rows, settings, picture)  # a picture: what --max-nodes leaves in it; a page: all
         if settings.render is None or settings.output is not None:
-            stats.triples = WRITERS[settings.format](rows, out, settings)  # a page holds every row too
-            stats.written = alerts_in(rows) if stats.grouped else stats.triples
+            text, text_settings = picture if picture and settings.format == "dot" else (rows, settings)
+            stats.triples = WRITERS[settings.format](text, out, text_settings)  # a page holds every row too
+            stats.written = alerts_in(text) if stats.grouped else stats.triples
             if settings.render and alerts_in(drawn) < listed:
                 log.debug("--max-nodes left %d alert(s) out of the picture", listed - alerts_in(drawn))
         else:
@@ -6071,11 +6459,20 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
 
 # What a run holds at once (the rest streams): the distinct triples of its window, grouped; --top and
 # --min-count choose among them only once all are held.
-OUT_OF_MEMORY = (
-    "out of memory holding the distinct source, description and location triples of the time window: "
+HOLD_FEWER = (
     "a narrower window (--time-interval, --start-time, --end-time) or filters (--min-level, --src, --location, "
-    "--exclude-alerts) hold fewer; --top and --min-count choose only among triples already held"
+    "--exclude-alerts) hold fewer; --show-duplicate writes CSV a line per alert without holding them; "
+    "--top and --min-count choose only among triples already held"
 )
+OUT_OF_MEMORY = f"out of memory holding the distinct source, description and location triples of the time window: {HOLD_FEWER}"
+
+
+def too_many_triples(limit: int) -> Failure:
+    """The error of a run that met --max-triples."""
+    return Failure(
+        f"more than {limit:,} distinct source, description and location triples in the time window "
+        f"(--max-triples={limit}): {HOLD_FEWER}"
+    )
 
 
 def _report_error(message: str, handlers: list[logging.Handler], debug: bool) -> None:

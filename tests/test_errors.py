@@ -338,8 +338,32 @@ def test_unparsable_option_file(cli, tmp_path):
 def test_help_reads_like_a_man_page():
     proc = run_script("--help")
     assert proc.returncode == 0
-    for text in ("--dbhost HOST", "(default: 127.0.0.1)", "(default: 3306)", "(default: '30 minute')", "examples:"):
+    for text in ("--dbhost HOST", "(default: 127.0.0.1)", "(default: 3306)", "(default: '30 minute')"):
         assert text in proc.stdout
+    sections = [line for line in proc.stdout.splitlines() if line and line == line.upper() and not line.startswith(" ")]
+    assert sections == ["EXAMPLES", "ENVIRONMENT", "FILES", "EXIT STATUS", "SEE ALSO"]
+    # Every variable the code reads is named in ENVIRONMENT, and so is each one the libraries read for it.
+    read = set(re.findall(r"os\.environ(?:\.get)?\(\s*\"(\w+)\"", SCRIPT.read_text()))
+    assert {"MYSQL_PWD", "SOURCE_DATE_EPOCH"} <= read
+    environment = proc.stdout.split("\nENVIRONMENT\n")[1].split("\n\n")[0]
+    named = set(re.findall(r"^  ([A-Z_]+) ", environment, re.MULTILINE))
+    assert named == read | {"HOME", "TZ", "PATH", "TMPDIR", "COLUMNS"}
+    status = proc.stdout.split("\nEXIT STATUS\n")[1]
+    assert re.findall(r"^  (\S+)  ", status.split("\n\n")[0], re.MULTILINE) == ["0", "1", "2", "128+N"]
+
+
+@pytest.mark.parametrize("columns", [40, 60, 80, 100, 200])
+def test_help_fills_the_terminal_from_60_to_100_columns(columns):
+    env = {**os.environ, "COLUMNS": str(columns)}
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, env=env, timeout=60)
+    width = min(max(columns, 60), 100) - 1
+    lines = proc.stdout.splitlines()
+    examples = proc.stdout.split("\nEXAMPLES\n")[1].split("\nENVIRONMENT\n")[0].splitlines()
+    commands = [line for line in examples if line.startswith("    ")]  # kept as they are, to copy
+    prose = [line for line in lines if line not in commands]
+    assert max(map(len, prose)) <= width and max(map(len, commands)) <= 80
+    assert max(map(len, prose)) >= width - 8, "the text fills the width"
+    assert not any(line.endswith("(default:") for line in lines), "a default stays on one line"
     version = run_script("--version")
     assert re.fullmatch(r"alerts2afterglow \d+\.\d+\.\d+\n", version.stdout)
 

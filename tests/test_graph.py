@@ -86,7 +86,7 @@ def test_hostile_values_parse_in_graphviz_and_keep_their_text(tmp_path):
         return " ".join(text.split())
 
     # Every value is one node per role, its label the value itself (descriptions wrapped at spaces).
-    sources = {s for s, *_ in HOSTILE} | {"root"}
+    sources = {alerts2afterglow.address_source(s) for s, *_ in HOSTILE} | {"root"}  # srcip as a source spells it
     descriptions = {d for _, d, *_ in HOSTILE} | {"by a user"}
     locations = {loc for *_, loc in HOSTILE}
     assert len(nodes) == len(sources) + len(descriptions) + len(locations)
@@ -96,7 +96,7 @@ def test_hostile_values_parse_in_graphviz_and_keep_their_text(tmp_path):
             shown = alerts2afterglow.visible(value)
             assert label(text) == label(shown.replace("->", " ->")) if role == "target" else label(text) == label(shown)
     # The same string as a source and as a location stays two nodes.
-    assert "source:ossec->/var/log/secure" in nodes and "target:ossec->/var/log/secure" in nodes
+    assert "source:address:ossec->/var/log/secure" in nodes and "target:ossec->/var/log/secure" in nodes
     edges = svg_edges(svg)
     assert len(edges) == len(HOSTILE) + 1 + len(
         {(d, loc) for _, d, _, loc in HOSTILE} | {("by a user", "ossec->/var/log/secure")}
@@ -195,7 +195,7 @@ def test_graphviz_missing_is_a_clear_error(cli, tmp_path, monkeypatch):
     result = cli(f"--alerts-log={LOG}", "--all", f"--render={tmp_path / 'a.png'}")
     assert result.code == 1
     assert result.err == (
-        f"alerts2afterglow: error: cannot render {tmp_path / 'a.png'}: Graphviz's 'circo' command is not installed"
+        f"alerts2afterglow: error: cannot render {tmp_path / 'a.png'}: Graphviz's 'dot' command is not installed"
         " (Debian/Ubuntu: apt-get install graphviz)\n"
     )
 
@@ -203,13 +203,13 @@ def test_graphviz_missing_is_a_clear_error(cli, tmp_path, monkeypatch):
 def test_graphviz_failure_reports_its_message(cli, tmp_path, monkeypatch):
     fake = tmp_path / "bin"
     fake.mkdir()
-    (fake / "circo").write_text("#!/bin/sh\necho 'Error: <stdin>: syntax error in line 1' >&2\nexit 1\n")
-    (fake / "circo").chmod(0o755)
+    (fake / "dot").write_text("#!/bin/sh\necho 'Error: <stdin>: syntax error in line 1' >&2\nexit 1\n")
+    (fake / "dot").chmod(0o755)
     monkeypatch.setenv("PATH", str(fake))
     picture = tmp_path / "a.png"
     result = cli(f"--alerts-log={LOG}", "--all", f"--render={picture}")
     assert result.code == 1
-    assert result.err == "alerts2afterglow: error: Graphviz 'circo' failed: Error: <stdin>: syntax error in line 1\n"
+    assert result.err == "alerts2afterglow: error: Graphviz 'dot' failed: Error: <stdin>: syntax error in line 1\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin"], "no picture, no temporary file"
 
 

@@ -119,9 +119,9 @@ def test_stored_addresses_that_are_not_ips_are_kept_as_text_with_one_warning(oss
     assert result.code == 0
     assert result.lines == sorted(
         [
-            f'"{ip}",SSHD authentication failed.,{WEB1},2'
+            f'"address:{ip}",SSHD authentication failed.,{WEB1},2'
             if "," in ip
-            else f"{ip},SSHD authentication failed.,{WEB1},2"
+            else f"address:{ip},SSHD authentication failed.,{WEB1},2"
             for ip in ODD_ADDRESSES
         ]
         + [f"203.0.113.5,SSHD authentication failed.,{WEB1},1"]
@@ -142,7 +142,7 @@ def test_a_binary_address_column_with_bytes_that_are_not_utf8(ossec, cli):
         cur.execute("UPDATE alert SET src_ip = 0x3139322EFF")
     result = cli(*ossec.args, *WINDOW, "--plain-csv")
     assert result.code == 0
-    assert result.lines == [f"192.\ufffd,Rule 5716,{WEB1}"]
+    assert result.lines == [f"address:192.\ufffd,Rule 5716,{WEB1}"]
     assert "not IP addresses" in result.err
 
 
@@ -193,7 +193,7 @@ def test_grouped_database_runs_never_merge_values_the_collation_calls_equal(osse
         "ROOT": 1,
         "Root": 1,  # the trailing space goes, as from alert files
         "röot": 1,
-        **({"2001:DB8::1": 1, "2001:db8::1": 2, "Host-A": 1, "host-a": 1} if addresses else {}),
+        **({"2001:DB8::1": 1, "2001:db8::1": 2, "address:Host-A": 1, "address:host-a": 1} if addresses else {}),
     }
     rule = "Rule: 5716 (level 5) -> 'SSHD authentication failed.'"
     log = tmp_path / "alerts.log"

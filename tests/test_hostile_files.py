@@ -335,7 +335,7 @@ def test_a_line_nested_100000_deep_is_not_json(tmp_path, cli, parser):
 
 
 def test_sources_that_are_not_ip_addresses_are_counted_once_a_run(tmp_path, cli, parser):
-    """`Src IP: evil.example`, `Src IP: -` (written `'-` for a spreadsheet): kept as text, as ever, and counted in one line a run, on a
+    """`Src IP: evil.example`, `Src IP: -`: kept as text, marked as such, and counted in one line a run, on a
     terminal or with --debug (and --logfile): a cron job over the same files gets no mail for it."""
     rule = "Rule: 5716 (level 5) -> 'SSHD authentication failed.'"
     text = "".join(
@@ -349,7 +349,7 @@ def test_sources_that_are_not_ip_addresses_are_counted_once_a_run(tmp_path, cli,
     for flags in (["--count"], ["--show-duplicate"]):
         quiet = cli(*files, *window, *flags)
         assert (quiet.code, quiet.err) == (0, "")
-        assert {row.split(",")[0] for row in quiet.lines} == {"evil.example", "'-", "192.0.2.1", "2001:db8::1", "192.0.2.9"}
+        assert {row.split(",")[0] for row in quiet.lines} == {"address:evil.example", "address:-", "192.0.2.1", "2001:db8::1", "192.0.2.9"}
         debug = cli(*files, *window, *flags, "--debug")
         assert [row for row in debug.err.splitlines() if ": info: " in row] == [line], debug.err
     assert "info: 5 alerts of the alert files" in cli(*files, "--all", "--debug").err

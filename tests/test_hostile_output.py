@@ -52,6 +52,7 @@ USERS = [
     "a\\u0009b",  # a literal backslash, u, 0009: must not read as the escaped tab
     "invoice\u202efdp.exe",  # RIGHT-TO-LEFT OVERRIDE: shows as invoiceexe.pdf
     "zero\u200bwidth",
+    "\x1b]0;pwned\x07\x1b[31mred",  # a terminal's title set, then red text
     "\ufeffbom",
     "nbsp\u00a0space",
     "C:\\logs\\",
@@ -79,6 +80,32 @@ def hostile_triples() -> set[tuple[str, str, str]]:
     return triples | {("root", what, where) for what in DESCRIPTIONS for where in LOCATIONS}
 
 
+def test_plain_csv_on_a_terminal_shows_hidden_characters_escaped_as_ls_does(hostile):
+    """On a terminal no escape sequence, bell or direction override gets through; piped, every byte does."""
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen(command(f"--alerts-json={hostile}", "--all", "--use-user", "--plain-csv"), stdout=slave, stderr=subprocess.PIPE)
+        os.close(slave)
+        shown = b""
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed its end
+                break
+            if not data:
+                break
+            shown += data
+        assert (proc.wait(timeout=60), proc.stderr.read()) == (0, b"")
+    finally:
+        os.close(master)
+    text = shown.decode("utf-8")
+    assert not re.search("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f\u202e\u200b]", text)
+    assert "\\u001b]0;pwned\\u0007\\u001b[31mred," in text
+    assert "invoice\\u202efdp.exe," in text
+    piped = quiet(run(f"--alerts-json={hostile}", "--all", "--use-user", "--plain-csv")).stdout
+    assert b"\x1b]0;pwned\x07\x1b[31mred," in piped
+
+
 def alerts_json(path: Path, triples: set[tuple[str, str, str]]) -> Path:
     """An alerts.json with one alert per triple, the source as the alert's user (--use-user)."""
     descriptions = {}  # one rule per description, as OSSEC has it
@@ -97,7 +124,8 @@ def hostile(tmp_path: Path) -> Path:
 
 
 def big_alerts_log(path: Path, sources: int = 200) -> Path:
-    """An alerts.log whose graph Graphviz draws for seconds as a PNG with --layout=circo (auto would pick sfdp)."""
+    """An alerts.log whose graph Graphviz draws for seconds as a PNG with --layout=circo and --max-nodes=0
+    (auto would pick sfdp, and a picture draws 80 nodes by default)."""
     lines = []
     for i in range(sources):
         date = time.strftime("%Y %b %d %H:%M:%S", time.gmtime(1764237600 + i))
@@ -691,7 +719,7 @@ def test_signal_during_render_removes_temporary_files_and_ends_graphviz(tmp_path
     out = tmp_path / "out"
     out.mkdir()
     (out / "alerts.csv").write_text("yesterday's\n")
-    argv = command(f"--alerts-log={big_log}", "--all", f"--render={out}/alerts.png", "--layout=circo", f"--output={out}/alerts.csv")
+    argv = command(f"--alerts-log={big_log}", "--all", f"--render={out}/alerts.png", "--layout=circo", "--max-nodes=0", f"--output={out}/alerts.csv")
     with subprocess.Popen(argv, env=environment(marker), stdout=subprocess.PIPE, stderr=subprocess.PIPE) as cli:
         graphviz = wait_for_graphviz(marker, cli)
         assert sorted(name.split(".")[1] for name in files_in(out) if name.startswith(".")) == ["alerts"] * 2
@@ -707,7 +735,7 @@ def test_signal_during_render_removes_temporary_files_and_ends_graphviz(tmp_path
 
 def test_sigkill_takes_graphviz_with_it(tmp_path, big_log):
     marker = uuid.uuid4().hex
-    argv = command(f"--alerts-log={big_log}", "--all", f"--render={tmp_path}/alerts.png", "--layout=circo")
+    argv = command(f"--alerts-log={big_log}", "--all", f"--render={tmp_path}/alerts.png", "--layout=circo", "--max-nodes=0")
     with subprocess.Popen(argv, env=environment(marker), stdout=subprocess.PIPE, stderr=subprocess.PIPE) as cli:
         wait_for_graphviz(marker, cli)
         cli.kill()
@@ -752,7 +780,7 @@ def test_sighup_ignored_by_nohup_stays_ignored(tmp_path, log):
 
 def test_render_timeout_leaves_no_temporary_file_and_no_graphviz(tmp_path, big_log):
     marker = uuid.uuid4().hex
-    result = run(f"--alerts-log={big_log}", "--all", f"--render={tmp_path}/alerts.png", "--layout=circo", "--render-timeout=0.2", marker=marker)
+    result = run(f"--alerts-log={big_log}", "--all", f"--render={tmp_path}/alerts.png", "--layout=circo", "--max-nodes=0", "--render-timeout=0.2", marker=marker)
     assert "Graphviz 'circo' did not finish within 0.2 s" in one_error(result)
     assert files_in(tmp_path) == []
     assert live_processes(marker) == {}

@@ -220,7 +220,7 @@ def test_graphviz_failure_leaves_no_page_and_no_temporary_file(cli, tmp_path, mo
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the page's SVG would go, had it a name
     result = cli(f"--alerts-log={EXAMPLE}", "--all", f"--render={tmp_path / 'alerts.html'}", "--render-timeout=0.001")
     assert result.code == 1
-    assert result.err.startswith("alerts2afterglow: error: Graphviz 'circo' did not finish within 0.001 s")
+    assert result.err.startswith("alerts2afterglow: error: Graphviz 'dot' did not finish within 0.001 s")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -228,8 +228,8 @@ def test_a_signal_while_graphviz_draws_a_page_leaves_nothing_behind(tmp_path):
     """The page's Graphviz draws into a temporary file without a name: nothing is left, and Graphviz ends."""
     fake = tmp_path / "bin"
     fake.mkdir()
-    (fake / "circo").write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")  # a Graphviz that never ends
-    (fake / "circo").chmod(0o755)
+    (fake / "dot").write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")  # a Graphviz that never ends
+    (fake / "dot").chmod(0o755)
     scratch, out = tmp_path / "tmp", tmp_path / "out"
     scratch.mkdir()
     out.mkdir()

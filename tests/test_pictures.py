@@ -147,11 +147,12 @@ def test_title_says_every_cut_and_filter(tmp_path):
     texts = svg_texts(picture.read_text())
     cut = next(text for text in texts if " alerts from " in text)
     kept = [t for t in everything if t[2].startswith("(web")]
+    # In the order they applied: the filters as the alerts are read, then --min-count, then --top.
     assert cut.split("; ")[1:] == [
-        f"triples of 2+ alerts: {sum(1 for t in at_least_2 if t in kept)} of {len(kept)}",
-        f"top 2 of {len({t[0] for t in at_least_2 if t in kept})} sources",
         "minimum level: 5",
         "locations: (web*",
+        f"triples of 2+ alerts: {sum(1 for t in at_least_2 if t in kept)} of {len(kept)}",
+        f"top 2 of {len({t[0] for t in at_least_2 if t in kept})} sources",
     ]
 
 
@@ -163,22 +164,38 @@ def test_title_shows_hostile_filter_values_as_text(tmp_path):
     assert any(text.endswith(f"locations: {pattern}") for text in svg_texts(picture.read_text()))
 
 
-def test_legend_leaves_the_layout_alone():
+def node_centres(svg: str) -> dict[str, tuple[float, float]]:
+    """{node id: the centre of its shape's bounding box}, in the SVG's own coordinates."""
+    centres = {}
+    for group in ElementTree.fromstring(svg).iter(f"{SVG}g"):
+        if group.get("class") == "node":
+            shape = next(e for e in group.iter() if e.tag in (f"{SVG}ellipse", f"{SVG}polygon"))
+            if shape.tag == f"{SVG}ellipse":
+                centre = (float(shape.get("cx")), float(shape.get("cy")))
+            else:
+                points = [tuple(map(float, point.split(","))) for point in shape.get("points").split()]
+                xs, ys = [x for x, _ in points], [y for _, y in points]
+                centre = ((min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2)
+            centres[group.find(f"{SVG}title").text] = centre
+    return centres
+
+
+@pytest.mark.parametrize("engine", ["dot", "circo", "sfdp"])
+def test_the_title_leaves_the_layout_alone(tmp_path, engine):
+    """The picture is the layout of the graph without its title, the title then set above it."""
+    picture = tmp_path / "day.svg"
+    result = run(f"--alerts-log={LOG}", "--all", f"--layout={engine}", f"--render={picture}")
+    assert result.returncode == 0, result.stderr
     dot = run(f"--alerts-log={LOG}", "--all", "--format=dot").stdout
-    without = re.sub(r"label=<<.*?</TABLE>>, ", "", dot, count=1)
+    without = re.sub(r"label=<<.*?</TABLE>>, labelloc=t, ", "", dot, count=1)
     assert without != dot
-    for engine in ("circo", "sfdp"):
-        positions = [
-            [
-                line.split()[1:4]
-                for line in subprocess.run(
-                    [engine, "-Tplain"], input=text, capture_output=True, text=True
-                ).stdout.splitlines()
-                if line.startswith("node ")
-            ]
-            for text in (dot, without)
-        ]
-        assert positions[0] == positions[1] and len(positions[0]) == 17, engine
+    alone_svg = subprocess.run([engine, "-Tsvg"], input=without, capture_output=True, text=True).stdout
+    alone, drawn = node_centres(alone_svg), node_centres(picture.read_text())
+    assert len(drawn) == 17 and drawn.keys() == alone.keys()
+    for node, (x, y) in drawn.items():  # where the engine put it without the title (-Tdot writes 2 decimals)
+        assert x == pytest.approx(alone[node][0], abs=0.1) and y == pytest.approx(alone[node][1], abs=0.1), node
+    heights = [float(ElementTree.fromstring(svg).get("height").removesuffix("pt")) for svg in (alone_svg, picture.read_text())]
+    assert heights[1] > heights[0] + 100, "the title above the drawing"
 
 
 # --- colours, one palette ------------------------------------------------------------------------
@@ -188,7 +205,7 @@ KINDS = [
     ("203.0.113.5", "Level 13 alert", 13, "(web1) 10.0.0.2->/var/log/auth.log", 3),
     ("10.1.2.3", "Level 9 alert", 9, "ossec->/var/log/secure", 1),
     ("2001:db8::5", "Level 5 alert", 5, "(web1) 10.0.0.2->/var/log/auth.log", 2),
-    ("mail.example.org", "Level 2 alert", 2, "ossec->/var/log/secure", 1),
+    ("mail.example.org", "Level 2 alert", 2, "ossec->/var/log/secure", 1),  # a srcip that is no IP address
     ("root", "Alert of no level", None, "(web1) 10.0.0.2->/var/log/auth.log", 1),
 ]
 
@@ -201,10 +218,11 @@ def test_rendered_picture_has_each_kinds_colour(tmp_path):
     result = run(f"--alerts-json={alerts}", "--all", "--use-user", "--use-host", f"--render={picture}")
     assert result.returncode == 0, result.stderr
     fills = svg_fills(picture.read_text())
-    assert {fills[f"source:{s}"] for s, *_ in KINDS} | {fills["source:(ossec)"]} == set(tool.SOURCE_COLOURS.values())
-    assert [fills[f"source:{s}"] for s, *_ in [*KINDS, ("(ossec)",)]] == [
-        tool.SOURCE_COLOURS[kind] for kind in ("public IPv4", "private", "IPv6", "host name", "user", "agent or manager")
-    ]
+    sources = [f"source:{tool.address_source(s) if '.' in s or ':' in s else s}" for s, *_ in KINDS] + ["source:(ossec)"]
+    kinds = ("public IPv4", "private", "IPv6", "other address", "user", "agent or manager")
+    assert [fills[source] for source in sources] == [tool.SOURCE_COLOURS[kind] for kind in kinds]
+    # host name: an address --do-reverse named (tests/test_provenance.py)
+    assert set(tool.SOURCE_COLOURS) == {*kinds, "host name"}
     assert [fills[f"event:{d}"] for _, d, *_ in KINDS] == [c for _, c in tool.LEVEL_COLOURS] + [
         tool.UNKNOWN_LEVEL_COLOUR
     ]
@@ -275,32 +293,33 @@ def test_ossec_properties_sizes_nodes_by_the_count():
 
 
 def engine_spies(tmp_path) -> str:
-    """A PATH whose circo and sfdp note their name in engines.log, then run the real engine."""
+    """A PATH whose Graphviz commands note their name in engines.log, then run the real one."""
     spies = tmp_path / "bin"
     spies.mkdir()
-    for engine in ("circo", "sfdp"):
+    for engine in ("circo", "dot", "sfdp", "neato"):
         real = shutil.which(engine)
         (spies / engine).write_text(f'#!/bin/sh\necho {engine} >> "{tmp_path}/engines.log"\nexec {real} "$@"\n')
         (spies / engine).chmod(0o755)
     return f"{spies}{os.pathsep}{os.environ['PATH']}"
 
 
-def test_auto_draws_a_small_graph_with_circo_and_a_large_one_with_sfdp(tmp_path):
+def test_auto_draws_a_small_graph_with_dot_and_a_large_one_with_sfdp(tmp_path):
     path = engine_spies(tmp_path)
     small = run(f"--alerts-log={LOG}", "--all", f"--render={tmp_path / 'small.png'}", "--debug", path=path)
     assert small.returncode == 0, small.stderr
-    assert (
-        "debug: layout: circo (--layout=auto: 17 nodes, 33 links; circo up to 60 nodes and 120 links)" in small.stderr
+    assert "debug: layout: dot (--layout=auto: 17 nodes, 33 links; dot up to 100 nodes and 200 links)" in small.stderr
+    large_json = write_json(tmp_path, busy_day(90))
+    large = run(
+        f"--alerts-json={large_json}", "--all", "--max-nodes=0", f"--render={tmp_path / 'large.svg'}", "--debug", path=path
     )
-    large_json = write_json(tmp_path, busy_day(60))
-    large = run(f"--alerts-json={large_json}", "--all", f"--render={tmp_path / 'large.svg'}", "--debug", path=path)
     assert large.returncode == 0, large.stderr
     graph = tool.graph_of(
         ((s, d, loc), tool.Tally(n, None)) for (s, d, loc), n in counted(f"--alerts-json={large_json}", "--all").items()
     )
-    assert len(graph.links) > tool.CIRCO_MAX_LINKS
+    assert len(graph.links) > tool.DOT_MAX_LINKS
     assert f"debug: layout: sfdp (--layout=auto: {len(graph.nodes)} nodes, {len(graph.links)} links;" in large.stderr
-    assert (tmp_path / "engines.log").read_text() == "circo\nsfdp\n", "the engines Graphviz really ran"
+    # Each picture: the engine lays it out, neato -n2 draws it with its title (render_picture).
+    assert (tmp_path / "engines.log").read_text() == "dot\nneato\nsfdp\nneato\n", "the engines Graphviz really ran"
     assert len(svg_fills((tmp_path / "large.svg").read_text())) == len(graph.nodes)
 
 
@@ -310,7 +329,7 @@ def test_an_explicit_layout_wins(tmp_path):
         f"--alerts-log={LOG}", "--all", f"--render={tmp_path / 'a.png'}", "--layout=sfdp", "--debug", path=path
     )
     assert result.returncode == 0 and "layout: " not in result.stderr
-    assert (tmp_path / "engines.log").read_text() == "sfdp\n"
+    assert (tmp_path / "engines.log").read_text() == "sfdp\nneato\n"
 
 
 def test_max_nodes_draws_the_busiest_sources_that_fit_and_says_so(tmp_path):
@@ -320,30 +339,37 @@ def test_max_nodes_draws_the_busiest_sources_that_fit_and_says_so(tmp_path):
     for (source, _, _), count in triples.items():
         per_source[source] += count
     ranked = sorted(per_source, key=lambda s: (-per_source[s], s))
-    picture = tmp_path / "cut.svg"
-    result = run(f"--alerts-json={alerts_json}", "--all", "--max-nodes=50", f"--render={picture}")
-    assert result.returncode == 0
+    picture, log_file = tmp_path / "cut.svg", tmp_path / "run.log"
+    result = run(f"--alerts-json={alerts_json}", "--all", "--max-nodes=50", f"--render={picture}", f"--logfile={log_file}")
+    assert (result.returncode, result.stderr) == (0, ""), "from cron: the title says the cut, stderr nothing"
     fills = svg_fills(picture.read_text())
     drawn = [node.split(":", 1)[1] for node in fills if node.startswith("source:")]
     kept = len(drawn)
     assert sorted(drawn) == sorted(ranked[:kept]), "the busiest sources, in --top's order"
     assert len(fills) <= 50
-    # The next busiest source would not have fitted.
+    # The next busiest source would not have fitted: a picture holds twice as many links as nodes.
     graph = tool.graph_of(((t, tool.Tally(n, None)) for t, n in triples.items() if t[0] in ranked[: kept + 1]))
-    assert len(graph.nodes) > 50 or len(graph.links) > 200
-    assert result.stderr == (
-        f"alerts2afterglow: warning: the picture shows the busiest {kept} of 120 sources: it holds at most "
-        "50 nodes and 200 links (--max-nodes=50; 0 draws everything)\n"
+    assert len(graph.nodes) > 50 or len(graph.links) > 100
+    said = (
+        f"the picture draws the busiest {kept} of 120 sources, as many as fit in 50 nodes and 100 links "
+        "(--max-nodes=50; 0 draws everything)"
     )
+    assert f" INFO: {said}\n" in log_file.read_text()
+    debug = run(f"--alerts-json={alerts_json}", "--all", "--max-nodes=50", f"--render={picture}", "--debug")
+    assert f"alerts2afterglow: info: {said}\n" in debug.stderr
     assert any(f"busiest {kept} of 120 sources (--max-nodes=50)" in text for text in svg_texts(picture.read_text()))
     everything = run(f"--alerts-json={alerts_json}", "--all", "--max-nodes=0", f"--render={tmp_path / 'all.svg'}")
     assert (everything.returncode, everything.stderr) == (0, "")
     assert len(svg_fills((tmp_path / "all.svg").read_text())) == len(
         tool.graph_of(((t, tool.Tally(n, None)) for t, n in triples.items())).nodes
     )
+    # The DOT is the picture's: the same cut, and --max-nodes=0 writes the whole graph.
     dot = run(f"--alerts-json={alerts_json}", "--all", "--max-nodes=50", "--format=dot")
-    assert (dot.returncode, dot.stderr) == (0, ""), "--format=dot writes the whole graph"
-    assert dot.stdout.count("shape=ellipse") == 120
+    assert (dot.returncode, dot.stderr) == (0, "")
+    assert dot.stdout.count("shape=ellipse") == kept
+    assert f"busiest {kept} of 120 sources (--max-nodes=50)" in dot.stdout
+    whole = run(f"--alerts-json={alerts_json}", "--all", "--max-nodes=0", "--format=dot")
+    assert whole.stdout.count("shape=ellipse") == 120
 
 
 def test_a_large_picture_is_scaled_down_to_fit(tmp_path):
@@ -553,3 +579,152 @@ def test_per_agent_locations_in_the_picture(tmp_path):
     assert any(text.endswith("; one location per agent") for text in svg_texts(svg))
     dot = run(f"--alerts-json={write_json(tmp_path, KINDS)}", "--all", "--location-detail=agent", "--format=dot").stdout
     assert '"target:ossec" [label="ossec", shape=folder, fillcolor="#bebada"' in dot
+
+
+# --- how much a picture and the page draw by default --------------------------------------------
+
+
+def edges_of(svg: str) -> int:
+    return sum(1 for group in ElementTree.fromstring(svg).iter(f"{SVG}g") if group.get("class") == "edge")
+
+
+def test_a_picture_and_the_page_each_cut_at_their_own_default_and_max_nodes_wins_for_both(tmp_path):
+    from test_html import page_json
+
+    alerts_json = write_json(tmp_path, busy_day(300))
+    sources = len({source for source, *_ in busy_day(300)})
+    picture, page = tmp_path / "day.svg", tmp_path / "day.html"
+    for argv, nodes in (([], tool.PICTURE_MAX_NODES), (["--max-nodes=40"], 40)):
+        result = run(f"--alerts-json={alerts_json}", "--all", *argv, f"--render={picture}")
+        assert (result.returncode, result.stderr) == (0, "")
+        svg = picture.read_text()
+        drawn, links = len(svg_fills(svg)), edges_of(svg)
+        assert drawn <= nodes and links <= 2 * nodes, (drawn, links)
+        assert drawn > 0.6 * nodes or links > 1.6 * nodes, "close to one of the limits: the next source did not fit"
+        kept = sum(1 for node in svg_fills(svg) if node.startswith("source:"))
+        assert any(text.endswith(f"busiest {kept} of {sources} sources (--max-nodes={nodes})") for text in svg_texts(svg))
+        dot = run(f"--alerts-json={alerts_json}", "--all", *argv, "--format=dot").stdout
+        assert dot.count("shape=ellipse") == kept, "the DOT draws what the picture draws"
+    # The page's graph draws all 336 nodes by default (it holds at most 1,000), and what --max-nodes says.
+    assert run(f"--alerts-json={alerts_json}", "--all", f"--render={page}").returncode == 0
+    data = page_json(page.read_text())
+    assert data["cut"] is None and all(drawn for *_, drawn in data["nodes"]) and len(data["nodes"]) > 300
+    assert run(f"--alerts-json={alerts_json}", "--all", "--max-nodes=40", f"--render={page}").returncode == 0
+    data = page_json(page.read_text())
+    assert data["cut"].startswith("busiest ") and data["cut"].endswith(f" of {sources} sources (--max-nodes=40)")
+    assert 32 <= sum(drawn for *_, drawn in data["nodes"]) <= 40
+
+
+def title_size(svg: str) -> float:
+    """The first title line's font size as drawn, in points of the picture (Graphviz scales the drawing by a transform)."""
+    root = ElementTree.fromstring(svg)
+    graph = next(g for g in root.iter(f"{SVG}g") if g.get("class") == "graph")
+    scale = float(re.search(r"scale\(([0-9.]+)", graph.get("transform")).group(1))
+    title = next(t for t in root.iter(f"{SVG}text") if " alerts" in "".join(t.itertext()) and ": " in "".join(t.itertext()))
+    return float(title.get("font-size")) * scale
+
+
+def test_the_title_grows_with_the_drawing(tmp_path):
+    """Seen whole, a large sfdp drawing's title reads as large as a small one's: it is a share of the width."""
+    small, large = tmp_path / "small.svg", tmp_path / "large.svg"
+    assert run(f"--alerts-log={LOG}", "--all", f"--render={small}").returncode == 0
+    alerts_json = write_json(tmp_path, busy_day(400))
+    assert run(f"--alerts-json={alerts_json}", "--all", "--max-nodes=0", f"--render={large}").returncode == 0
+    widths = [float(ElementTree.parse(svg).getroot().get("width").removesuffix("pt")) for svg in (small, large)]
+    assert widths[1] > 3 * widths[0]
+    sizes = [title_size(svg.read_text()) for svg in (small, large)]
+    assert sizes[0] == 14, "a picture that a screen shows whole: the title at its own size"
+    assert sizes[1] / widths[1] > 0.6 * sizes[0] / widths[0], (sizes, widths)
+    assert sizes[1] > 2 * sizes[0]
+
+
+# --- who wrote the alerts, and the window asked for ------------------------------------------------
+
+
+def title_line(*argv: str) -> str:
+    result = run(*argv, "--format=dot")
+    assert result.returncode == 0, result.stderr
+    return re.search(r'<FONT POINT-SIZE="14">(.*?)</FONT>', result.stdout).group(1)
+
+
+def wazuh_json(tmp_path) -> str:
+    """alerts.json lines as Wazuh 4 writes them: the rule's "id" and "description"."""
+    line = {"timestamp": "2026-11-27T18:01:01.000+0000", "rule": {"level": 5, "description": "sshd: authentication failed.", "id": "5760"},
+            "agent": {"id": "004", "name": "wazuh-agent1", "ip": "10.0.0.5"}, "id": f"{T0}.1", "data": {"srcip": "203.0.113.45"},
+            "location": "/var/log/secure"}  # fmt: skip
+    path = tmp_path / "wazuh.json"
+    path.write_text(json.dumps(line) + "\n")
+    return str(path)
+
+
+def test_the_title_names_who_wrote_the_files(tmp_path):
+    ossec, wazuh, both = write_json(tmp_path, KINDS[:1]), wazuh_json(tmp_path), ROOT_DIR / "examples" / "alerts.json"
+    assert title_line(f"--alerts-json={ossec}", "--all") == f"OSSEC alerts.json {ossec}: all alerts"
+    assert title_line(f"--alerts-json={wazuh}", "--all") == f"Wazuh alerts.json {wazuh}: all alerts"
+    assert title_line(f"--alerts-json={both}", "--all") == f"OSSEC and Wazuh alerts.json {both}: all alerts"
+    # alerts.log: OSSEC and Wazuh write the same lines; the title does not guess.
+    assert title_line(f"--alerts-log={LOG}", f"--alerts-json={wazuh}", "--all") == (
+        f"OSSEC/Wazuh alerts.log {LOG} and Wazuh alerts.json {wazuh}: all alerts"
+    )
+
+
+@pytest.mark.parametrize(
+    ("information", "producer"),
+    [
+        ("Linux ossec 5.10.0-26-amd64 #1 SMP Debian 5.10.197-1 x86_64 - OSSEC HIDS v2.8.3", "OSSEC"),
+        ("Linux |wazuh |4.19.0 |#1 SMP |x86_64 [Debian GNU/Linux|debian: 10] - Wazuh v3.13.1", "Wazuh"),
+        (None, "OSSEC/Wazuh"),
+    ],
+)
+def test_the_title_names_who_filled_the_database(ossec, information, producer):
+    import ossecdb
+
+    ossec.insert([ossecdb.Row(5716, T0, "(web1) 10.0.0.2->/var/log/auth.log", "203.0.113.5")])
+    if information is not None:
+        with ossec.conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO server (last_contact, version, hostname, information) VALUES (%s, %s, %s, %s)",
+                (T0, information.rsplit(" ", 1)[1], "manager", information),
+            )
+    assert title_line(*ossec.args, "--all") == f"{producer} database root@127.0.0.1:3306/{ossec.name}: all alerts"
+
+
+def test_the_title_says_the_window_as_asked_not_the_span_of_the_alerts(tmp_path):
+    # The example day's alerts run from 02:10:21 to 18:11:01 UTC; the title says the window asked for.
+    day = (f"--alerts-log={LOG}",)
+    assert title_line(*day, "--start-time=2026-11-27T00:00:00Z", "--end-time=2026-11-28T00:00:00Z").endswith(
+        ": 2026-11-27 00:00:00 to 2026-11-28 00:00:00 UTC"
+    )
+    assert re.search(r": from 2026-11-27 00:00:00 UTC to now, 20\d\d-\d\d-\d\d \d\d:\d\d:\d\d UTC$",
+                     title_line(*day, "--start-time=1795737600"))  # fmt: skip
+    assert re.search(r": the last 2 weeks, \d{4}-\d\d-\d\d \d\d:\d\d:\d\d to ", title_line(*day, "--time-interval=2 weeks"))
+    assert re.search(r": the last 30 minutes, ", title_line(*day))  # the default
+    assert title_line(*day, "--all").endswith(": all alerts")
+    # A local time is read in the zone TZ names, and shown in UTC.
+    env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH, "TZ": "Europe/Berlin"}
+    berlin = subprocess.run(
+        [sys.executable, str(SCRIPT), *day, "--start-time=2026/11/27 01:00:00", "--end-time=2026/11/27 13:00:00", "--format=dot"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert ": 2026-11-27 00:00:00 to 2026-11-27 12:00:00 UTC</FONT>" in berlin.stdout
+
+
+# --- the page: legible where it opens -------------------------------------------------------------
+
+
+def test_the_page_opens_with_legible_labels(tmp_path, browser):
+    """The example day's page, as it opens in a window of 1280 x 800: every node's label at least 9
+    pixels tall (drawn left to right by dot; circo's ring drew them 4 to 5 pixels tall)."""
+    page = tmp_path / "day.html"
+    assert run(f"--alerts-log={LOG}", "--all", "--use-user", f"--render={page}").returncode == 0
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        tab = context.new_page()
+        tab.goto(page.as_uri())
+        heights = tab.evaluate(
+            "() => [...document.querySelectorAll('g.n text')].filter((t) => t.textContent)"
+            ".map((t) => t.getBoundingClientRect().height)"
+        )
+    finally:
+        context.close()
+    assert len(heights) >= 18 and min(heights) >= 9, heights

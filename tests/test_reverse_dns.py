@@ -124,3 +124,13 @@ def test_show_duplicate_resolves_in_order(tmp_path, cli, responder):
 )
 def test_dns_usage_errors(cli, argv, message):
     assert message in cli("--alerts-log=-", *argv).usage_error()
+
+
+def test_a_single_label_ptr_name_keeps_the_address(tmp_path, cli, responder):
+    """`gateway.` could be any user's name: as a source it would read as (and merge with) the user."""
+    responder.ptr("192.0.2.4", "gateway.")  # confirmed: gateway. has an A record for it
+    responder.ptr("192.0.2.5", "gateway.example.net.")
+    log = sshd_failures(tmp_path / "alerts.log", ["192.0.2.4", "192.0.2.5"])
+    result = cli(f"--alerts-log={log}", "--all", *reverse(responder), "--debug")
+    assert [line.split(",")[0] for line in result.lines] == ["192.0.2.4", "gateway.example.net"]
+    assert "failed: not a host name 1" in result.err

@@ -81,18 +81,24 @@ def expected(use_user: bool, use_host: bool) -> list[str]:
     return [f"{s},{d},{loc},{n}" for (s, d, loc), n in sorted(counts.items())]
 
 
-@pytest.fixture
-def files(tmp_path) -> dict[str, str]:
+def alert_files(tmp_path, alerts: list[Example]) -> dict[str, str]:
+    """The alerts as alerts.log and alerts.json: {"log": --alerts-log=..., "json": --alerts-json=...}."""
     log, js = tmp_path / "alerts.log", tmp_path / "alerts.json"
-    log.write_text("".join(map(make_examples.log_entry, EVENING)))
-    js.write_text("".join(map(make_examples.json_entry, EVENING)))
+    log.write_text("".join(map(make_examples.log_entry, alerts)))
+    js.write_text("".join(map(make_examples.json_entry, alerts)))
     return {"log": f"--alerts-log={log}", "json": f"--alerts-json={js}"}
 
 
-def load(ossec) -> None:
+@pytest.fixture
+def files(tmp_path) -> dict[str, str]:
+    return alert_files(tmp_path, EVENING)
+
+
+def load(ossec, alerts: list[Example] = EVENING) -> None:
+    """The alerts into the database, as ossec-dbd stores them."""
     ossec.insert(
-        [Row(a.rule_id, a.epoch, a.location, a.src_ip, user=a.user or "", level=a.level) for a in EVENING],
-        {a.rule_id: (a.level, a.description) for a in EVENING},
+        [Row(a.rule_id, a.epoch, a.location, a.src_ip, user=a.user or "", level=a.level) for a in alerts],
+        {a.rule_id: (a.level, a.description) for a in alerts},
     )
 
 
