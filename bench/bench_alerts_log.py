@@ -46,6 +46,7 @@ DAY = 86400
 # Run main() in the tool's own Python and report the bytes it read (rchar) on stderr's last line.
 COUNT_READS = """
 import sys
+sys.path.remove("")  # python -c puts the working directory first: the tool under test is the installed one
 def rchar():
     with open("/proc/self/io") as io:
         return int(next(line for line in io if line.startswith("rchar:")).split()[1])
