@@ -391,6 +391,7 @@ class Settings(NamedTuple):
     use_user: bool = False
     use_host: bool = False  # --use-host: an alert with neither address nor (--use-user) user is drawn from its host
     show_duplicate: bool = False
+    no_skip: bool = False  # --no-skip: a time window skips no file of alerts (skip_reason)
     count_column: bool = False  # --count
     plain_csv: bool = False
     output: str | None = None
@@ -933,6 +934,12 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--end-time", metavar="TIME", type=parse_time, help="alerts before TIME (default: now)")
     sel.add_argument("--all", action="store_true", help="no time window: every alert")
     sel.add_argument(
+        "--no-skip",
+        action="store_true",
+        help="alert files: read every byte of every file, skipping none for the time window (on its "
+        "modification time or first alert); for a manager whose clock is suspect",
+    )
+    sel.add_argument(
         "--exclude-alerts",
         metavar="ID[,ID...]",
         type=parse_rule_ids,
@@ -1140,12 +1147,15 @@ def build_settings(args: argparse.Namespace, now: int) -> Settings:
     files = bool(args.alerts_log or args.alerts_json)
     if files:
         check_file_sources(args)
+    elif args.no_skip:
+        raise UsageError("--no-skip works on --alerts-log and --alerts-json (a database is read by its index)")
     return Settings(
         window=resolve_window(args, now),
         filters=build_filters(args),
         use_user=args.use_user,
         use_host=args.use_host,
         show_duplicate=args.show_duplicate,
+        no_skip=args.no_skip,
         count_column=args.count,
         plain_csv=args.plain_csv,
         output=args.output if args.output != "-" else None,
@@ -2100,6 +2110,11 @@ class RuleDescriptions:
 # the memory a file can take to a few times that, whatever it holds or its .gz expands to.
 MAX_ALERT_BYTES = 4 << 20
 _BLOCK = 1 << 20  # bytes read at a time
+# A time window skips whole files on the premise that no alert in a file is stamped more than this
+# before one written earlier in it: the clock of the manager was never set back by more while it
+# wrote the file (skip_reason; --no-skip reads every file; a file read that breaks it is warned of).
+TIME_ORDER_SLACK = 3600
+_PROBE = 1 << 16  # the bytes (decompressed) in which a file's first alert is looked for
 JSON_DEPTH = 1100  # how deep alerts.json values may nest: deeper than orjson parses (1,024), see deep_json
 # The latest time an alert's record may say: 11 digits, the year 5138; later "times" are junk. (A window
 # may name later times, MAX_WINDOW_EPOCH: it only bounds what is read.)
@@ -2409,10 +2424,28 @@ class AlertTimes:
         self.seen = 0  # alerts with a time (alerts.log: headers with an epoch)
         self.outside = 0  # of them, outside the window
         self.untimed = 0  # alerts.json alerts without a time, left out of every window
+        self.latest: int | None = None  # the latest epoch read in file order, for set_back
+        self.set_back: tuple[int, int] | None = None  # (earlier, later) epochs that break TIME_ORDER_SLACK
+
+    def follow(self, epochs: list[int], in_order: bool) -> None:
+        """Check the premise of skipping (skip_reason) on epochs read in file order (nonempty,
+        ``in_order`` when sorted): one more than TIME_ORDER_SLACK before an epoch read earlier in the
+        file means that the clock was set back (``set_back``: the two epochs)."""
+        latest = epochs[0] if self.latest is None else self.latest
+        if self.set_back is None:
+            if in_order:
+                drop, earlier, later = epochs[0] - latest, latest, epochs[0]
+            else:  # each epoch against the latest before it, in C
+                before = list(itertools.accumulate(epochs[:-1], max, initial=latest))
+                drop, earlier, later = min(zip(map(operator.sub, epochs, before), before, epochs, strict=True))
+            if drop < -TIME_ORDER_SLACK:
+                self.set_back = (earlier, later)
+        self.latest = max(latest, epochs[-1] if in_order else max(epochs))
 
     def note(self, epochs: list[int], in_order: bool) -> None:
-        """Count the epochs of a piece (nonempty, ``in_order`` when sorted)."""
+        """Count the epochs of a piece (nonempty, ``in_order`` when sorted) and check their order."""
         low, high = (epochs[0], epochs[-1]) if in_order else (min(epochs), max(epochs))
+        self.follow(epochs, in_order)
         self.highest = high if self.highest is None else max(self.highest, high)
         self.lowest = low if self.lowest is None else min(self.lowest, low)
         self.seen += len(epochs)
@@ -2481,6 +2514,8 @@ def log_alerts(
         if wanted is not None and wanted.search(piece) is None:
             counters.passed += len(piece)
             times.every = False
+            if ends := header_ends(piece):  # the order of what is passed over, checked at its ends
+                times.follow(ends, ends[0] <= ends[-1])
             continue  # its headers prove that none of its alerts is in the window
         found = _LOG_HEADER_RE.findall(piece)
         if b"" in found:  # headers without a readable epoch
@@ -2525,6 +2560,12 @@ def log_alerts(
             if counting:
                 odd.alerts += count * odd.odd(alert.src_ip)
             yield alert
+
+
+def header_ends(piece: bytes) -> list[int]:
+    """The epochs of the first and the last header of an alerts.log piece, those that are readable."""
+    last = piece.rfind(_HEADER)
+    return [int(match[1]) for match in (_LOG_EPOCH_RE.match(piece), _LOG_EPOCH_RE.match(piece, last)) if match]
 
 
 # ---- alerts.json
@@ -2922,6 +2963,106 @@ def window_headers(window: Window) -> re.Pattern[bytes] | None:
     return re.compile(rb"\n\*\* Alert (?:" + "|".join(prefixes).encode() + b")")
 
 
+def skip_reason(path: str, kind: str, window: Window) -> str | None:
+    """Why none of a file's alerts can lie in the window, or None when some may (or it cannot be told cheaply).
+
+    Two bounds, each sound on the premise of TIME_ORDER_SLACK (the clock
+    never went back more than that while the file was written):
+
+    * before the window, its modification time: an alert is stamped before
+      it is written, so none is later than the last write and the slack;
+    * after the window, its first alert (first_alert_time): none after it is
+      earlier than it less the slack.
+
+    Never its name: a clock stepped forward a day within the hour in which a
+    daily archive is written (a VM restored a day behind, then NTP) writes
+    the next day's alerts into it, and only its modification time says so.
+    """
+    start, end = window.start, window.end
+    if start is None or end is None or path == "-":
+        return None
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None  # reading it will say why
+    if not stat.S_ISREG(status.st_mode):
+        return None  # a pipe, a device: no times of its own, and read only once
+    if status.st_mtime + TIME_ORDER_SLACK < start:
+        return f"last written {utc_text(int(status.st_mtime))}, more than an hour before the window starts (its modification time)"
+    first = first_alert_time(path, kind)
+    if first is not None and first - TIME_ORDER_SLACK >= end:
+        return f"its first alert, of {utc_text(first)}, comes more than an hour after the window ends"
+    return None
+
+
+def utc_text(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def first_alert_time(path: str, kind: str) -> int | None:
+    """The time of a file's first alert, from its first _PROBE bytes (decompressed), or None.
+
+    alerts.log: the first header whose epoch is readable and whose line ends
+    within the bytes read (an epoch cut short by their end is never taken).
+    alerts.json: the first line that the reader takes for an alert with a
+    time; lines that are junk, empty, cut or no alert are passed, as it
+    passes them. The first KiB mostly tells; more is read only when it does not.
+    """
+    for head in probe(path):
+        epoch = first_log_time(head) if kind == "log" else first_json_time(head)
+        if epoch is not None:
+            return epoch  # what more bytes come after it cannot change
+    return None
+
+
+def first_log_time(head: bytes) -> int | None:
+    head = b"\n" + head  # a header on the very first line, as log_pieces reads it
+    for match in _LOG_HEADER_RE.finditer(head):
+        if head.find(b"\n", match.end()) == -1:
+            return None  # the bytes end in the header's line: its epoch may be cut short
+        if match[1]:
+            return int(match[1])
+    return None
+
+
+def first_json_time(head: bytes) -> int | None:
+    fast = fast_json()
+    with deep_json():
+        for line in head.split(b"\n")[:-1]:  # the last is cut, or empty
+            try:
+                obj = load_json(line, fast) if line.strip() else None
+            except ValueError:
+                continue
+            if type(obj) is dict and parse_json_alert(obj) is not None and (epoch := json_time(obj)) is not None:
+                return epoch
+    return None
+
+
+def probe(path: str) -> Iterator[bytes]:
+    """The start of a file (of a .gz, its first member decompressed), as it grows to 1, 4, 16 and 64
+    KiB (_PROBE) or to its end; nothing more once unreadable. A .gz is read 512 bytes at a time, and
+    without a buffer: most files cost a read of 512 bytes."""
+    import zlib
+
+    head, target = b"", 1024
+    with contextlib.suppress(OSError, zlib.error), open(path, "rb", buffering=0) as raw:
+        member = zlib.decompressobj(wbits=31) if path.endswith(".gz") else None
+        while True:
+            if member is None:
+                chunk = raw.read(target - len(head))
+                head += chunk
+            else:
+                chunk = member.unconsumed_tail or raw.read(512)
+                head += member.decompress(chunk, target - len(head)) if chunk else b""
+                if member.eof:
+                    chunk = b""
+            if len(head) >= target or not chunk:
+                yield head
+                if target >= _PROBE or not chunk:
+                    return
+                target *= 4
+
+
 # ---- the files of a run
 
 
@@ -2983,22 +3124,52 @@ class FileSurvey:
 def read_alert_files(settings: Settings, survey: FileSurvey | None = None) -> Iterator[Alert]:
     """Every alert in the window of every --alerts-log, then every --alerts-json, in file order.
 
-    Every file is read: nothing in a file's name, its time of writing or its
-    first alert bounds the times of its other alerts when a clock can be set
-    back (docs/alert-files.md). What the readers saw of the times goes to ``survey``."""
+    With a window, a file whose alerts all lie outside it on the premise of
+    TIME_ORDER_SLACK is skipped (skip_reason; --debug says why), unless
+    --no-skip; a file read that breaks the premise is warned of once, when
+    files were skipped (docs/alert-files.md). What the readers saw of the times
+    goes to ``survey``; a file skipped is read there when asked."""
     files = [(path, "log") for path in settings.alerts_logs] + [(path, "json") for path in settings.alerts_jsons]
     odd = OddSources()
+    skipped = 0
+    set_back: tuple[str, tuple[int, int]] | None = None  # the first file read that broke the premise
     for path, kind in files:
+        reason = None if settings.no_skip else skip_reason(path, kind, settings.window)
+        if reason is not None:
+            log.debug("%s: skipped: %s", path, reason)
+            skipped += 1
+            if survey is not None:
+                survey.unread.append((path, kind))
+            continue
         times = AlertTimes(settings.window, every=path == "-")  # stdin cannot be read again: count it all now
         yield from read_alert_file(
             path, kind, settings.window, settings.show_duplicate, times, odd, survey.producers if survey is not None else None
         )
+        if set_back is None and times.set_back is not None:
+            set_back = (path, times.set_back)
         if survey is not None:
             if times.every:
                 survey.times.append(times)
             else:
                 survey.unread.append((path, kind))
+    if set_back is not None and skipped:
+        warn_set_back(*set_back, skipped)
     odd.report()
+
+
+def warn_set_back(path: str, epochs: tuple[int, int], skipped: int) -> None:
+    """Say once a run that a file read shows a clock set back by more than TIME_ORDER_SLACK: the files
+    skipped were skipped on the premise that it never is, and may hold alerts of the window. A
+    warning, so that a cron job's mail has it: it bears on what the run wrote."""
+    earlier, later = epochs
+    log.warning(
+        "%s: an alert of %s follows one of %s, so the clock was set back by more than an hour; the %s this "
+        "run skipped for the time window (on the premise that it never is) may hold alerts of it: --no-skip reads every file",
+        path,
+        utc_text(later),
+        utc_text(earlier),
+        plural(skipped, "file"),
+    )
 
 
 # ---------------------------------------------------------------------------

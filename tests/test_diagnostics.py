@@ -116,15 +116,17 @@ def test_an_archived_file_outside_the_default_window_says_so_and_what_takes_it(t
 
 
 def test_a_file_read_whole_and_one_skipped_are_counted_alike(tmp_path, cli):
-    """Whatever a file's time of writing, its pieces whose headers hold no time of the window are passed
-    over, and read again for their times."""
+    """The file the window skipped (last written before it) is read again for its times; of a file that
+    was read (its time of writing is recent), the pieces whose headers hold no time of the window were
+    passed over, and are read again for their times too."""
     skipped = archive(tmp_path)
     read = tmp_path / "recent.log"
     shutil.copy(skipped, read)
     for path in (skipped, read):
         result = cli(f"--alerts-log={path}", "--debug")
         assert result.code == 0 and result.out == ""
-        assert "bytes hold no alert of the time window: their headers alone were read" in result.err
+        assert ("(its modification time)" in result.err) == (path == skipped)
+        assert ("bytes hold no alert of the time window: their headers alone were read" in result.err) == (path == read)
         assert re.fullmatch(rf".*: all 75 alerts of {re.escape(str(path))} lie outside the time window {WINDOW}; {SPAN}: {TAKE}", hint(result.err))
 
 
