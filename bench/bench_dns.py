@@ -12,7 +12,7 @@ sample and scaled up for the speed-up. Target: the step under 3 s.
 With --workers, the step is timed for each of those --dns-workers values too,
 the figure behind MAX_DNS_WORKERS (more lookups in flight stop paying off).
 
-    python bench/bench_dns.py [--addresses 1000] [--delay 0.05] [--workers 64,128,256,512]
+    python bench/bench_dns.py [--addresses 1000] [--delay 0.05] [--workers 16,32,64,128,256]
 """
 
 from __future__ import annotations
@@ -71,6 +71,9 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=40, help="IPs resolved one at a time (default: %(default)s)")
     parser.add_argument("--workers", default="", help="also time these --dns-workers values, e.g. 64,128,256")
     args = parser.parse_args()
+    sweep_workers = [int(n) for n in filter(None, args.workers.split(","))]
+    if not all(0 < n <= alerts2afterglow.MAX_DNS_WORKERS for n in sweep_workers):
+        parser.error(f"--workers: each from 1 to {alerts2afterglow.MAX_DNS_WORKERS} (the tool's cap)")
     ips = addresses(args.addresses)
     workers = alerts2afterglow.DEFAULT_DNS_WORKERS
     with DnsResponder() as responder, tempfile.TemporaryDirectory() as tmp:
@@ -87,8 +90,7 @@ def main() -> None:
         asked = sum(responder.queries.values())
         confirmations = sum(responder.forward_queries.values())
         sweep = [
-            (int(n), cli_run([f"--alerts-log={everything}", *reverse, f"--dns-workers={n}"])[1])
-            for n in filter(None, args.workers.split(","))
+            (n, cli_run([f"--alerts-log={everything}", *reverse, f"--dns-workers={n}"])[1]) for n in sweep_workers
         ]
     assert step is not None and one_step is not None
     sequential = one_step * args.addresses / args.sample
