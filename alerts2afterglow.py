@@ -200,6 +200,7 @@ new_record = tuple.__new__
 Triple = tuple[str, str, str]
 Row = tuple[Triple, Tally]
 
+K = typing.TypeVar("K")
 # A source's text says where it came from, one-to-one, and source_kind() reads it back: an attacker
 # writes user names and some address fields, and must not pass one kind of source off as another.
 # As recorded: an IP address from the alert's address field (Src IP:, srcip, the src_ip column), a
@@ -215,7 +216,7 @@ ADDRESS_MARK = "address:"
 V = typing.TypeVar("V")
 
 
-class Memo(dict[str, V]):
+class Memo(dict[K, V]):
     """What ``make`` gives for each distinct value, made once; emptied when full, so memory stays bounded.
 
     A dictionary looked up with ``memo[value]``: on a hot path a hit costs a
@@ -226,11 +227,11 @@ class Memo(dict[str, V]):
     ('WEB1', 'WEB1', 1)
     """
 
-    def __init__(self, make: Callable[[str], V]) -> None:
+    def __init__(self, make: Callable[[K], V]) -> None:
         super().__init__()
         self.make = make
 
-    def __missing__(self, value: str) -> V:
+    def __missing__(self, value: K) -> V:
         if len(self) >= REPEAT_CACHE_ENTRIES:
             self.clear()
         made = self[value] = self.make(value)
@@ -390,6 +391,7 @@ class Settings(NamedTuple):
     use_user: bool = False
     use_host: bool = False  # --use-host: an alert with neither address nor (--use-user) user is drawn from its host
     show_duplicate: bool = False
+    no_skip: bool = False  # --no-skip: a time window skips no file of alerts (skip_reason)
     count_column: bool = False  # --count
     plain_csv: bool = False
     output: str | None = None
@@ -932,6 +934,12 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--end-time", metavar="TIME", type=parse_time, help="alerts before TIME (default: now)")
     sel.add_argument("--all", action="store_true", help="no time window: every alert")
     sel.add_argument(
+        "--no-skip",
+        action="store_true",
+        help="alert files: read every byte of every file, skipping none for the time window (on its "
+        "modification time or first alert); for a manager whose clock is suspect",
+    )
+    sel.add_argument(
         "--exclude-alerts",
         metavar="ID[,ID...]",
         type=parse_rule_ids,
@@ -1139,12 +1147,15 @@ def build_settings(args: argparse.Namespace, now: int) -> Settings:
     files = bool(args.alerts_log or args.alerts_json)
     if files:
         check_file_sources(args)
+    elif args.no_skip:
+        raise UsageError("--no-skip works on --alerts-log and --alerts-json (a database is read by its index)")
     return Settings(
         window=resolve_window(args, now),
         filters=build_filters(args),
         use_user=args.use_user,
         use_host=args.use_host,
         show_duplicate=args.show_duplicate,
+        no_skip=args.no_skip,
         count_column=args.count,
         plain_csv=args.plain_csv,
         output=args.output if args.output != "-" else None,
@@ -2099,10 +2110,11 @@ class RuleDescriptions:
 # the memory a file can take to a few times that, whatever it holds or its .gz expands to.
 MAX_ALERT_BYTES = 4 << 20
 _BLOCK = 1 << 20  # bytes read at a time
-# OSSEC writes an alert file in time order (one thread stamps and writes each alert); Wazuh's threads
-# may swap neighbours by seconds. What a time window skips (the start of a plain file, whole files)
-# allows this much disorder, and a file whose alerts are seen to break it is read in full.
+# A time window skips whole files on the premise that no alert in a file is stamped more than this
+# before one written earlier in it: the clock of the manager was never set back by more while it
+# wrote the file (skip_reason; --no-skip reads every file; a file read that breaks it is warned of).
 TIME_ORDER_SLACK = 3600
+_PROBE = 1 << 16  # the bytes (decompressed) in which a file's first alert is looked for
 JSON_DEPTH = 1100  # how deep alerts.json values may nest: deeper than orjson parses (1,024), see deep_json
 # The latest time an alert's record may say: 11 digits, the year 5138; later "times" are junk. (A window
 # may name later times, MAX_WINDOW_EPOCH: it only bounds what is read.)
@@ -2111,41 +2123,32 @@ MAX_RECORD_EPOCH = 99_999_999_999
 _HEADER = b"\n** Alert "  # an alert starts on a line of its own with this
 
 
-def _log_fields(capture: bool) -> bytes:
-    """What tells an alert of alerts.log from another, after its date: the location, any Wazuh label
-    lines, the Rule line and the optional "Src IP:" line, with the fields in groups or without.
-    Numbers are bounded, so that no field can become a 5,000-digit int(); lines may end in CRLF."""
-
-    def field(pattern: bytes) -> bytes:
-        return b"(" + pattern + b")" if capture else pattern
-
-    return (
-        field(rb"[^\n]*") + rb"\n(?:(?!\*\* Alert |Rule: )[^\n]*\n)*?"
-        rb"Rule: " + field(rb"\d{1,9}") + rb" \(level " + field(rb"\d{1,9}") + rb"\) -> '" + field(rb"[^\n]*") + rb"'[ \t\r]*\n"
-        rb"(?:Src IP: " + field(rb"[^\n]*") + rb"\n)?"
-    )
-
-
-# The rest of an alert after "\n** Alert <epoch>": its header line and 20-character date, then what
-# _log_fields matches, as one group (a key that hashes once), then the optional lines in OSSEC's order,
-# of which "User:" is kept, the second group.
+# The rest of an alert after "\n** Alert <epoch>": its header line and 20-character date, then the
+# fields that tell an alert from another, in four groups, the key under which equal alerts group
+# (LogKey): the location (after it, any Wazuh label lines), the Rule line's ID, level and description
+# (_LOG_RULE_RE reads them), the optional "Src IP:" line, and of the optional lines that follow in
+# OSSEC's order, "User:". An optional line that is not there gives b"".
+#
+# Each line is matched from the newline before it, never through the one after it: the last line of
+# an alert may be a field (no log line follows), and its newline is then the next header's. Repeats
+# are possessive (``*+``): the engine keeps no state for each line it passes, so that an alert of a
+# million short lines costs its length in time and nothing in memory.
 _LOG_ALERT_BODY = (
-    rb"[^\n]*\n\d{4} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d (" + _log_fields(capture=False) + rb")"
-    rb"(?:(?:Src Location|Src Port|Dst IP|Dst Location|Dst Port): [^\n]*\n)*"
-    rb"(?:User: ([^\n]*)\n)?"
+    rb"[^\n]*\n\d{4} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ([^\n]*)(?:\n(?!\*\* Alert |Rule: )[^\n]*)*+"
+    rb"\nRule: (\d{1,9} \(level \d{1,9}\) -> '[^\n]*)'[ \t\r]*(?![^\n])"
+    rb"(?:\nSrc IP: ([^\n]*))?"
+    rb"(?:\n(?:Src Location|Src Port|Dst IP|Dst Location|Dst Port): [^\n]*)*+"
+    rb"(?:\nUser: ([^\n]*))?"
 )
+# The Rule line's fields. Numbers are bounded, so that no field can become a 5,000-digit int().
+_LOG_RULE_RE = re.compile(rb"(\d{1,9}) \(level (\d{1,9})\) -> '(.*)", re.DOTALL)
 _LOG_EPOCH_RE = re.compile(rb"\n\*\* Alert (\d{1,11})(?![0-9])")
 _LOG_HEADER_RE = re.compile(rb"\n\*\* Alert (?:(\d{1,11})(?![0-9]))?")  # every header: its epoch, or b""
 _LOG_ALERT_RE = re.compile(_LOG_EPOCH_RE.pattern + _LOG_ALERT_BODY)  # with the epoch
 _LOG_KEY_RE = re.compile(rb"\n\*\* Alert \d{1,11}(?![0-9])" + _LOG_ALERT_BODY)  # without: alerts that group
-_LOG_FIELDS_RE = re.compile(_log_fields(capture=True))  # location, rule id, level, description, src ip
 _JSON_LOCAL_TIME = "%Y %b %d %H:%M:%S"  # OSSEC 3.x "timestamp": "2019 Mar 01 10:00:00"
-# OSSEC's daily archives: /var/ossec/logs/alerts/2026/Nov/ossec-alerts-27.log.gz (the manager's local day).
-_ARCHIVE_NAME = re.compile(r"(?:^|/)(\d{4})/([A-Z][a-z]{2})/ossec-alerts-(\d\d)\.(?:log|json)(?:\.gz)?$")
-_DAY = 86400
-_ZONES = (14 * 3600, 12 * 3600)  # the local day of any time zone starts up to 14 h before UTC's, ends up to 12 h after
 
-LogKey = tuple[bytes, bytes]  # what _log_fields matched, and the user
+LogKey = tuple[bytes, bytes, bytes, bytes]  # location, rule (_LOG_RULE_RE), source, user
 
 
 def fast_json() -> Callable[[bytes], Any] | None:
@@ -2174,9 +2177,14 @@ class FileCounters:
         self.no_time = 0
         self.not_alerts = False  # text, but never an alert header: not an alerts.log
         self.producers: set[str] = set()  # alerts.json: "OSSEC", "Wazuh", as the objects read are written
+        self.unterminated = False  # the last line has no newline (json_lines is yielding it)
+        self.passed = 0  # of them, bytes whose headers alone were read: no alert of the window there
+        self.incomplete = False  # the last alert or line ends mid-line: a file being written
 
     def warn(self) -> None:
         name = self.path
+        if self.incomplete:  # OSSEC is appending to it: the next run reads it whole, and a cron job stays quiet
+            log.debug("%s: the last %s is incomplete (is the file being written?): not read", name, self.unit.removesuffix("(s)"))
         if self.not_alerts:
             log.warning("%s: no '** Alert' line anywhere: is it an OSSEC alerts.log?", name)
         elif self.malformed:
@@ -2191,13 +2199,14 @@ class FileCounters:
             )
 
 
-def read_blocks(path: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
-    """The bytes of a file, of stdin (-) or of a .gz archive, in blocks; of a plain file from byte
-    ``start`` to ``stop``.
+def read_blocks(path: str) -> Iterator[bytes]:
+    """The bytes of a file, of stdin (-) or of a .gz archive, in blocks.
 
-    An archive cut short yields what came before the cut, with a warning; a
-    corrupt one is an error. Bytes are never decoded here: only the values
-    that reach the output are, once each.
+    A block is _BLOCK bytes but at the end, from a pipe too (a pipe hands
+    over 64 KiB at most at a time, and every block costs the readers the same
+    whatever its size). An archive cut short yields what came before the cut,
+    with a warning; a corrupt one is an error. Bytes are never decoded here:
+    only the values that reach the output are, once each.
     """
     import zlib
 
@@ -2210,11 +2219,7 @@ def read_blocks(path: str, start: int = 0, stop: int | None = None) -> Iterator[
             if path.endswith(".gz"):
                 yield from gunzip(raw, path)
                 return
-            if start:
-                raw.seek(start)
-            left = math.inf if stop is None else stop - start
-            while left > 0 and (block := raw.read1(int(min(_BLOCK, left)))):
-                left -= len(block)
+            while block := raw.read(_BLOCK):
                 yield block
         except (OSError, zlib.error) as err:
             reason = getattr(err, "strerror", None) or str(err)
@@ -2222,8 +2227,11 @@ def read_blocks(path: str, start: int = 0, stop: int | None = None) -> Iterator[
 
 
 def open_raw(path: str) -> io.BufferedReader:
-    """A file, or stdin for -, as bytes."""
+    """A file, or stdin for -, as bytes. Started with stdin closed (``<&-``), Python has no sys.stdin,
+    and descriptor 0 may since be another file the run opened: that is an error, never read."""
     if path == "-":
+        if sys.stdin is None:
+            raise Failure("cannot read standard input (-): it is closed")
         return open(sys.stdin.fileno(), "rb", closefd=False)
     return open(path, "rb")
 
@@ -2266,8 +2274,9 @@ def log_pieces(blocks: Iterable[bytes], counters: FileCounters) -> Iterator[byte
 
     Every piece starts with "\\n** Alert ". An alert ends where the next
     header begins, not at a blank line (Wazuh writes some inside one). Text
-    before the first header (a file that starts mid-alert) and a last alert cut
-    mid-line (a live file) count as malformed. Each byte is copied a bounded
+    before the first header (a file that starts mid-alert) counts as malformed;
+    a last alert cut mid-line (a live file) is left for the next run
+    (``counters.incomplete``). Each byte is copied a bounded
     number of times, and an alert that outgrows the cap is dropped as it grows:
     time is linear and memory flat, whatever the file holds.
     """
@@ -2309,7 +2318,10 @@ def log_pieces(blocks: Iterable[bytes], counters: FileCounters) -> Iterator[byte
     elif pending.endswith(b"\n"):
         yield within_cap(pending, counters)
     else:
-        counters.malformed += 1
+        counters.incomplete = True
+        tail = pending.rfind(b"\n") + 1
+        if tail > 1 and _HEADER[1:].startswith(pending[tail:]):  # the next header being written: the alert before it is whole
+            yield within_cap(pending[:tail], counters)
 
 
 def within_cap(piece: bytes, counters: FileCounters) -> bytes:
@@ -2322,41 +2334,69 @@ def within_cap(piece: bytes, counters: FileCounters) -> bytes:
     return b"".join(_HEADER + alert for alert in kept)
 
 
-def log_alert(key: LogKey, times: int = 1, first: int | None = None, last: int | None = None) -> Alert:
-    """An Alert from what _LOG_ALERT_BODY matched (decoded here, once per distinct alert)."""
-    fields, user = key
-    location, rule_id, level, description, src_ip = typing.cast(re.Match[bytes], _LOG_FIELDS_RE.match(fields)).groups()
-    return new_record(
-        Alert,
-        (
-            int(rule_id),
-            text(description),
-            text(location).rstrip(" \t\r"),  # CRLF files, and spaces OSSEC never writes
-            decode_text_ip(text(src_ip)) if src_ip else None,
-            clean_user(text(user)) if user else None,
-            int(level),
-            times,
-            first,
-            last,
-        ),
-    )
+class LogFields:
+    """The Alerts of alerts.log keys (LogKey): every distinct field decoded once (bounded), so that
+    alerts that differ in one field, their source say, cost a dictionary look-up for the others."""
+
+    def __init__(self) -> None:
+        self.locations: Memo[bytes, str] = Memo(log_location)
+        self.rules: Memo[bytes, tuple[int, int, str]] = Memo(log_rule)
+        self.sources: Memo[bytes, str | None] = Memo(log_source)
+        self.users: Memo[bytes, str | None] = Memo(clean_user_bytes)
+
+    def alert(self, key: LogKey, times: int = 1, first: int | None = None, last: int | None = None) -> Alert:
+        """An Alert from a key, with its count and when first and last seen."""
+        location, rule, source, user = key
+        rule_id, level, description = self.rules[rule]
+        return new_record(
+            Alert,
+            (
+                rule_id,
+                description,
+                self.locations[location],
+                self.sources[source] if source else None,
+                self.users[user] if user else None,
+                level,
+                times,
+                first,
+                last,
+            ),
+        )
 
 
-K = typing.TypeVar("K")
+def log_rule(rule: bytes) -> tuple[int, int, str]:
+    """The rule ID, level and description of a Rule line (as _LOG_ALERT_BODY keeps it)."""
+    rule_id, level, description = typing.cast(re.Match[bytes], _LOG_RULE_RE.match(rule)).groups()
+    return int(rule_id), int(level), text(description)
 
 
-def tally(keys: list[K], epochs: list[int | None]) -> Iterator[tuple[K, int, int | None, int | None]]:
+def log_location(raw: bytes) -> str:
+    return text(raw).rstrip(" \t\r")  # CRLF files, and spaces OSSEC never writes
+
+
+def log_source(raw: bytes) -> str | None:
+    """What "Src IP:" says, as decode_text_ip reads it (without its cache: each distinct value comes here once)."""
+    address = text(raw).strip()
+    return None if address in NO_ADDRESS else address_source(address)
+
+
+def clean_user_bytes(raw: bytes) -> str | None:
+    return clean_user(text(raw))
+
+
+def tally(keys: list[K], epochs: list[int | None], in_order: bool | None = None) -> Iterator[tuple[K, int, int | None, int | None]]:
     """Each distinct key with how often it occurs and its earliest and latest epoch.
 
     Alerts are mostly in time order, and then counting, the latest (the last
     occurrence) and the earliest (the first) are one C-level pass each; else a
-    loop in Python does it.
+    loop in Python does it. ``in_order``: whether the epochs are all known and
+    sorted, when the caller knows.
 
     >>> list(tally(["a", "b", "a"], [1, 2, 3])), list(tally(["a", "b", "a"], [5, 2, None]))
     ([('a', 2, 1, 3), ('b', 1, 2, 2)], [('a', 2, 5, 5), ('b', 1, 2, 2)])
     """
     counts = Counter(keys)
-    if None not in epochs and epochs == sorted(epochs):  # type: ignore[type-var]
+    if in_order if in_order is not None else None not in epochs and epochs == sorted(epochs):  # type: ignore[type-var]
         last = dict(zip(keys, epochs, strict=True))
         first = dict(zip(reversed(keys), reversed(epochs), strict=True))
     else:
@@ -2368,34 +2408,44 @@ def tally(keys: list[K], epochs: list[int | None]) -> Iterator[tuple[K, int, int
         yield key, count, first[key], last[key]
 
 
-class TimeOrder:
-    """Whether the alerts of a file read so far keep its time order, within TIME_ORDER_SLACK; and, for
-    a run that writes nothing, how many they were, how many lay outside ``window``, and their span.
+class AlertTimes:
+    """For a run that wrote nothing and says why (FileSurvey): how many alerts a file held with a
+    time, how many lay outside ``window``, and their span. Every epoch read passes through note().
 
-    seek_start skips the start of a plain file on the premise that they do. An
-    epoch more than TIME_ORDER_SLACK behind one read before it breaks the
-    premise (``broken``), and then the start skipped is read too. The end of a
-    file is always read: an alert stamped before a clock was set back is found
-    wherever it lies after the window's start.
-    """
+    ``every``: every epoch is to be read, and no piece of alerts.log passed over on the strength of
+    its headers (log_alerts); it stays true when none was."""
 
-    def __init__(self, window: Window) -> None:
+    def __init__(self, window: Window, every: bool = False) -> None:
         self.window = window
+        self.every = every
+        self.passing = not every  # log_alerts may pass over pieces
         self.highest: int | None = None
         self.lowest: int | None = None
-        self.broken = False
         self.seen = 0  # alerts with a time (alerts.log: headers with an epoch)
         self.outside = 0  # of them, outside the window
         self.untimed = 0  # alerts.json alerts without a time, left out of every window
-        self.whole = True  # all of the file was read (not when the start that seek_start skipped was not)
+        self.latest: int | None = None  # the latest epoch read in file order, for set_back
+        self.set_back: tuple[int, int] | None = None  # (earlier, later) epochs that break TIME_ORDER_SLACK
+
+    def follow(self, epochs: list[int], in_order: bool) -> None:
+        """Check the premise of skipping (skip_reason) on epochs read in file order (nonempty,
+        ``in_order`` when sorted): one more than TIME_ORDER_SLACK before an epoch read earlier in the
+        file means that the clock was set back (``set_back``: the two epochs)."""
+        latest = epochs[0] if self.latest is None else self.latest
+        if self.set_back is None:
+            if in_order:
+                drop, earlier, later = epochs[0] - latest, latest, epochs[0]
+            else:  # each epoch against the latest before it, in C
+                before = list(itertools.accumulate(epochs[:-1], max, initial=latest))
+                drop, earlier, later = min(zip(map(operator.sub, epochs, before), before, epochs, strict=True))
+            if drop < -TIME_ORDER_SLACK:
+                self.set_back = (earlier, later)
+        self.latest = max(latest, epochs[-1] if in_order else max(epochs))
 
     def note(self, epochs: list[int], in_order: bool) -> None:
-        """Check the epochs of a piece (nonempty, ``in_order`` when sorted) against what came before, and count them."""
+        """Count the epochs of a piece (nonempty, ``in_order`` when sorted) and check their order."""
         low, high = (epochs[0], epochs[-1]) if in_order else (min(epochs), max(epochs))
-        if self.highest is not None and low < self.highest - TIME_ORDER_SLACK:
-            self.broken = True
-        if not in_order and min(map(operator.sub, epochs, itertools.accumulate(epochs, max))) < -TIME_ORDER_SLACK:
-            self.broken = True
+        self.follow(epochs, in_order)
         self.highest = high if self.highest is None else max(self.highest, high)
         self.lowest = low if self.lowest is None else min(self.lowest, low)
         self.seen += len(epochs)
@@ -2408,20 +2458,65 @@ class TimeOrder:
             self.outside += len(epochs) - inside
 
 
+class OddSources:
+    """Alerts of the files whose source address is not an IP address (`Src IP: evil.example`, `-`):
+    kept as text, marked as such (address_source), and counted for one line a run (report)."""
+
+    def __init__(self) -> None:
+        self.alerts = 0
+        self.first: str | None = None
+        # Counted only where the line is read: a cron job's runs pay nothing for it.
+        self.counting = any(handler.level <= logging.INFO for handler in log.handlers)
+
+    def odd(self, source: str | None) -> int:
+        """1 when ``source`` is an address field's text that is not an IP address (the caller adds its alerts), else 0."""
+        if source is None or not source.startswith(ADDRESS_MARK):
+            return 0
+        self.first = self.first or source.removeprefix(ADDRESS_MARK)
+        return 1
+
+    def report(self) -> None:
+        """One line, a hint: on a terminal or with --debug (and in --logfile), never to a cron job's
+        mail, which would get it at every run over the same files (docs/diagnostics.md)."""
+        if self.alerts:
+            log.info(
+                "%s of the alert files %s a source address that is not an IP address, kept as text (first: %r)",
+                plural(self.alerts, "alert"),
+                "has" if self.alerts == 1 else "have",
+                self.first[:60] if self.first else "",
+            )
+
+
 def log_alerts(
-    pieces: Iterable[bytes], window: Window, order: TimeOrder, counters: FileCounters, one_by_one: bool
+    pieces: Iterable[bytes],
+    window: Window,
+    times: AlertTimes,
+    counters: FileCounters,
+    one_by_one: bool,
+    odd: OddSources,
 ) -> Iterator[Alert]:
     """The alerts of alerts.log pieces in the window: one by one and in order (--show-duplicate), or
     equal ones merged into one Alert with its count and when first and last seen.
 
     The regular expression engine finds and groups the alerts; Python only sees
-    each distinct one. A piece wholly outside the window costs only a search for
-    its headers; the window is checked alert by alert only in a piece that
-    straddles one of its edges.
+    each distinct one. A piece that holds no header of the window's times is
+    passed over after one search (window_headers); the window is checked alert
+    by alert only in a piece that straddles one of its edges. ``times`` counts
+    the epochs of the pieces read (of all, unless ``times.passing``).
     """
     start, end = window.start, window.end
-    made: dict[LogKey, Alert] = {}  # one by one, alerts repeat: each distinct one is made once (bounded)
+    wanted = window_headers(window) if times.passing else None
+    made: dict[LogKey, tuple[Alert, int]] = {}  # one by one, alerts repeat: each distinct one is made once (bounded)
+    fields = LogFields()
+    counting = odd.counting
+    times.every = True
     for piece in pieces:
+        if wanted is not None and wanted.search(piece) is None:
+            counters.passed += len(piece)
+            times.every = False
+            if ends := header_ends(piece):  # the order of what is passed over, checked at its ends
+                times.follow(ends, ends[0] <= ends[-1])
+            continue  # its headers prove that none of its alerts is in the window
         found = _LOG_HEADER_RE.findall(piece)
         if b"" in found:  # headers without a readable epoch
             counters.malformed += found.count(b"")
@@ -2430,21 +2525,24 @@ def log_alerts(
             continue
         epochs = list(map(int, found))
         in_order = epochs == sorted(epochs)
-        order.note(epochs, in_order)
+        times.note(epochs, in_order)
         if start is not None and end is not None and (epochs[-1] < start or epochs[0] >= end) and in_order:
             continue  # no alert of this piece is in the window
         whole = start is None or end is None or (start <= epochs[0] and epochs[-1] < end and in_order)
         if one_by_one:
-            matched = 0
+            matched = odd_alerts = 0
             for match in _LOG_ALERT_RE.finditer(piece):
                 matched += 1
                 if whole or start <= int(match[1]) < end:  # type: ignore[operator]
-                    key = (match[2], match[3])
-                    alert = made.get(key)
-                    if alert is None:
-                        alert = made[key] = log_alert(key)
-                    yield alert
+                    key = typing.cast(LogKey, match.groups(b"")[1:])
+                    known = made.get(key)
+                    if known is None:
+                        alert = fields.alert(key)
+                        known = made[key] = (alert, odd.odd(alert.src_ip) if counting else 0)
+                    odd_alerts += known[1]
+                    yield known[0]
             counters.malformed += len(epochs) - matched
+            odd.alerts += odd_alerts
             if len(made) > REPEAT_CACHE_ENTRIES:
                 made.clear()
             continue
@@ -2452,23 +2550,36 @@ def log_alerts(
         if len(keys) != len(epochs):  # a malformed alert: pair epochs and alerts one by one
             matches = _LOG_ALERT_RE.findall(piece)
             counters.malformed += len(epochs) - len(matches)
-            keys = [(fields, user) for _, fields, user in matches]
-            epochs = [int(epoch) for epoch, _, _ in matches]
+            keys = [match[1:] for match in matches]
+            epochs = [int(match[0]) for match in matches]
         if not whole:
             kept = [(key, epoch) for key, epoch in zip(keys, epochs, strict=True) if start <= epoch < end]  # type: ignore[operator]
             keys, epochs = [key for key, _ in kept], [epoch for _, epoch in kept]
-        for key, times, first, last in tally(keys, epochs):  # type: ignore[arg-type]
-            yield log_alert(key, times, first, last)
+        for key, count, first, last in tally(keys, epochs, in_order):  # type: ignore[arg-type]
+            alert = fields.alert(key, count, first, last)
+            if counting:
+                odd.alerts += count * odd.odd(alert.src_ip)
+            yield alert
+
+
+def header_ends(piece: bytes) -> list[int]:
+    """The epochs of the first and the last header of an alerts.log piece, those that are readable."""
+    last = piece.rfind(_HEADER)
+    return [int(match[1]) for match in (_LOG_EPOCH_RE.match(piece), _LOG_EPOCH_RE.match(piece, last)) if match]
 
 
 # ---- alerts.json
 
 
-def json_lines(blocks: Iterable[bytes], counters: FileCounters) -> Iterator[list[bytes]]:
-    """The lines of alerts.json bytes (without their newline), a block's worth at a time.
+def json_lines(blocks: Iterable[bytes], counters: FileCounters) -> Iterator[tuple[list[bytes], bool]]:
+    """The lines of alerts.json bytes (without their newline), a block's worth at a time, and whether
+    all of them end in "}" within the cap, as alerts do (json_alerts then checks no line alone).
 
     A line longer than MAX_ALERT_BYTES is dropped as it grows, in linear time
     and flat memory; one found whole in a block is left to the reader to drop.
+    Empty lines are dropped. A last line without a newline comes alone,
+    ``counters.unterminated`` set: if it is not JSON, it is being written
+    (json_alerts).
     """
     pending = b""
     skipping = False  # inside a line too long to keep
@@ -2478,14 +2589,19 @@ def json_lines(blocks: Iterable[bytes], counters: FileCounters) -> Iterator[list
             if newline == -1:
                 continue
             block, skipping = block[newline + 1 :], False
-        lines = (pending + block).split(b"\n")
+        data = pending + block
+        lines = data.split(b"\n")
         pending = lines.pop()
+        objects = len(data) <= MAX_ALERT_BYTES and data.count(b"}\n") == len(lines)  # counted in C
+        if not objects and b"\n\n" in data:  # empty lines: dropped here, in C (millions of them cost next to nothing)
+            lines = list(filter(None, lines))
         if len(pending) > MAX_ALERT_BYTES:
             counters.too_long += 1
             pending, skipping = b"", True
-        yield lines
+        yield lines, objects
     if pending and not skipping:
-        yield [pending]
+        counters.unterminated = True
+        yield [pending], False
 
 
 def json_number(value: Any, highest: int) -> int | None:
@@ -2515,6 +2631,12 @@ def json_location(obj: dict[str, Any]) -> str | None:
     'manager->syscheck'
     >>> json_location({"location": "/var/log/syslog-ng/messages", "hostname": "ubnt"})  # OSSEC 2.9-3.x
     'ubnt->/var/log/syslog-ng/messages'
+
+    Wazuh leaves agent.ip out where the agent was registered with the address "any" (its default),
+    and alerts.log writes that word (W_JSON_ParseAgentIP, OS_Log in wazuh/wazuh):
+
+    >>> json_location({"location": "/var/log/secure", "agent": {"id": "005", "name": "wz2"}})
+    '(wz2) any->/var/log/secure'
     """
     location = obj.get("location")
     if type(location) is not str:
@@ -2524,6 +2646,8 @@ def json_location(obj: dict[str, Any]) -> str | None:
     agent = obj.get("agent")
     if type(agent) is dict:
         name, ip, agent_id = json_text(agent.get("name")), json_text(agent.get("ip")), agent.get("id")
+        if agent_id is not None and agent_id != "000":  # an agent: its address, or "any"
+            ip = ip or "any"
     else:  # OSSEC 2.9-3.x: agent_name and agentip for an agent, hostname for the manager itself
         name, ip, agent_id = json_text(obj.get("agent_name")), json_text(obj.get("agentip")), None
         if not name:
@@ -2576,7 +2700,10 @@ def parse_json_alert(obj: Any) -> Alert | None:
     if type(data) is not dict:
         data = {}
     description = json_text(rule.get("description", rule.get("comment")))
-    users = (data.get("dstuser"), data.get("srcuser"), obj.get("dstuser"), obj.get("srcuser"))
+    user = None
+    for candidate in (data.get("dstuser"), data.get("srcuser"), obj.get("dstuser"), obj.get("srcuser")):
+        if type(candidate) is str and (user := clean_user(candidate)) is not None:
+            break
     return new_record(
         Alert,
         (
@@ -2584,7 +2711,7 @@ def parse_json_alert(obj: Any) -> Alert | None:
             description if description is not None else f"Rule {rule_id}",
             location,
             decode_text_ip(json_text(data.get("srcip", obj.get("srcip")))),
-            next((user for user in map(clean_user, map(json_text, users)) if user), None),
+            user,
             level,
             1,
             None,
@@ -2631,12 +2758,22 @@ def json_key(obj: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
+# The bytes a JSON value may start with (json.loads takes NaN and Infinity too), after spaces.
+_JSON_STARTS = frozenset(bytes([byte]) for byte in b'{["-0123456789tfnNI')
+_JSON_CLOSERS = {b"{": b"}", b"[": b"]", b'"': b'"'}  # the last byte of a value that starts with the first
+# What json.loads accepts and orjson refuses: NaN and Infinity, numbers that overflow a double,
+# bytes that are not UTF-8, lone surrogates (\ud800), nesting beyond 1,024 levels (counted apart).
+_JSON_ONLY = re.compile(rb"[^\x00-\x7f]|NaN|Infinity|\\u|[0-9][eE]|[0-9]{300}")
+
+
 def load_json(line: bytes, fast: Callable[[bytes], Any] | None) -> Any:
     """A line's JSON value; ValueError when it is not JSON (nested too deep included).
 
     The fast parser (orjson) refuses what the standard one accepts (NaN, bytes
     that are not UTF-8, lone surrogates): those lines go to json, so both give
-    the same values. json nests as deep as orjson at least while deep_json is on.
+    the same values; a line with none of that is not given to json again
+    (junk costs one failed parse, not two). json nests as deep as orjson at
+    least while deep_json is on.
     """
     import json
 
@@ -2644,7 +2781,8 @@ def load_json(line: bytes, fast: Callable[[bytes], Any] | None) -> Any:
         try:
             return fast(line)
         except ValueError:
-            pass
+            if line.count(b"[") + line.count(b"{") < 1024 and not _JSON_ONLY.search(line):
+                raise
     try:
         return json.loads(text(line))
     except RecursionError:
@@ -2669,114 +2807,177 @@ def deep_json() -> Iterator[None]:
 
 
 def json_alerts(
-    line_lists: Iterable[list[bytes]], window: Window, order: TimeOrder, counters: FileCounters, one_by_one: bool
+    line_lists: Iterable[tuple[list[bytes], bool]],
+    window: Window,
+    times: AlertTimes,
+    counters: FileCounters,
+    one_by_one: bool,
+    odd: OddSources,
 ) -> Iterator[Alert]:
-    """The alerts of alerts.json lines in the window: one by one, or merged with counts and times (as log_alerts)."""
+    """The alerts of alerts.json lines in the window: one by one, or merged with counts and times (as
+    log_alerts). Every line is parsed: its time is known only then."""
     fast = fast_json()
     start, end = window.start, window.end
     made: dict[Any, int] = {}  # json_key -> the number of what parse_json_alert made of it
     numbered: list[Alert | None] = []  # by number: counting small numbers is cheaper than Alerts
-    for lines in line_lists:
+    odd_numbers: set[int] = set()  # of them, those whose source is not an IP address
+    times.every = True
+    # Objects that repeat (a brute force) are looked up by their json_key; where few do, the key costs
+    # more than it saves, and objects are parsed alone, the key tried again every KEYLESS_BLOCKS blocks.
+    keyless = 0  # blocks to go without keys
+    for lines, objects in line_lists:
         if len(numbered) > REPEAT_CACHE_ENTRIES:
             made.clear()
             numbered.clear()
+            odd_numbers.clear()
         numbers: list[int] = []
         epochs: list[int | None] = []
+        keyed, hits = not keyless, 0
+        keyless = max(keyless - 1, 0)
         for line in lines:
-            if len(line) > MAX_ALERT_BYTES:
-                counters.too_long += 1
-                continue
+            if not objects:  # a line that may be over the cap, or not an object as alerts are
+                if len(line) > MAX_ALERT_BYTES:
+                    counters.too_long += 1
+                    continue
+                if line[-1:] != b"}":  # maybe no JSON at all (cheap to tell: junk costs no parse)
+                    shape = line_shape(line)
+                    if shape is None:
+                        continue
+                    if not shape:
+                        not_json(counters)
+                        continue
             try:
                 obj = load_json(line, fast)
             except ValueError:
-                if line.strip():
-                    counters.not_json += 1
+                not_json(counters)
                 continue
-            try:
-                key = json_key(obj) if type(obj) is dict else None
-                number = made.get(key)
-                if number is None:
-                    number = made[key] = len(numbered)
-                    numbered.append(parse_json_alert(obj))
-                    counters.producers.add(json_producer(obj))
-            except TypeError:  # a value that cannot be a key: this object alone
-                number = len(numbered)
-                numbered.append(parse_json_alert(obj))
-                counters.producers.add(json_producer(obj))
+            if keyed:
+                try:
+                    key = json_key(obj) if type(obj) is dict else None
+                    number = made.get(key)
+                    if number is None:
+                        number = made[key] = json_number_of(obj, numbered, counters, odd, odd_numbers)
+                    else:
+                        hits += 1
+                except TypeError:  # a value that cannot be a key: this object alone
+                    number = json_number_of(obj, numbered, counters, odd, odd_numbers)
+            else:
+                number = json_number_of(obj, numbered, counters, odd, odd_numbers)
             if numbered[number] is None:
                 counters.malformed += 1
                 continue
             epoch = json_time(obj)
             if epoch is None and start is not None:
                 counters.no_time += 1
-                order.untimed += 1
+                times.untimed += 1
                 continue
             numbers.append(number)
             epochs.append(epoch)
+        if keyed and hits * 3 < len(lines):  # a key costs a third of a parse (bench/bench_alerts_log.py, varied)
+            keyless = KEYLESS_BLOCKS
         known = [epoch for epoch in epochs if epoch is not None] if None in epochs else typing.cast(list[int], epochs)
         in_order = known == sorted(known)
         if known:
-            order.note(known, in_order)
+            times.note(known, in_order)
         if known and start is not None and end is not None and not (in_order and start <= known[0] and known[-1] < end):
             kept = [(number, epoch) for number, epoch in zip(numbers, known, strict=True) if start <= epoch < end]
             numbers, epochs = [number for number, _ in kept], [epoch for _, epoch in kept]
         if one_by_one:
+            if odd_numbers:
+                odd.alerts += sum(1 for number in numbers if number in odd_numbers)
             yield from map(numbered.__getitem__, numbers)
         else:
-            for number, times, first, last in tally(numbers, epochs):
-                yield typing.cast(Alert, numbered[number])._replace(times=times, first=first, last=last)
+            for number, count, first, last in tally(numbers, epochs, in_order and len(known) == len(epochs)):
+                if odd_numbers:
+                    odd.alerts += count if number in odd_numbers else 0
+                yield new_record(Alert, (*typing.cast(Alert, numbered[number])[:6], count, first, last))
+
+
+KEYLESS_BLOCKS = 8  # json_alerts: blocks read without keys, where few objects repeated
+
+
+def line_shape(line: bytes) -> bool | None:
+    """Of a line that does not end in "}": None when it is blank, False when it cannot be JSON (its
+    first byte starts no value, or an object, array or string is not closed at its end), else True:
+    junk lines, millions of them in a hostile file, are not parsed at all (json would accept no more)."""
+    stripped = line.strip(b" \t\r")
+    if not stripped:
+        return None
+    first = stripped[:1]
+    if first not in _JSON_STARTS:
+        return False
+    closing = _JSON_CLOSERS.get(first)
+    return closing is None or (len(stripped) > 1 and stripped.endswith(closing))
+
+
+def not_json(counters: FileCounters) -> None:
+    """Count a line that is not JSON, unless it is the last and being written."""
+    if counters.unterminated:
+        counters.incomplete = True
+    else:
+        counters.not_json += 1
+
+
+def json_number_of(obj: Any, numbered: list[Alert | None], counters: FileCounters, odd: OddSources, odd_numbers: set[int]) -> int:
+    """The number under which what parse_json_alert makes of ``obj`` is kept (json_alerts); who wrote
+    it goes to ``counters.producers``."""
+    alert = parse_json_alert(obj)
+    number = len(numbered)
+    numbered.append(alert)
+    counters.producers.add(json_producer(obj))
+    if alert is not None and odd.counting and odd.odd(alert.src_ip):
+        odd_numbers.add(number)
+    return number
 
 
 # ---- what a time window skips
 
 
-def archive_day(path: str) -> int | None:
-    """The UTC midnight of the day an OSSEC archive's name gives (ossec-alerts-27.log.gz in 2026/Nov/), or None.
+def window_headers(window: Window) -> re.Pattern[bytes] | None:
+    r"""What every alerts.log header whose epoch lies in the window holds, and few others hold: "** Alert "
+    and the digits that all the window's epochs of a length begin with, or a leading zero ("0017957..."
+    is an epoch too). None without a window: every alert is read.
 
-    >>> archive_day("/var/ossec/logs/alerts/2026/Nov/ossec-alerts-27.log.gz")
-    1795737600
+    A piece of alerts.log in which it is not found holds no alert of the window, and this is a proof,
+    whatever order the alerts were written in: no header shows a time of the window. Found, the piece
+    is read as usual (the hours around the window hold it too).
+
+    >>> window_headers(Window(1795737600, 1795741200)).pattern  # one hour: 1795737600 to 1795741199
+    b'\\n\\*\\* Alert (?:0|179573|179574)'
+    >>> window_headers(Window(999_999_000, 1_000_000_500)).pattern  # 9 digits, then 10
+    b'\\n\\*\\* Alert (?:0|999999|1000000)'
     """
-    match = _ARCHIVE_NAME.search(path)
-    if not match:
+    if window.start is None or window.end is None:
         return None
-    try:
-        return int(datetime.strptime(" ".join(match.groups()), "%Y %b %d").replace(tzinfo=UTC).timestamp())
-    except ValueError:
-        return None
-
-
-def first_epoch(path: str, kind: str) -> int | None:
-    """The time of a file's first alert, read from its first few KiB (decompressed a little at a time,
-    so that a .gz costs little more than its header), or None when they do not show one."""
-    import zlib
-
-    decompressor = zlib.decompressobj(wbits=31) if path.endswith(".gz") else None
-    head = b"\n"
-    with contextlib.suppress(OSError, zlib.error), open(path, "rb") as raw:
-        while len(head) < 65536 and (chunk := raw.read(1024)):
-            head += decompressor.decompress(chunk, 65536) if decompressor else chunk
-            if kind == "log":
-                match = _LOG_EPOCH_RE.search(head)
-                if match and head.find(b"\n", match.start() + 1) != -1:
-                    return int(match[1])
-            elif head.count(b"\n") >= 2:
-                with contextlib.suppress(ValueError):
-                    obj = load_json(head.split(b"\n")[1], fast_json())
-                    return json_time(obj) if type(obj) is dict else None
-                return None
-    return None
+    prefixes = ["0"]
+    low, high = window.start, min(window.end, MAX_RECORD_EPOCH + 1) - 1
+    while low <= high:
+        length = len(str(low))
+        top = min(high, 10**length - 1)  # the highest epoch with as many digits as ``low``
+        for digits in range(length, -1, -1):  # the longest prefixes, at most four of them
+            unit = 10 ** (length - digits)
+            if top // unit - low // unit < 4:
+                prefixes += [str(prefix) if digits else "" for prefix in range(low // unit, top // unit + 1)]
+                break
+        low = top + 1
+    return re.compile(rb"\n\*\* Alert (?:" + "|".join(prefixes).encode() + b")")
 
 
 def skip_reason(path: str, kind: str, window: Window) -> str | None:
-    """Why none of a file's alerts can be in the window, or None when some may be (or it cannot be told cheaply).
+    """Why none of a file's alerts can lie in the window, or None when some may (or it cannot be told cheaply).
 
-    Three cheap bounds: the file's modification time (no alert is later than
-    the last write), an OSSEC archive's name (its alerts are of that local
-    day, in whatever time zone), and its first alert (the earliest, the file
-    being in time order).
+    Two bounds, each sound on the premise of TIME_ORDER_SLACK (the clock
+    never went back more than that while the file was written):
+
+    * before the window, its modification time: an alert is stamped before
+      it is written, so none is later than the last write and the slack;
+    * after the window, its first alert (first_alert_time): none after it is
+      earlier than it less the slack.
+
+    Never its name: a clock stepped forward a day within the hour in which a
+    daily archive is written (a VM restored a day behind, then NTP) writes
+    the next day's alerts into it, and only its modification time says so.
     """
-    import stat
-
     start, end = window.start, window.end
     if start is None or end is None or path == "-":
         return None
@@ -2785,162 +2986,190 @@ def skip_reason(path: str, kind: str, window: Window) -> str | None:
     except OSError:
         return None  # reading it will say why
     if not stat.S_ISREG(status.st_mode):
-        return None
+        return None  # a pipe, a device: no times of its own, and read only once
     if status.st_mtime + TIME_ORDER_SLACK < start:
-        return "last written before the window starts"
-    day = archive_day(path)
-    if day is not None and (
-        day + _DAY + _ZONES[1] + TIME_ORDER_SLACK <= start or day - _ZONES[0] - TIME_ORDER_SLACK >= end
-    ):
-        return "an archive of a day outside the window"
-    first = first_epoch(path, kind)
+        return f"last written {utc_text(int(status.st_mtime))}, more than an hour before the window starts (its modification time)"
+    first = first_alert_time(path, kind)
     if first is not None and first - TIME_ORDER_SLACK >= end:
-        return "its first alert comes after the window"
+        return f"its first alert, of {utc_text(first)}, comes more than an hour after the window ends"
     return None
 
 
-def seek_start(path: str, kind: str, window: Window) -> int:
-    """Where to start reading a plain file for the window: the start of an alert (or line) at least
-    TIME_ORDER_SLACK before the window's start, found by bisection on the file's bytes; 0 when the
-    file is small, compressed, not a regular file, or its records do not say their time."""
-    import stat
-
-    if window.start is None or path == "-" or path.endswith(".gz"):
-        return 0
-    target = window.start - TIME_ORDER_SLACK
-    try:
-        with open(path, "rb") as stream:
-            status = os.fstat(stream.fileno())
-            if not stat.S_ISREG(status.st_mode):
-                return 0
-            low, high = 0, status.st_size
-            while high - low > 4 * _BLOCK:
-                middle = (low + high) // 2
-                found = record_after(stream, middle, kind)
-                if found is None:  # no record that says its time there: start before it
-                    high = middle
-                    continue
-                position, epoch = found
-                if epoch < target and position > low:
-                    low = position
-                else:
-                    high = middle
-            return low
-    except OSError:
-        return 0  # reading it will say why
+def utc_text(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def record_after(stream: BinaryIO, offset: int, kind: str) -> tuple[int, int] | None:
-    """The position and time of the first alert (or JSON line) that starts at ``offset`` or after it,
-    or None when none within the cap says its time."""
-    base = max(offset - 1, 0)  # the byte before: a record starts after a newline
-    stream.seek(base)
-    data = stream.read(65536)
-    while True:
-        if kind == "log" and (match := _LOG_EPOCH_RE.search(data)):
-            return base + match.start() + 1, int(match[1])
-        newline = data.find(b"\n")
-        end = data.find(b"\n", newline + 1) if newline != -1 else -1
-        if kind == "json" and end != -1:
+def first_alert_time(path: str, kind: str) -> int | None:
+    """The time of a file's first alert, from its first _PROBE bytes (decompressed), or None.
+
+    alerts.log: the first header whose epoch is readable and whose line ends
+    within the bytes read (an epoch cut short by their end is never taken).
+    alerts.json: the first line that the reader takes for an alert with a
+    time; lines that are junk, empty, cut or no alert are passed, as it
+    passes them. The first KiB mostly tells; more is read only when it does not.
+    """
+    for head in probe(path):
+        epoch = first_log_time(head) if kind == "log" else first_json_time(head)
+        if epoch is not None:
+            return epoch  # what more bytes come after it cannot change
+    return None
+
+
+def first_log_time(head: bytes) -> int | None:
+    head = b"\n" + head  # a header on the very first line, as log_pieces reads it
+    for match in _LOG_HEADER_RE.finditer(head):
+        if head.find(b"\n", match.end()) == -1:
+            return None  # the bytes end in the header's line: its epoch may be cut short
+        if match[1]:
+            return int(match[1])
+    return None
+
+
+def first_json_time(head: bytes) -> int | None:
+    fast = fast_json()
+    with deep_json():
+        for line in head.split(b"\n")[:-1]:  # the last is cut, or empty
             try:
-                obj = load_json(data[newline + 1 : end], fast_json())
+                obj = load_json(line, fast) if line.strip() else None
             except ValueError:
-                return None
-            epoch = json_time(obj) if type(obj) is dict else None
-            return None if epoch is None else (base + newline + 1, epoch)
-        if len(data) > MAX_ALERT_BYTES + 65536 or not (more := stream.read(len(data))):  # doubling: linear
-            return None
-        data += more
+                continue
+            if type(obj) is dict and parse_json_alert(obj) is not None and (epoch := json_time(obj)) is not None:
+                return epoch
+    return None
+
+
+def probe(path: str) -> Iterator[bytes]:
+    """The start of a file (of a .gz, its first member decompressed), as it grows to 1, 4, 16 and 64
+    KiB (_PROBE) or to its end; nothing more once unreadable. A .gz is read 512 bytes at a time, and
+    without a buffer: most files cost a read of 512 bytes."""
+    import zlib
+
+    head, target = b"", 1024
+    with contextlib.suppress(OSError, zlib.error), open(path, "rb", buffering=0) as raw:
+        member = zlib.decompressobj(wbits=31) if path.endswith(".gz") else None
+        while True:
+            if member is None:
+                chunk = raw.read(target - len(head))
+                head += chunk
+            else:
+                chunk = member.unconsumed_tail or raw.read(512)
+                head += member.decompress(chunk, target - len(head)) if chunk else b""
+                if member.eof:
+                    chunk = b""
+            if len(head) >= target or not chunk:
+                yield head
+                if target >= _PROBE or not chunk:
+                    return
+                target *= 4
 
 
 # ---- the files of a run
 
 
 def file_alerts(
-    path: str, kind: str, window: Window, one_by_one: bool, order: TimeOrder, counters: FileCounters, begin: int = 0, stop: int | None = None
+    path: str, kind: str, window: Window, one_by_one: bool, times: AlertTimes, counters: FileCounters, odd: OddSources
 ) -> Iterator[Alert]:
-    """The alerts in the window of a file's bytes from ``begin`` to ``stop``."""
-    blocks = read_blocks(path, begin, stop)
+    """The alerts of a file in the window."""
+    blocks = read_blocks(path)
     if kind == "log":
-        yield from log_alerts(log_pieces(blocks, counters), window, order, counters, one_by_one)
+        yield from log_alerts(log_pieces(blocks, counters), window, times, counters, one_by_one, odd)
         return
     with deep_json():
-        yield from json_alerts(json_lines(blocks, counters), window, order, counters, one_by_one)
+        yield from json_alerts(json_lines(blocks, counters), window, times, counters, one_by_one, odd)
 
 
 def read_alert_file(
-    path: str, kind: str, window: Window, one_by_one: bool, order: TimeOrder | None = None, producers: set[str] | None = None
+    path: str, kind: str, window: Window, one_by_one: bool, times: AlertTimes, odd: OddSources, producers: set[str] | None = None
 ) -> Iterator[Alert]:
     """Stream the alerts of one alerts.log (OSSEC 2.x-3.x, Wazuh) or alerts.json in the time window;
-    ``order`` learns the times of what was read, ``producers`` who wrote it (json_producer)."""
+    ``times`` learns the times of what was read, ``producers`` who wrote it (json_producer)."""
     counters = FileCounters(path, "alert(s)" if kind == "log" else "line(s)")
-    # Seeking would put a broken file's skipped alerts after the others: --show-duplicate keeps file order.
-    start = 0 if one_by_one else seek_start(path, kind, window)
-    if start:
-        log.debug("%s: the window starts after byte %d of %d; the bytes before are skipped", path, start, os.path.getsize(path))
-    order = order if order is not None else TimeOrder(window)
-    yield from file_alerts(path, kind, window, one_by_one, order, counters, start)
-    if start and order.broken:
-        log.debug("%s: not in time order: the bytes skipped before the window are read too", path)
-        yield from file_alerts(path, kind, window, one_by_one, order, counters, 0, start)
-    order.whole = not start or order.broken
+    yield from file_alerts(path, kind, window, one_by_one, times, counters, odd)
+    if counters.passed:
+        log.debug("%s: %s bytes hold no alert of the time window: their headers alone were read", path, f"{counters.passed:,}")
     counters.warn()
     if producers is not None:
         producers |= counters.producers
 
 
 class FileSurvey:
-    """What the files of a run hold in all (Survey), for a run that wrote nothing: what the reader
-    saw of each file it read whole (TimeOrder), and the times of the others (skipped for the
-    window, or read from a seek) read again when asked, pieces outside the window costing only
-    the search for their headers (log_alerts)."""
+    """What the files of a run hold in all (Survey), for a run that wrote nothing: what the readers
+    saw of each file whose every alert they read (AlertTimes), and the times of the others (where
+    pieces held no header of the window) read again when asked, every header counted this time."""
 
     def __init__(self, window: Window) -> None:
         self.window = window
-        self.orders: list[TimeOrder] = []
+        self.times: list[AlertTimes] = []
         self.unread: list[tuple[str, str]] = []  # (path, kind)
         self.producers: set[str] = set()  # who wrote the alerts.json objects read (json_producer)
 
     def survey(self, stats: Stats) -> Survey:
         """The Survey of every file (the run's own counts are not needed: it read every alert of the window)."""
         for path, kind in self.unread:
-            order = TimeOrder(self.window)
+            times = AlertTimes(self.window, every=True)
             counters = FileCounters(path, "")  # what is wrong with the file, warned of when it is read for alerts
-            for _ in file_alerts(path, kind, self.window, False, order, counters):
+            for _ in file_alerts(path, kind, self.window, False, times, counters, OddSources()):
                 pass
-            self.orders.append(order)
+            self.times.append(times)
         self.unread = []
-        orders = self.orders
+        files = self.times
         return Survey(
-            alerts=sum(order.seen + order.untimed for order in orders),
-            outside=sum(order.outside + order.untimed for order in orders),
-            first=min((order.lowest for order in orders if order.lowest is not None), default=None),
-            last=max((order.highest for order in orders if order.highest is not None), default=None),
+            alerts=sum(file.seen + file.untimed for file in files),
+            outside=sum(file.outside + file.untimed for file in files),
+            first=min((file.lowest for file in files if file.lowest is not None), default=None),
+            last=max((file.highest for file in files if file.highest is not None), default=None),
         )
 
 
 def read_alert_files(settings: Settings, survey: FileSurvey | None = None) -> Iterator[Alert]:
-    """Every alert in the window of every --alerts-log, then every --alerts-json, in file order;
-    files whose alerts all lie outside the window are not read (--debug says which and why), but
-    noted in ``survey``."""
+    """Every alert in the window of every --alerts-log, then every --alerts-json, in file order.
+
+    With a window, a file whose alerts all lie outside it on the premise of
+    TIME_ORDER_SLACK is skipped (skip_reason; --debug says why), unless
+    --no-skip; a file read that breaks the premise is warned of once, when
+    files were skipped (docs/alert-files.md). What the readers saw of the times
+    goes to ``survey``; a file skipped is read there when asked."""
     files = [(path, "log") for path in settings.alerts_logs] + [(path, "json") for path in settings.alerts_jsons]
+    odd = OddSources()
+    skipped = 0
+    set_back: tuple[str, tuple[int, int]] | None = None  # the first file read that broke the premise
     for path, kind in files:
-        reason = skip_reason(path, kind, settings.window)
+        reason = None if settings.no_skip else skip_reason(path, kind, settings.window)
         if reason is not None:
             log.debug("%s: skipped: %s", path, reason)
+            skipped += 1
             if survey is not None:
                 survey.unread.append((path, kind))
             continue
-        order = TimeOrder(settings.window)
+        times = AlertTimes(settings.window, every=path == "-")  # stdin cannot be read again: count it all now
         yield from read_alert_file(
-            path, kind, settings.window, settings.show_duplicate, order, survey.producers if survey is not None else None
+            path, kind, settings.window, settings.show_duplicate, times, odd, survey.producers if survey is not None else None
         )
+        if set_back is None and times.set_back is not None:
+            set_back = (path, times.set_back)
         if survey is not None:
-            if order.whole:
-                survey.orders.append(order)
+            if times.every:
+                survey.times.append(times)
             else:
                 survey.unread.append((path, kind))
+    if set_back is not None and skipped:
+        warn_set_back(*set_back, skipped)
+    odd.report()
 
+
+def warn_set_back(path: str, epochs: tuple[int, int], skipped: int) -> None:
+    """Say once a run that a file read shows a clock set back by more than TIME_ORDER_SLACK: the files
+    skipped were skipped on the premise that it never is, and may hold alerts of the window. A
+    warning, so that a cron job's mail has it: it bears on what the run wrote."""
+    earlier, later = epochs
+    log.warning(
+        "%s: an alert of %s follows one of %s, so the clock was set back by more than an hour; the %s this "
+        "run skipped for the time window (on the premise that it never is) may hold alerts of it: --no-skip reads every file",
+        path,
+        utc_text(later),
+        utc_text(earlier),
+        plural(skipped, "file"),
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -3430,7 +3659,7 @@ def filter_steps(filters: Filters, use_user: bool, applied: frozenset[str], use_
         steps.append(("--location", LocationMatcher(filters.locations)))
     if filters.networks or filters.users:
         users = frozenset(filters.users)
-        known = Memo(lambda address: in_networks(address, filters.networks))
+        known: Memo[str, bool] = Memo(lambda address: in_networks(address, filters.networks))
         hosts = Memo(host_source)
 
         def wanted_source(alert: Alert) -> bool:

@@ -116,15 +116,17 @@ def test_an_archived_file_outside_the_default_window_says_so_and_what_takes_it(t
 
 
 def test_a_file_read_whole_and_one_skipped_are_counted_alike(tmp_path, cli):
-    """The file the window skipped (last written before it) is read again for its times; a file that
-    was read (its time of writing is recent) was counted as it was read."""
+    """The file the window skipped (last written before it) is read again for its times; of a file that
+    was read (its time of writing is recent), the pieces whose headers hold no time of the window were
+    passed over, and are read again for their times too."""
     skipped = archive(tmp_path)
     read = tmp_path / "recent.log"
     shutil.copy(skipped, read)
     for path in (skipped, read):
         result = cli(f"--alerts-log={path}", "--debug")
         assert result.code == 0 and result.out == ""
-        assert (": skipped: last written before the window starts" in result.err) == (path == skipped)
+        assert ("(its modification time)" in result.err) == (path == skipped)
+        assert ("bytes hold no alert of the time window: their headers alone were read" in result.err) == (path == read)
         assert re.fullmatch(rf".*: all 75 alerts of {re.escape(str(path))} lie outside the time window {WINDOW}; {SPAN}: {TAKE}", hint(result.err))
 
 
@@ -159,13 +161,13 @@ def test_a_window_between_archives_with_filters_says_both(tmp_path, cli):
 
 
 @pytest.mark.usefixtures("small_blocks")
-def test_a_seeked_file_is_read_again_for_what_the_seek_skipped(tmp_path, cli):
-    """A plain file larger than four blocks is read from near the window's start: what came before is
-    read again, its headers only, and counted exactly."""
+def test_a_file_passed_over_in_part_is_read_again_for_its_times(tmp_path, cli):
+    """The pieces of a file whose headers hold no time of the window are passed over: they are read
+    again, their headers only, and counted exactly."""
     days = month()
     path = big_file(tmp_path, "log", days)
     result = cli(f"--alerts-log={path}", f"--start-time={make_examples.DAY}", f"--end-time={make_examples.DAY + 86400}", "--rules=1", "--debug")
-    assert "the window starts after byte" in result.err
+    assert "bytes hold no alert of the time window: their headers alone were read" in result.err
     assert hint(result.err) == (
         f"alerts2afterglow: info: nothing written: {len(days) - 75:,} of the {len(days):,} alerts of {path} lie "
         "outside the time window (2026-11-27 00:00:00 to 2026-11-28 00:00:00 UTC); the alerts run from "

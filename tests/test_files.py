@@ -157,7 +157,7 @@ def test_truncated_and_malformed_alerts_are_counted_and_skipped(tmp_path, cli):
         + good
         + "** Alert 1764237601.123: - syslog,\n2025 Nov 27 10:00:01 (web1) 10.0.0.2->/var/log/auth.log\nRule: banana\n\n"
         + good.replace("192.0.2.1", "192.0.2.2")
-        + "** Alert 1764237700.999: - syslog,sshd,\n2025 Nov 27 10:0"  # cut mid-write
+        + "** Alert 1764237700.999: - syslog,sshd,\n2025 Nov 27 10:0"  # cut mid-write: a live file, not malformed
     )
     path = write(tmp_path, "alerts.log", text)
     result = cli(f"--alerts-log={path}", "--all")
@@ -166,7 +166,7 @@ def test_truncated_and_malformed_alerts_are_counted_and_skipped(tmp_path, cli):
         f"192.0.2.1,SSHD authentication failed.,{AUTH}",
         f"192.0.2.2,SSHD authentication failed.,{AUTH}",
     ]
-    assert result.err == f"alerts2afterglow: warning: {path}: skipped 3 malformed or truncated alert(s)\n"
+    assert result.err == f"alerts2afterglow: warning: {path}: skipped 2 malformed or truncated alert(s)\n"
 
 
 def test_non_utf8_bytes_survive(tmp_path, cli):
@@ -329,3 +329,95 @@ def test_a_file_that_is_not_an_alerts_log_is_named(cli, tmp_path):
     result = cli(f"--alerts-log={path}", "--all")
     assert (result.code, result.out) == (0, "")
     assert result.err == f"alerts2afterglow: warning: {path}: no '** Alert' line anywhere: is it an OSSEC alerts.log?\n"
+
+
+def test_an_alert_that_ends_in_its_src_ip_or_user_line_keeps_them(tmp_path, cli):
+    """No log line after the fields (no blank line either): the line's newline is the next header's."""
+    rule = "Rule: 5716 (level 5) -> 'SSHD authentication failed.'"
+
+    def bare(epoch: int, *fields: str) -> str:
+        return "\n".join([HEADER.format(epoch=epoch, offset=0, mail=""), f"2025 Nov 27 10:00:00 {AUTH}", rule, *fields]) + "\n"
+
+    text = (
+        bare(T0, "Src IP: 192.0.2.1")
+        + bare(T0 + 1, "User: bob")
+        + bare(T0 + 2, "Src IP: 192.0.2.3", "Src Port: 22", "User: carol")
+        + bare(T0 + 3, rule.replace("5716", "5717"))  # the Rule line is the last: no source at all
+        + bare(T0 + 4, "Src IP: 192.0.2.5")  # at the end of the file
+    )
+    expected = [
+        f"192.0.2.1,SSHD authentication failed.,{AUTH}",
+        f"bob,SSHD authentication failed.,{AUTH}",
+        f"192.0.2.3,SSHD authentication failed.,{AUTH}",
+        f"192.0.2.5,SSHD authentication failed.,{AUTH}",
+    ]
+    for name, data in (("lf.log", text), ("crlf.log", text.replace("\n", "\r\n"))):
+        path = write(tmp_path, name, data)
+        for window in (["--all"], [f"--start-time={T0}", f"--end-time={T0 + 5}"]):
+            result = cli(f"--alerts-log={path}", *window, "--use-user", "--show-duplicate")
+            assert (result.code, result.err) == (0, ""), name
+            assert result.lines == expected, name
+            grouped = cli(f"--alerts-log={path}", *window, "--use-user", "--count")
+            assert grouped.lines == sorted(f"{line},1" for line in expected), name
+
+
+@pytest.mark.parametrize("flag", ["--alerts-log", "--alerts-json"])
+def test_closed_stdin_is_one_error_line(flag):
+    """`alerts2afterglow --alerts-log=- <&-`: Python starts with no sys.stdin at all."""
+    proc = subprocess.run(
+        ["sh", "-c", 'exec "$0" "$@" <&-', sys.executable, str(SCRIPT), f"{flag}=-", "--all"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == "alerts2afterglow: error: cannot read standard input (-): it is closed\n"
+
+
+def test_wazuh_agent_registered_with_any_reads_as_alerts_log_writes_it(tmp_path, cli):
+    """Wazuh registers agents with the address "any" by default; alerts.log writes the location as
+    received, "(wz2) any->/var/log/secure", and alerts.json leaves agent.ip out (W_JSON_ParseAgentIP
+    skips "any"). Both files of the same alerts give the same triples."""
+    log = alert_text(T0, "(wz2) any->/var/log/secure", "Rule: 5760 (level 5) -> 'sshd: authentication failed.'", "Src IP: 192.0.2.7", "sshd: x")
+    log += alert_text(T0 + 1, "(wz3) 10.0.0.9->/var/log/secure", "Rule: 5760 (level 5) -> 'sshd: authentication failed.'", "Src IP: 192.0.2.8", "sshd: y")
+    log += alert_text(T0 + 2, "wazuh-manager->/var/log/secure", "Rule: 5760 (level 5) -> 'sshd: authentication failed.'", "Src IP: 192.0.2.9", "sshd: z")
+    rule = {"level": 5, "description": "sshd: authentication failed.", "id": "5760"}
+    objects = [
+        {"rule": rule, "agent": {"id": "005", "name": "wz2"}, "id": f"{T0}.0", "location": "/var/log/secure", "data": {"srcip": "192.0.2.7"}},
+        {"rule": rule, "agent": {"id": "006", "name": "wz3", "ip": "10.0.0.9"}, "id": f"{T0 + 1}.0", "location": "/var/log/secure", "data": {"srcip": "192.0.2.8"}},
+        {"rule": rule, "agent": {"id": "000", "name": "wazuh-manager"}, "id": f"{T0 + 2}.0", "location": "/var/log/secure", "data": {"srcip": "192.0.2.9"}},
+    ]
+    with_any = [{**objects[0], "agent": {"id": "005", "name": "wz2", "ip": "any"}}, *objects[1:]]  # as if it were written
+    by_log = cli(f"--alerts-log={write(tmp_path, 'alerts.log', log)}", "--all", "--count")
+    assert by_log.lines == [
+        "192.0.2.7,sshd: authentication failed.,(wz2) any->/var/log/secure,1",
+        "192.0.2.8,sshd: authentication failed.,(wz3) 10.0.0.9->/var/log/secure,1",
+        "192.0.2.9,sshd: authentication failed.,wazuh-manager->/var/log/secure,1",
+    ]
+    for name, lines in (("without.json", objects), ("any.json", with_any)):
+        by_json = cli(f"--alerts-json={write(tmp_path, name, json_lines(*lines))}", "--all", "--count")
+        assert (by_json.code, by_json.err) == (0, "")
+        assert by_json.out == by_log.out, name
+
+
+@pytest.mark.parametrize("kind", ["log", "json"])
+def test_a_live_file_whose_last_alert_is_being_written_is_quiet(tmp_path, cli, kind):
+    """OSSEC appends to alerts.log while cron reads it: the last alert may end mid-line, its header
+    included. It is left for the next run; only --debug says so (a cron job gets nothing on stderr),
+    and every cut gives all the alerts before it."""
+    whole = (EXAMPLES / f"alerts.{kind}").read_bytes()
+    last = whole.rindex(b"** Alert ") if kind == "log" else whole.rindex(b"\n", 0, -1) + 1
+    flag = "--alerts-log" if kind == "log" else "--alerts-json"
+    before = cli(f"{flag}={write(tmp_path, 'before', whole[:last])}", "--all", "--count", "--use-user").out
+    mid_line = [cut for cut in range(last + 1, len(whole)) if whole[cut - 1] != ord("\n") and whole[cut] != ord("\n")]
+    header = whole.index(b"\n", last)  # every cut inside the header line, then some further on
+    unit = "alert" if kind == "log" else "line"
+    for cut in sorted({*range(last + 1, header), *mid_line[:: len(mid_line) // 5]}):
+        path = write(tmp_path, f"live{cut}", whole[:cut])
+        quiet = cli(f"{flag}={path}", "--all", "--count", "--use-user")
+        assert (quiet.code, quiet.err) == (0, ""), cut
+        assert quiet.out == before != "", cut
+        debug = cli(f"{flag}={path}", "--all", "--count", "--use-user", "--debug")
+        assert f"debug: {path}: the last {unit} is incomplete (is the file being written?): not read" in debug.err, cut
+        assert "warning" not in debug.err, cut
+    cron = subprocess.run([sys.executable, str(SCRIPT), f"{flag}={path}", "--all", "--count", "--use-user"],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert (cron.returncode, cron.stdout, cron.stderr) == (0, before, "")

@@ -332,3 +332,61 @@ def test_a_line_nested_100000_deep_is_not_json(tmp_path, cli, parser):
     clean_run(result)
     assert result.lines == ["192.0.2.9,sshd: authentication failed.,(wz1) 10.0.0.5->/var/log/secure"]
     assert result.err == f"alerts2afterglow: warning: {deep}: skipped 1 line(s) that are not JSON\n"
+
+
+def test_sources_that_are_not_ip_addresses_are_counted_once_a_run(tmp_path, cli, parser):
+    """`Src IP: evil.example`, `Src IP: -`: kept as text, marked as such, and counted in one line a run, on a
+    terminal or with --debug (and --logfile): a cron job over the same files gets no mail for it."""
+    rule = "Rule: 5716 (level 5) -> 'SSHD authentication failed.'"
+    text = "".join(
+        log_alert(T0 + i, rule, f"Src IP: {source}", "sshd: x")
+        for i, source in enumerate(["evil.example", "192.0.2.1", "-", "evil.example", "2001:db8::1"])
+    ) + log_alert(T0 + 7200, rule, "Src IP: evil.example", "sshd: x")  # outside the window below
+    lines = json_line(data={"srcip": "-"}) + json_line(data={"srcip": "192.0.2.9"})
+    files = [f"--alerts-log={write(tmp_path, 'alerts.log', text)}", f"--alerts-json={write(tmp_path, 'alerts.json', lines)}"]
+    window = [f"--start-time={T0}", f"--end-time={T0 + 3600}"]
+    line = "alerts2afterglow: info: 4 alerts of the alert files have a source address that is not an IP address, kept as text (first: 'evil.example')"
+    for flags in (["--count"], ["--show-duplicate"]):
+        quiet = cli(*files, *window, *flags)
+        assert (quiet.code, quiet.err) == (0, "")
+        assert {row.split(",")[0] for row in quiet.lines} == {"address:evil.example", "address:-", "192.0.2.1", "2001:db8::1", "192.0.2.9"}
+        debug = cli(*files, *window, *flags, "--debug")
+        assert [row for row in debug.err.splitlines() if ": info: " in row] == [line], debug.err
+    assert "info: 5 alerts of the alert files" in cli(*files, "--all", "--debug").err
+    logged = tmp_path / "run.log"
+    assert cli(*files, *window, f"--logfile={logged}").err == ""
+    assert line.removeprefix("alerts2afterglow: info: ") in logged.read_text()
+    proc = subprocess.run([sys.executable, str(SCRIPT), *files, *window], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    from test_diagnostics import on_terminal
+
+    code, out, shown = on_terminal(*files, *window)
+    assert (code, out, shown) == (0, proc.stdout, line + "\n")
+
+
+def test_millions_of_short_lines_take_flat_memory(tmp_path):
+    """One alert of 2,000,000 empty lines before its Rule line (the engine kept some 150 bytes a line:
+    300 MB), 100,000 short lines in alerts, and alerts.json of 3,000,000 short lines (1-byte junk,
+    empty, blank, JSON that is no alert, an object cut short), among good alerts: the alerts are all
+    found, every line is counted as it is, and memory stays as for the example day."""
+    head = f"** Alert {T0}.0: - syslog,\n2026 Nov 27 02:10:21 {AUTH}\n"
+    rule = "Rule: 5716 (level 5) -> 'SSHD authentication failed.'\n"
+    log = GOOD + head + "\n" * 2_000_000 + rule + "Src IP: 192.0.2.2\n" + head + rule + "Src IP: 192.0.2.3\n" + "x\n" * 100_000
+    log_path = write(tmp_path, "alerts.log", log)
+    proc, rss = peak_rss_of_run(f"--alerts-log={log_path}", "--all", "--count")
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert proc.stdout.splitlines() == [f"192.0.2.{i},SSHD authentication failed.,{AUTH},1" for i in (1, 2, 3)]
+    assert rss < 60, f"peak RSS {rss:.0f} MB"
+    junk = b"x\n\n \n1\n{\n" * 600_000  # 600,000 of each kind
+    json_path = write(tmp_path, "alerts.json", json_line().encode() + junk + json_line(data={"srcip": "192.0.2.8"}).encode())
+    proc, rss = peak_rss_of_run(f"--alerts-json={json_path}", "--all", "--count")
+    assert proc.returncode == 0
+    assert proc.stdout.splitlines() == [
+        "192.0.2.8,sshd: authentication failed.,(wz1) 10.0.0.5->/var/log/secure,1",
+        "192.0.2.9,sshd: authentication failed.,(wz1) 10.0.0.5->/var/log/secure,1",
+    ]
+    assert proc.stderr.splitlines() == [
+        f"alerts2afterglow: warning: {json_path}: skipped 600000 malformed or truncated alert(s)",
+        f"alerts2afterglow: warning: {json_path}: skipped 1200000 line(s) that are not JSON",
+    ]
+    assert rss < 80, f"peak RSS {rss:.0f} MB"
