@@ -1206,8 +1206,18 @@ def build_filters(args: argparse.Namespace) -> Filters:
         min_level=args.min_level,
         locations=tuple(dict.fromkeys(args.location)),
         networks=tuple(dict.fromkeys(args.src)),
-        users=tuple(dict.fromkeys(args.src_user)),
+        users=tuple(dict.fromkeys(name for user in args.src_user for name in recorded_names(user))),
     )
+
+
+def recorded_names(user: str) -> tuple[str, ...]:
+    """The user names ``--src-user=USER`` keeps: USER as recorded, and, where USER is spelled as the
+    output writes a marked user (``user:10.0.0.5``, user_source), the name behind that spelling too.
+
+    >>> recorded_names("root"), recorded_names("user:10.0.0.5")
+    (('root',), ('user:10.0.0.5', '10.0.0.5'))
+    """
+    return (user, user.removeprefix(USER_MARK)) if user.startswith(USER_MARK) else (user,)
 
 
 def dns_settings(args: argparse.Namespace) -> DnsSettings | None:
@@ -3546,8 +3556,9 @@ def address_source(address: str) -> str:
 
 
 # What a reader might take for an address, IP or not: four dotted numbers, or hex digits and dots
-# around a colon (the page's script offers --src for such a name, AfterGlow colours some as IPv6).
-_ADDRESS_LIKE = r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*"
+# around a colon, a %zone after them too (fe80::1%eth0), in any script's digits (full-width
+# digits read as 10.0.0.5). The page's script offers --src for such a name; AfterGlow colours some as IPv6.
+_ADDRESS_LIKE = r"\d{1,3}(?:\.\d{1,3}){3}|[\dA-Fa-f.]*:[\dA-Fa-f:.]*(?:%\S*)?"
 
 
 def user_source(user: str) -> str:
@@ -3557,8 +3568,8 @@ def user_source(user: str) -> str:
 
     >>> [user_source(u) for u in ("root", "bob@example.org", "10.0.0.5", "(web1) 10.0.0.2", "john.doe", "user:x")]
     ['root', 'bob@example.org', 'user:10.0.0.5', 'user:(web1) 10.0.0.2', 'user:john.doe', 'user:user:x']
-    >>> user_source("999.1.1.1"), user_source("dead:beef")
-    ('user:999.1.1.1', 'user:dead:beef')
+    >>> user_source("999.1.1.1"), user_source("dead:beef"), user_source("fe80::1%eth0"), user_source("\uff11\uff10.0.0.5")
+    ('user:999.1.1.1', 'user:dead:beef', 'user:fe80::1%eth0', 'user:\uff11\uff10.0.0.5')
     """
     if source_kind(user) != "user" or user.startswith(USER_MARK) or re.fullmatch(_ADDRESS_LIKE, user):
         return USER_MARK + user
@@ -6631,17 +6642,18 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
 # What a run holds at once (the rest streams): the distinct triples of its window, grouped; --top and
 # --min-count choose among them only once all are held.
 HOLD_FEWER = (
-    "a narrower window (--time-interval, --start-time, --end-time) or filters (--min-level, --src, --location, "
-    "--exclude-alerts) hold fewer; --show-duplicate writes CSV a line per alert without holding them; "
+    "a narrower window (--time-interval, --start-time, --end-time) or filters (--min-level, --src, --src-user, "
+    "--location, --rules, --exclude-alerts) hold fewer, and so does leaving out --use-user or --use-host where "
+    "users or hosts make most of them; --show-duplicate writes CSV a line per alert without holding them; "
     "--top and --min-count choose only among triples already held"
 )
-OUT_OF_MEMORY = f"out of memory holding the distinct source, description and location triples of the time window: {HOLD_FEWER}"
+OUT_OF_MEMORY = f"out of memory holding the distinct source, description and location triples of the alerts read: {HOLD_FEWER}"
 
 
 def too_many_triples(limit: int) -> Failure:
     """The error of a run that met --max-triples."""
     return Failure(
-        f"more than {limit:,} distinct source, description and location triples in the time window "
+        f"more than {limit:,} distinct source, description and location triples in the alerts read "
         f"(--max-triples={limit}): {HOLD_FEWER}"
     )
 

@@ -43,6 +43,7 @@ HOSTILE = [
     sshd(6, user="web1.example.org"),  # a user spelled like that name
     sshd(7, user="user:203.0.113.9"),  # a user spelled like a marked user
     sshd(8, user="alice"),
+    sshd(9, user="fe80::1%eth0"),  # an IPv6 address with its zone, as a user name
 ]
 PTRS = {
     "203.0.113.9": "scanner.example.net.",
@@ -60,6 +61,7 @@ SOURCES = {
     "user:web1.example.org": "user",
     "user:user:203.0.113.9": "user",
     "alice": "user",
+    "user:fe80::1%eth0": "user",
 }
 NAMED = {"203.0.113.9": "scanner.example.net", "198.51.100.7": "web1.example.org"}
 
@@ -199,6 +201,9 @@ def test_src_user_takes_the_name_as_recorded_and_src_only_the_address(ossec, cli
     for source in ([hostile["log"]], [hostile["json"]], ossec.args):
         by_user = cli(*source, "--all", "--use-user", "--src-user=203.0.113.9", "--src-user=(web1) 10.0.0.2")
         assert by_user.lines == [f"user:(web1) 10.0.0.2,{SSHD},{AUTH}", f"user:203.0.113.9,{SSHD},{AUTH}"]
+        # The spelling the output shows finds the user too (and a user named so, spelled user:user:...).
+        as_shown = cli(*source, "--all", "--use-user", "--src-user=user:203.0.113.9")
+        assert as_shown.lines == [f"user:203.0.113.9,{SSHD},{AUTH}", f"user:user:203.0.113.9,{SSHD},{AUTH}"]
         by_address = cli(*source, "--all", "--use-user", "--src=203.0.113.0/24")
         assert by_address.lines == [f"203.0.113.9,{SSHD},{AUTH}"]
 
@@ -260,8 +265,8 @@ def test_max_triples_stops_a_run_that_would_hold_more(cli, tmp_path):
     over = cli(f"--alerts-log={log}", "--all", "--use-user", "--max-triples=1999", f"--output={out}")
     assert (over.code, over.out) == (1, "")
     assert over.err == (
-        "alerts2afterglow: error: more than 1,999 distinct source, description and location triples in the time "
-        f"window (--max-triples=1999): {tool.HOLD_FEWER}\n"
+        "alerts2afterglow: error: more than 1,999 distinct source, description and location triples in the alerts "
+        f"read (--max-triples=1999): {tool.HOLD_FEWER}\n"
     )
     assert out.read_text() == "yesterday's\n"
     streamed = cli(f"--alerts-log={log}", "--all", "--use-user", "--max-triples=1999", "--show-duplicate")
