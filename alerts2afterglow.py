@@ -2142,13 +2142,28 @@ _HEADER = b"\n** Alert "  # an alert starts on a line of its own with this
 # Each line is matched from the newline before it, never through the one after it: the last line of
 # an alert may be a field (no log line follows), and its newline is then the next header's. Repeats
 # are possessive (``*+``): the engine keeps no state for each line it passes, so that an alert of a
-# million short lines costs its length in time and nothing in memory.
-_LOG_ALERT_BODY = (
-    rb"[^\n]*\n\d{4} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ([^\n]*)(?:\n(?!\*\* Alert |Rule: )[^\n]*)*+"
-    rb"\nRule: (\d{1,9} \(level \d{1,9}\) -> '[^\n]*)'[ \t\r]*(?![^\n])"
-    rb"(?:\nSrc IP: ([^\n]*))?"
-    rb"(?:\n(?:Src Location|Src Port|Dst IP|Dst Location|Dst Port): [^\n]*)*+"
-    rb"(?:\nUser: ([^\n]*))?"
+# million short lines costs its length in time and nothing in memory. Python 3.11.0-3.11.2 (Debian
+# 12's is 3.11.2) get possessive repeats of groups wrong (the fix came in 3.11.3): there, found by
+# matching a known alert, the repeats are atomic groups instead, which match the same, but keep
+# state for each line while in them (an alert of two million empty lines took 1.4 GB there; the
+# longest alert read, MAX_ALERT_BYTES of them, would take some 3 GB).
+def _log_alert_body(possessive: bool) -> bytes:
+    def repeat(group: bytes) -> bytes:
+        return group + b"*+" if possessive else b"(?>" + group + b"*)"
+
+    return (
+        rb"[^\n]*\n\d{4} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ([^\n]*)"
+        + repeat(rb"(?:\n(?!\*\* Alert |Rule: )[^\n]*)")
+        + rb"\nRule: (\d{1,9} \(level \d{1,9}\) -> '[^\n]*)'[ \t\r]*(?![^\n])"
+        rb"(?:\nSrc IP: ([^\n]*))?"
+        + repeat(rb"(?:\n(?:Src Location|Src Port|Dst IP|Dst Location|Dst Port): [^\n]*)")
+        + rb"(?:\nUser: ([^\n]*))?"
+    )
+
+
+_KNOWN_ALERT = b"x\n2026 Nov 27 10:00:00 (web1) 10.0.0.2->/var/log/auth.log\nlabel\nRule: 1 (level 3) -> 'd'\nSrc Port: 22\nUser: u"
+_LOG_ALERT_BODY = _log_alert_body(
+    possessive=re.match(_log_alert_body(possessive=True), _KNOWN_ALERT) is not None
 )
 # The Rule line's fields. Numbers are bounded, so that no field can become a 5,000-digit int().
 _LOG_RULE_RE = re.compile(rb"(\d{1,9}) \(level (\d{1,9})\) -> '(.*)", re.DOTALL)

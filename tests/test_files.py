@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 import time
@@ -12,6 +13,8 @@ import time
 import pytest
 from conftest import ROOT_DIR, SCRIPT
 from ossecdb import Row
+
+import alerts2afterglow
 
 EXAMPLES = ROOT_DIR / "examples"
 LOG = str(EXAMPLES / "alerts.log")
@@ -421,3 +424,26 @@ def test_a_live_file_whose_last_alert_is_being_written_is_quiet(tmp_path, cli, k
     cron = subprocess.run([sys.executable, str(SCRIPT), f"{flag}={path}", "--all", "--count", "--use-user"],
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
     assert (cron.returncode, cron.stdout, cron.stderr) == (0, before, "")
+
+
+def test_the_atomic_form_for_python_3_11_2_matches_as_the_possessive_one():
+    """Python 3.11.0-3.11.2 get possessive repeats of groups wrong, and read alerts.log with atomic
+    groups instead (alerts2afterglow._log_alert_body): on every alert of the examples, and on alerts
+    that end on a field, carry label lines or stop before the next header, both forms find the same."""
+    alerts = (ROOT_DIR / "examples" / "alerts.log").read_bytes() + (
+        b"** Alert 1764237600.1: - x\n2026 Nov 27 10:00:00 (web1) 10.0.0.2->/var/log/auth.log\n"
+        b"label: a\n**\nRule: 5716 (level 5) -> 'd'\nSrc IP: 192.0.2.1\nSrc Port: 22\nUser: root\n"
+        b"** Alert 1764237601.2: - x\n2026 Nov 27 10:00:01 ossec->/var/log/secure\nRule: 1 (level 3) -> 'e'\n"
+        b"Dst IP: 10.0.0.1\n\n"
+        b"** Alert 1764237602.3: - x\n2026 Nov 27 10:00:02 ossec->x\nRule: 1 (level 3) -> 'f'\nUser: bob"
+    )
+    data = b"\n" + alerts
+    atomic = re.compile(alerts2afterglow._LOG_EPOCH_RE.pattern + alerts2afterglow._log_alert_body(possessive=False))
+    found = [m.groups()[1:] for m in alerts2afterglow._LOG_ALERT_RE.finditer(data)]  # as this Python reads them
+    assert [m.groups()[1:] for m in atomic.finditer(data)] == found
+    assert len(found) == data.count(b"\n** Alert ")
+    assert found[-3:] == [
+        (b"(web1) 10.0.0.2->/var/log/auth.log", b"5716 (level 5) -> 'd", b"192.0.2.1", b"root"),
+        (b"ossec->/var/log/secure", b"1 (level 3) -> 'e", None, None),
+        (b"ossec->x", b"1 (level 3) -> 'f", None, b"bob"),
+    ]
