@@ -2173,7 +2173,7 @@ _LOG_ALERT_RE = re.compile(_LOG_EPOCH_RE.pattern + _LOG_ALERT_BODY)  # with the 
 _LOG_KEY_RE = re.compile(rb"\n\*\* Alert \d{1,11}(?![0-9])" + _LOG_ALERT_BODY)  # without: alerts that group
 _JSON_LOCAL_TIME = "%Y %b %d %H:%M:%S"  # OSSEC 3.x "timestamp": "2019 Mar 01 10:00:00"
 
-LogKey = tuple[bytes, bytes, bytes, bytes]  # location, rule (_LOG_RULE_RE), source, user
+LogKey = tuple[bytes, bytes, bytes | None, bytes | None]  # location, rule (_LOG_RULE_RE), source, user
 
 
 def fast_json() -> Callable[[bytes], Any] | None:
@@ -2531,7 +2531,7 @@ def log_alerts(
     """
     start, end = window.start, window.end
     wanted = window_headers(window) if times.passing else None
-    made: dict[LogKey, tuple[Alert, int]] = {}  # one by one, alerts repeat: each distinct one is made once (bounded)
+    made: dict[LogKey, Alert] = {}  # one by one, alerts repeat: each distinct one is made once (bounded)
     fields = LogFields()
     counting = odd.counting
     times.every = True
@@ -2555,19 +2555,18 @@ def log_alerts(
             continue  # no alert of this piece is in the window
         whole = start is None or end is None or (start <= epochs[0] and epochs[-1] < end and in_order)
         if one_by_one:
-            matched = odd_alerts = 0
+            matched = 0
             for match in _LOG_ALERT_RE.finditer(piece):
                 matched += 1
                 if whole or start <= int(match[1]) < end:  # type: ignore[operator]
-                    key = typing.cast(LogKey, match.groups(b"")[1:])
-                    known = made.get(key)
-                    if known is None:
-                        alert = fields.alert(key)
-                        known = made[key] = (alert, odd.odd(alert.src_ip) if counting else 0)
-                    odd_alerts += known[1]
-                    yield known[0]
+                    key: LogKey = match.group(2, 3, 4, 5)  # type: ignore[assignment]  # a line not there: None
+                    alert = made.get(key)
+                    if alert is None:
+                        alert = made[key] = fields.alert(key)
+                    if counting:
+                        odd.alerts += odd.odd(alert.src_ip)
+                    yield alert
             counters.malformed += len(epochs) - matched
-            odd.alerts += odd_alerts
             if len(made) > REPEAT_CACHE_ENTRIES:
                 made.clear()
             continue
@@ -2580,8 +2579,11 @@ def log_alerts(
         if not whole:
             kept = [(key, epoch) for key, epoch in zip(keys, epochs, strict=True) if start <= epoch < end]  # type: ignore[operator]
             keys, epochs = [key for key, _ in kept], [epoch for _, epoch in kept]
-        for key, count, first, last in tally(keys, epochs, in_order):  # type: ignore[arg-type]
-            alert = fields.alert(key, count, first, last)
+        # Each key stands for the position where it first comes: a tuple hashed once, then small ints.
+        first_positions: dict[LogKey, int] = {}
+        positions: list[int] = list(map(first_positions.setdefault, keys, itertools.count()))
+        for position, count, first, last in tally(positions, epochs, in_order):  # type: ignore[arg-type]
+            alert = fields.alert(keys[position], count, first, last)
             if counting:
                 odd.alerts += count * odd.odd(alert.src_ip)
             yield alert
@@ -2598,13 +2600,14 @@ def header_ends(piece: bytes) -> list[int]:
 
 def json_lines(blocks: Iterable[bytes], counters: FileCounters) -> Iterator[tuple[list[bytes], bool]]:
     """The lines of alerts.json bytes (without their newline), a block's worth at a time, and whether
-    all of them end in "}" within the cap, as alerts do (json_alerts then checks no line alone).
+    json_alerts is to check them one by one: when one may be over the cap, or when they are short
+    (64 bytes on average, where an alert takes hundreds: millions of junk lines; checked, each costs
+    no parse, and unchecked, one that fails).
 
     A line longer than MAX_ALERT_BYTES is dropped as it grows, in linear time
     and flat memory; one found whole in a block is left to the reader to drop.
-    Empty lines are dropped. A last line without a newline comes alone,
-    ``counters.unterminated`` set: if it is not JSON, it is being written
-    (json_alerts).
+    A last line without a newline comes alone, ``counters.unterminated`` set:
+    if it is not JSON, it is being written (json_alerts).
     """
     pending = b""
     skipping = False  # inside a line too long to keep
@@ -2617,16 +2620,16 @@ def json_lines(blocks: Iterable[bytes], counters: FileCounters) -> Iterator[tupl
         data = pending + block
         lines = data.split(b"\n")
         pending = lines.pop()
-        objects = len(data) <= MAX_ALERT_BYTES and data.count(b"}\n") == len(lines)  # counted in C
-        if not objects and b"\n\n" in data:  # empty lines: dropped here, in C (millions of them cost next to nothing)
+        checked = len(data) > MAX_ALERT_BYTES or len(lines) * 64 > len(data)
+        if checked:  # empty lines: dropped here, in C (millions of them cost next to nothing)
             lines = list(filter(None, lines))
         if len(pending) > MAX_ALERT_BYTES:
             counters.too_long += 1
             pending, skipping = b"", True
-        yield lines, objects
+        yield lines, checked
     if pending and not skipping:
         counters.unterminated = True
-        yield [pending], False
+        yield [pending], True
 
 
 def json_number(value: Any, highest: int) -> int | None:
@@ -2850,7 +2853,7 @@ def json_alerts(
     # Objects that repeat (a brute force) are looked up by their json_key; where few do, the key costs
     # more than it saves, and objects are parsed alone, the key tried again every KEYLESS_BLOCKS blocks.
     keyless = 0  # blocks to go without keys
-    for lines, objects in line_lists:
+    for lines, checked in line_lists:
         if len(numbered) > REPEAT_CACHE_ENTRIES:
             made.clear()
             numbered.clear()
@@ -2860,7 +2863,7 @@ def json_alerts(
         keyed, hits = not keyless, 0
         keyless = max(keyless - 1, 0)
         for line in lines:
-            if not objects:  # a line that may be over the cap, or not an object as alerts are
+            if checked:  # a line that may be over the cap, or junk
                 if len(line) > MAX_ALERT_BYTES:
                     counters.too_long += 1
                     continue
@@ -2874,7 +2877,8 @@ def json_alerts(
             try:
                 obj = load_json(line, fast)
             except ValueError:
-                not_json(counters)
+                if line.strip(b" \t\r"):  # a blank line is no line
+                    not_json(counters)
                 continue
             if keyed:
                 try:
