@@ -330,10 +330,13 @@ class Window(NamedTuple):
         return f"{_both_zones(self.start)} to {_both_zones(self.end)} (end excluded)"
 
 
+def utc(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def _both_zones(epoch: int) -> str:
-    utc = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     local = datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
-    return f"{utc} ({local})"
+    return f"{utc(epoch)} ({local})"
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -3017,15 +3020,11 @@ def skip_reason(path: str, kind: str, window: Window) -> str | None:
     if not stat.S_ISREG(status.st_mode):
         return None  # a pipe, a device: no times of its own, and read only once
     if status.st_mtime + TIME_ORDER_SLACK < start:
-        return f"last written {utc_text(int(status.st_mtime))}, more than an hour before the window starts (its modification time)"
+        return f"last written {utc(int(status.st_mtime))}, more than an hour before the window starts (its modification time)"
     first = first_alert_time(path, kind)
     if first is not None and first - TIME_ORDER_SLACK >= end:
-        return f"its first alert, of {utc_text(first)}, comes more than an hour after the window ends"
+        return f"its first alert, of {utc(first)}, comes more than an hour after the window ends"
     return None
-
-
-def utc_text(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def first_alert_time(path: str, kind: str) -> int | None:
@@ -3195,8 +3194,8 @@ def warn_set_back(path: str, epochs: tuple[int, int], skipped: int) -> None:
         "%s: an alert of %s follows one of %s, so the clock was set back by more than an hour; the %s this "
         "run skipped for the time window (on the premise that it never is) may hold alerts of it: --no-skip reads every file",
         path,
-        utc_text(later),
-        utc_text(earlier),
+        utc(later),
+        utc(earlier),
         plural(skipped, "file"),
     )
 
@@ -4682,10 +4681,6 @@ def plural(count: int, noun: str) -> str:
     ('1 alert', '1,234 sources')
     """
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
-
-
-def utc(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 class Graph(NamedTuple):

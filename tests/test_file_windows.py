@@ -409,7 +409,7 @@ def test_alerts_json_whose_first_line_is_junk(tmp_path, cli, parser, gz):
             assert result.out != ""
         # For a window days before the file, it is skipped on its first alert, not on its first line.
         result = cli(f"--alerts-json={path}", *window_args(D0 - 5 * DAY, D0 - 4 * DAY), "--debug")
-        first = alerts2afterglow.utc_text(alerts[0].epoch)
+        first = alerts2afterglow.utc(alerts[0].epoch)
         assert skipped(result.err) == {str(path): f"its first alert, of {first}, comes more than an hour after the window ends"}, name
 
 
